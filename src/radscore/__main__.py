@@ -1,0 +1,3 @@
+from radscore.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,216 @@
+"""The study configuration: one validated, frozen object built from ``study.yaml``.
+
+One settings class per stage; a field's name is its YAML key. Unknown keys, wrong
+types and impossible values are :class:`~radscore.errors.ConfigError` naming the key
+(and, for unknown keys, the valid ones).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from radscore.errors import ConfigError
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EndpointSettings(_Settings):
+    """The binary endpoint: a manifest column holding 0/1, 1 = positive class."""
+
+    column: str = "ndb"
+    positive_name: str = "NDB"
+    negative_name: str = "DCB"
+
+
+class SurvivalSettings(_Settings):
+    """Manifest columns of survival endpoints (time in months, event 1 = progression/death)."""
+
+    pfs_time: str | None = "pfs_months"
+    pfs_event: str | None = "pfs_event"
+    os_time: str | None = "os_months"
+    os_event: str | None = "os_event"
+
+
+class SplitSettings(_Settings):
+    """Random training/testing split at patient level (seeded by ``StudyConfig.seed``)."""
+
+    test_fraction: float = Field(0.3, gt=0.0, lt=1.0)
+    stratify: bool = True
+
+
+class PreprocessSettings(_Settings):
+    """Resampling of CT, PET and masks (PET is always brought onto the CT grid)."""
+
+    spacing_mm: tuple[float, float, float] | None = Field(
+        (1.0, 1.0, 1.0), description="target voxel spacing (x, y, z) in mm; null keeps the CT grid"
+    )
+    image_interpolator: Literal["linear", "bspline", "nearest"] = "bspline"
+    mask_interpolation: Literal["nearest", "partial_volume"] = "nearest"
+    registration: Literal["none", "rigid"] = "none"
+
+    @field_validator("spacing_mm")
+    @classmethod
+    def _positive(cls, v):
+        if v is not None and any(s <= 0 for s in v):
+            raise ValueError(f"all spacings must be > 0 mm, got {list(v)}")
+        return v
+
+
+class VoiSettings(_Settings):
+    """The four volumes of interest, distances in mm on the physical grid."""
+
+    core_mm: float = Field(3.0, ge=0.0)
+    ring_mm: float = Field(5.0, gt=0.0)
+    body_threshold_hu: float = -500.0
+    min_voxels: int = Field(10, ge=1)
+
+
+class FusionSettings(_Settings):
+    """PET/CT fusion into a third image."""
+
+    method: Literal["wavelet", "weighted"] = "wavelet"
+    wavelet: str = "db2"
+    level: int = Field(1, ge=1, le=4)
+    pet_weight: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class FeatureSettings(_Settings):
+    """Feature extraction, PyRadiomics definitions."""
+
+    image_types: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"original": {}})
+    feature_classes: list[str] = Field(
+        default_factory=lambda: ["shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm"]
+    )
+    bin_width_ct: float = Field(25.0, gt=0.0)
+    bin_width_pet: float = Field(0.25, gt=0.0)
+    bin_count_fused: int = Field(64, ge=2)
+    images: list[Literal["pet", "ct", "petct"]] = Field(default_factory=lambda: ["pet", "ct", "petct"])
+    vois: list[Literal["tumor", "core", "ring", "tumor_ring"]] = Field(
+        default_factory=lambda: ["tumor", "core", "ring", "tumor_ring"]
+    )
+
+    @field_validator("feature_classes")
+    @classmethod
+    def _known_classes(cls, v):
+        known = {"shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm"}
+        bad = [c for c in v if c not in known]
+        if bad:
+            raise ValueError(f"unknown feature class {bad}; valid: {sorted(known)}")
+        return v
+
+
+class SelectionSettings(_Settings):
+    """Feature selection on training data only."""
+
+    ttest_p: float = Field(0.05, gt=0.0, le=1.0)
+    lasso_cv_folds: int = Field(5, ge=2)
+    max_features: int = Field(15, ge=1)
+
+
+class ModelSettings(_Settings):
+    """XGBoost Radscores with a stratified CV grid search."""
+
+    cv_folds: int = Field(10, ge=2)
+    grid: dict[str, list[Any]] = Field(
+        default_factory=lambda: {"max_depth": [2, 3], "n_estimators": [50, 150], "learning_rate": [0.05, 0.1]}
+    )
+    models: list[Literal["pet", "ct", "petct", "comb"]] = Field(
+        default_factory=lambda: ["pet", "ct", "petct", "comb"]
+    )
+    cutoff: Literal["youden", "median"] = "youden"
+
+
+class RuntimeSettings(_Settings):
+    """Where and how work runs."""
+
+    workers: int | None = Field(None, ge=1, description="processes; null = number of cores")
+    scheduler: str | None = Field(None, description="dask.distributed scheduler address, null = local processes")
+
+
+class StudyConfig(_Settings):
+    """Everything a study run needs; built by :func:`load_config` from ``study.yaml``."""
+
+    name: str = "study"
+    manifest: str = "manifest.csv"
+    seed: int = 42
+    endpoint: EndpointSettings = EndpointSettings()
+    survival: SurvivalSettings = SurvivalSettings()
+    clinical: list[str] = Field(default_factory=list)
+    split: SplitSettings = SplitSettings()
+    preprocess: PreprocessSettings = PreprocessSettings()
+    voi: VoiSettings = VoiSettings()
+    fusion: FusionSettings = FusionSettings()
+    features: FeatureSettings = FeatureSettings()
+    selection: SelectionSettings = SelectionSettings()
+    model: ModelSettings = ModelSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
+
+    def stage_hash(self, *sections: str) -> str:
+        """Hash of the named sections: a stage reruns only when what it depends on changed."""
+        payload = {s: _jsonable(getattr(self, s)) for s in sections}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _jsonable(value: Any) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+def _valid_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The valid keys at a location of the config tree."""
+    current: Any = model
+    for part in loc[:-1]:
+        field = current.model_fields.get(part) if isinstance(current, type) else None
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        current = field.annotation
+    return sorted(current.model_fields) if isinstance(current, type) else []
+
+
+def config_from_dict(data: dict[str, Any] | None, source: str = "study.yaml") -> StudyConfig:
+    """Validate a mapping into a :class:`StudyConfig`, with errors that name the key."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"the top level must be a mapping of keys, found {type(data).__name__}", file=source)
+    try:
+        return StudyConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            valid = _valid_keys(StudyConfig, tuple(err["loc"]))
+            raise ConfigError(
+                f"unknown key '{key}'.", file=source, fix=f"use one of: {', '.join(valid)}."
+            ) from None
+        raise ConfigError(
+            f"key '{key}': {err['msg']} (got {err.get('input')!r}).", file=source,
+            fix="correct the value in the config.",
+        ) from None
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate ``study.yaml``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("config file not found.", file=str(path), fix="create study.yaml or pass its path.")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML ({exc.__class__.__name__}: {exc}).", file=str(path)) from None
+    return config_from_dict(data, source=str(path))
+
+
+def dump_config(config: StudyConfig) -> str:
+    """The config as YAML (round-trips through :func:`config_from_dict`)."""
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

@@ -1,0 +1,99 @@
+"""Errors a user can act on.
+
+Every error raised for bad input is a :class:`RadscoreError` carrying the patient,
+the file and the problem, plus the fix where one is known, so the CLI can print one
+readable line instead of a traceback from deep inside numpy or SimpleITK.
+"""
+
+from __future__ import annotations
+
+# Exit codes of the command line, documented in the README.
+EXIT_OK = 0
+EXIT_INPUT = 2  # bad input: config, manifest, image or model file
+EXIT_DATA = 3  # the data cannot support the analysis (e.g. one outcome class)
+EXIT_IO = 4  # the output folder cannot be written
+
+
+class RadscoreError(Exception):
+    """An error caused by the user's input, with what to do about it.
+
+    Parameters
+    ----------
+    problem : str
+        What is wrong, in one sentence.
+    patient : str, optional
+        The manifest patient ID (never a DICOM header identifier).
+    file : str, optional
+        The file or config key involved.
+    fix : str, optional
+        What the user can do.
+    exit_code : int
+        Exit code the CLI returns.
+    """
+
+    exit_code = EXIT_INPUT
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        patient: str | None = None,
+        file: str | None = None,
+        fix: str | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        self.problem = problem
+        self.patient = patient
+        self.file = file
+        self.fix = fix
+        if exit_code is not None:
+            self.exit_code = exit_code
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        parts = []
+        if self.patient is not None:
+            parts.append(f"patient {self.patient}")
+        if self.file is not None:
+            parts.append(f"{self.file}")
+        where = ": ".join(parts)
+        text = f"{where}: {self.problem}" if where else self.problem
+        if self.fix:
+            text += f" Fix: {self.fix}"
+        return text
+
+    def with_patient(self, patient: str) -> "RadscoreError":
+        """Return the same error attributed to ``patient`` (if not already)."""
+        if self.patient is None:
+            self.patient = patient
+            self.args = (self.message,)
+        return self
+
+
+class ConfigError(RadscoreError):
+    """A study.yaml key is unknown, has the wrong type or an impossible value."""
+
+
+class ImageError(RadscoreError):
+    """An image or mask cannot be read or used."""
+
+
+class ManifestError(RadscoreError):
+    """The manifest is malformed."""
+
+
+class DataError(RadscoreError):
+    """The cohort cannot support the requested analysis."""
+
+    exit_code = EXIT_DATA
+
+
+class ModelFileError(RadscoreError):
+    """A model artifact is missing, tampered with or from an incompatible version."""
+
+
+class OutputError(RadscoreError):
+    """The output folder cannot be written (read-only, disk full)."""
+
+    exit_code = EXIT_IO

@@ -1,0 +1,1 @@
+"""Reading the study's inputs: manifest, images (NIfTI/NRRD/MHA, DICOM series), masks."""

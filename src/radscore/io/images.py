@@ -1,0 +1,96 @@
+"""Load images and masks from NIfTI, NRRD, MHA files or DICOM series folders.
+
+CT arrives in HU, PET in SUV (DICOM PET is converted from its tags, see
+:mod:`radscore.io.dicom`; image files are taken to hold SUV already). Every failure is
+an :class:`~radscore.errors.ImageError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from radscore.errors import ImageError
+
+IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd")
+
+
+def read_image_file(path: str | Path, *, patient: str | None = None, what: str = "image") -> sitk.Image:
+    """Read one image file with SimpleITK, or a DICOM folder (CT/any, no SUV)."""
+    path = Path(path) if path is not None else None
+    if path is None or str(path) in ("", "None"):
+        raise ImageError(f"no {what} path given in the manifest.", patient=patient)
+    if not path.exists():
+        raise ImageError(f"{what} file not found.", patient=patient, file=str(path),
+                         fix="check the path in the manifest (paths are relative to manifest.csv).")
+    if path.is_dir():
+        from radscore.io.dicom import read_series
+
+        return read_series(path, patient=patient)
+    try:
+        img = sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown reason"
+        raise ImageError(
+            f"cannot read {what} ({first[:160]}); the file is truncated or not an image.",
+            patient=patient, file=str(path), fix=f"supply a {', '.join(IMAGE_SUFFIXES)} file or a DICOM folder.",
+        ) from None
+    if img.GetDimension() != 3:
+        raise ImageError(f"{what} has {img.GetDimension()} dimensions, expected 3.", patient=patient, file=str(path))
+    if img.GetNumberOfComponentsPerPixel() != 1:
+        raise ImageError(f"{what} has several components per voxel (vector/RGB image).", patient=patient, file=str(path))
+    return img
+
+
+def load_image(path: str | Path, *, modality: str, patient: str | None = None,
+               weight_kg: float | None = None, dose_mbq: float | None = None) -> sitk.Image:
+    """Load a CT (HU) or PET (SUV) volume as float32, rejecting NaN and infinities.
+
+    Parameters
+    ----------
+    modality : {"ct", "pet"}
+    weight_kg, dose_mbq : float, optional
+        Manifest overrides for DICOM PET whose header lacks the SUV tags.
+    """
+    p = Path(path) if path else None
+    if p is not None and modality == "pet" and p.is_dir():
+        from radscore.io.dicom import read_pet_suv
+
+        img, _ = read_pet_suv(p, patient=patient, weight_kg=weight_kg, dose_mbq=dose_mbq)
+    else:
+        img = read_image_file(path, patient=patient, what=f"{modality.upper()} image")
+    img = sitk.Cast(img, sitk.sitkFloat32)
+    arr = sitk.GetArrayViewFromImage(img)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        n = int((~finite).sum())
+        raise ImageError(f"{modality.upper()} image has {n} NaN/infinite voxel(s).", patient=patient,
+                         file=str(path), fix="re-export the image; radscore does not guess missing intensities.")
+    return img
+
+
+def load_mask(path: str | Path, *, patient: str | None = None, label: int | None = None,
+              what: str = "mask") -> sitk.Image:
+    """Load a binary mask (uint8, 0/1).
+
+    A mask with several labels is an error unless ``label`` picks one.
+    """
+    img = read_image_file(path, patient=patient, what=what)
+    arr = sitk.GetArrayFromImage(img)
+    if not np.isfinite(arr).all():
+        raise ImageError(f"{what} holds NaN/infinite values.", patient=patient, file=str(path))
+    labels = np.unique(arr[arr != 0])
+    if label is not None:
+        binary = arr == label
+    elif labels.size > 1:
+        raise ImageError(
+            f"{what} holds several labels {labels.tolist()[:10]}, expected one.", patient=patient,
+            file=str(path), fix="choose the label with 'label' in the manifest or export a binary mask.",
+        )
+    else:
+        binary = arr != 0
+    out = sitk.GetImageFromArray(binary.astype(np.uint8))
+    out.CopyInformation(img)
+    return out

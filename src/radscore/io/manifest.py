@@ -1,0 +1,88 @@
+"""The manifest: one row per patient, time point (and lesion), paths relative to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from radscore.errors import ManifestError
+
+REQUIRED = ("patient_id", "timepoint", "ct", "pet", "mask")
+TIMEPOINTS = ("baseline", "followup")
+PATH_COLUMNS = ("ct", "pet", "mask", "mask_2")
+
+
+def read_manifest(path: str | Path, outcome: str | None = None, required_extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read and validate a manifest CSV.
+
+    Parameters
+    ----------
+    path : path
+        The manifest CSV.
+    outcome : str, optional
+        The binary endpoint column; values must be 0/1 (empty allowed at follow-up).
+    required_extra : tuple of str
+        Further columns the config names (clinical, survival).
+
+    Returns
+    -------
+    DataFrame
+        With ``patient_id`` as str, image paths made absolute, and a ``lesion_id``
+        column (``"1"`` when the manifest has none).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError("manifest not found.", file=str(path), fix="write manifest.csv or set 'manifest' in study.yaml.")
+    try:
+        df = pd.read_csv(path, dtype={"patient_id": str, "lesion_id": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise ManifestError(f"not a readable CSV ({exc}).", file=str(path)) from None
+    missing = [c for c in (*REQUIRED, *required_extra) if c not in df.columns]
+    if missing:
+        raise ManifestError(
+            f"missing column(s) {missing}; found {list(df.columns)}.", file=str(path),
+            fix="add the columns or correct the names in study.yaml.",
+        )
+    if "lesion_id" not in df.columns:
+        df["lesion_id"] = "1"
+    df["patient_id"] = df["patient_id"].astype(str).str.strip()
+    df["timepoint"] = df["timepoint"].astype(str).str.strip().str.lower()
+    bad_tp = sorted(set(df["timepoint"]) - set(TIMEPOINTS))
+    if bad_tp:
+        rows = df.loc[df["timepoint"].isin(bad_tp), "patient_id"].tolist()
+        raise ManifestError(
+            f"unknown time point(s) {bad_tp} (patients {rows[:5]}).", file=str(path),
+            fix=f"use one of {list(TIMEPOINTS)}.",
+        )
+    dup = df.duplicated(["patient_id", "timepoint", "lesion_id"], keep=False)
+    if dup.any():
+        ids = sorted(df.loc[dup, "patient_id"].unique())
+        raise ManifestError(
+            f"duplicate rows for patient ID(s) {ids[:10]} at the same time point and lesion.", file=str(path),
+            fix="give each patient one row per time point (or distinct lesion_id values).",
+        )
+    if outcome is not None:
+        vals = pd.to_numeric(df[outcome], errors="coerce")
+        baseline = df["timepoint"] == "baseline"
+        bad = baseline & ~vals.isin([0, 1])
+        if bad.any():
+            ids = df.loc[bad, "patient_id"].tolist()
+            raise ManifestError(
+                f"outcome column '{outcome}' must be 0 or 1 at baseline; patients {ids[:10]} have "
+                f"{df.loc[bad, outcome].tolist()[:10]}.", file=str(path),
+                fix="code the endpoint as 1 = positive class, 0 = negative.",
+            )
+        df[outcome] = vals
+    for col in PATH_COLUMNS:
+        if col in df.columns:
+            df[col] = [_resolve(path.parent, v) for v in df[col]]
+    return df
+
+
+def _resolve(base: Path, value) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
+        return None
+    p = Path(str(value).strip())
+    return str(p if p.is_absolute() else (base / p))

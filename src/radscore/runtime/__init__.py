@@ -1,0 +1,1 @@
+"""What runs underneath the science: atomic files, the result cache, executors, progress."""

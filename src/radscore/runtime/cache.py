@@ -1,0 +1,68 @@
+"""A content-addressed result cache, so finished work is never recomputed.
+
+An entry is one file named by its key (a hash of the inputs' content and the settings
+that produced it). Entries are written atomically, so an interrupted run leaves either a
+complete entry or none; a rerun finds the complete ones and computes only the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from radscore.runtime.files import atomic_write_json, atomic_write_parquet
+
+
+def make_key(*parts: Any) -> str:
+    """A stable key from JSON-able parts (hashes, settings dicts, names)."""
+    payload = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+class ResultCache:
+    """Folder of finished results keyed by :func:`make_key`.
+
+    Parameters
+    ----------
+    root : path
+        The cache folder (created on first write).
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str, suffix: str) -> Path:
+        return self.root / key[:2] / f"{key}{suffix}"
+
+    def has(self, key: str) -> bool:
+        return self._path(key, ".parquet").exists() or self._path(key, ".json").exists()
+
+    def get_frame(self, key: str) -> pd.DataFrame | None:
+        path = self._path(key, ".parquet")
+        if not path.exists():
+            return None
+        try:
+            return pd.read_parquet(path)
+        except Exception:  # a foreign or damaged file: recompute rather than trust it
+            path.unlink(missing_ok=True)
+            return None
+
+    def put_frame(self, key: str, df: pd.DataFrame) -> None:
+        atomic_write_parquet(self._path(key, ".parquet"), df)
+
+    def get_json(self, key: str) -> Any | None:
+        path = self._path(key, ".json")
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+            return None
+
+    def put_json(self, key: str, obj: Any) -> None:
+        atomic_write_json(self._path(key, ".json"), obj)

@@ -1,0 +1,96 @@
+"""Atomic writes: a reader never sees a half-written file, a crash never leaves one.
+
+Each write goes to a temporary file in the same folder, is flushed to disk, then
+renamed over the target (``os.replace`` is atomic on POSIX and Windows).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from radscore.errors import OutputError
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; a clear :class:`OutputError` if the disk refuses."""
+    path = Path(path)
+    tmp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError as exc:
+        reason = {
+            errno.ENOSPC: "the disk is full",
+            errno.EROFS: "the file system is read-only",
+            errno.EACCES: "permission denied",
+            errno.EDQUOT: "the disk quota is exceeded",
+        }.get(exc.errno, exc.strerror or str(exc))
+        raise OutputError(
+            f"cannot write output ({reason}).", file=str(path),
+            fix="free space or choose a writable output folder.",
+        ) from None
+    finally:
+        if tmp_name is not None and os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    """Deterministic JSON (sorted keys, fixed indentation)."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def atomic_write_parquet(path: str | Path, df: pd.DataFrame) -> Path:
+    """Parquet without pandas' wall-clock metadata, so equal tables give equal bytes."""
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False, engine="pyarrow", compression="zstd")
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_write_csv(path: str | Path, df: pd.DataFrame, **kwargs: Any) -> Path:
+    kwargs.setdefault("index", False)
+    kwargs.setdefault("float_format", "%.10g")
+    return atomic_write_text(path, df.to_csv(lineterminator="\n", **kwargs))
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
