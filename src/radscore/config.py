@@ -39,6 +39,14 @@ class SurvivalSettings(_Settings):
     os_event: str | None = "os_event"
 
 
+class TablesSettings(_Settings):
+    """Optional per-patient tables beside the manifest (CSV, one row per ``patient_id``)."""
+
+    clinical: str | None = None
+    expression: str | None = Field(None, description="RNA expression, patients x genes (log2 TPM)")
+    cells: str | None = Field(None, description="immune/TME cell abundances, patients x cell types")
+
+
 class SplitSettings(_Settings):
     """Random training/testing split at patient level (seeded by ``StudyConfig.seed``)."""
 
@@ -144,6 +152,7 @@ class StudyConfig(_Settings):
     endpoint: EndpointSettings = EndpointSettings()
     survival: SurvivalSettings = SurvivalSettings()
     clinical: list[str] = Field(default_factory=list)
+    tables: TablesSettings = TablesSettings()
     split: SplitSettings = SplitSettings()
     preprocess: PreprocessSettings = PreprocessSettings()
     voi: VoiSettings = VoiSettings()
