@@ -143,6 +143,97 @@ class RuntimeSettings(_Settings):
     scheduler: str | None = Field(None, description="dask.distributed scheduler address, null = local processes")
 
 
+class DynamicSettings(_Settings):
+    """Dynamic prediction from follow-up scans (PROTOCOL A12)."""
+
+    progression_window_months: float = Field(6.0, gt=0.0)
+    progression_column: str = "progression_6m"
+    pfs_time: str = "pfs_fu_months"
+    pfs_event: str = "pfs_fu_event"
+
+
+class TpsSettings(_Settings):
+    """Complementarity with PD-L1 TPS (PROTOCOL A13); cut-points in percent."""
+
+    column: str = "tps"
+    low_cut: float = Field(1.0, ge=0.0, le=100.0)
+    high_cut: float = Field(50.0, ge=0.0, le=100.0)
+
+    @field_validator("high_cut")
+    @classmethod
+    def _above_low(cls, v, info):
+        low = info.data.get("low_cut")
+        if low is not None and v <= low:
+            raise ValueError(f"high_cut must be above low_cut ({low}), got {v}")
+        return v
+
+
+class TmeSettings(_Settings):
+    """TME phenotype by k-means on cell abundances (PROTOCOL B1, B3)."""
+
+    n_clusters: int = Field(2, ge=2)
+    immune_cells: list[str] | None = Field(None, description="immune cell columns; null = built-in list")
+
+
+class ImmunoscoreSettings(_Settings):
+    """Immunoscore from CD3/CD8 densities (PROTOCOL B4)."""
+
+    density_percentile: float = Field(75.0, gt=0.0, lt=100.0)
+    high_min: int = Field(3, ge=1, le=4)
+    columns: list[str] = Field(default_factory=lambda: ["cd3_ct", "cd3_im", "cd8_ct", "cd8_im"])
+
+
+class NomogramSettings(_Settings):
+    """Cox nomograms for OS and PFS (PROTOCOL B5) and the serum-marker comparison (A10)."""
+
+    horizon_months: float = Field(12.0, gt=0.0)
+    candidates: list[str] = Field(
+        default_factory=lambda: ["age", "sex", "bmi", "albumin", "ldh", "cea", "ecog", "stage"]
+    )
+    serum_markers: list[str] = Field(default_factory=lambda: ["cea", "cyfra21_1", "nse", "ldh", "albumin"])
+
+
+class RadiogenomicsSettings(_Settings):
+    """Expression signatures and GSEA (PROTOCOL A15)."""
+
+    gene_sets: dict[str, list[str]] = Field(default_factory=dict, description="name -> genes, scored by ssGSEA")
+    gep_weights: dict[str, float] | None = Field(None, description="per-gene GEP weights; null = unweighted mean")
+    gsea_permutations: int = Field(1000, ge=0)
+    min_set_size: int = Field(5, ge=1)
+
+
+class LesionSettings(_Settings):
+    """Several lesions per patient and treatment arms (PROTOCOL A14)."""
+
+    patient_rule: Literal["primary", "max", "mean"] = "primary"
+    treatment_column: str = "treatment"
+
+
+class DeepFeatureSettings(_Settings):
+    """3-D CNN autoencoder features (PROTOCOL B2); needs the optional PyTorch extra."""
+
+    enabled: bool = False
+    weights: str | None = Field(None, description="state-dict file from torch.save; null = train on the cohort")
+    epochs: int = Field(30, ge=1)
+    latent_size: int = Field(16, ge=1)
+    crop_size: int = Field(32, ge=8)
+    learning_rate: float = Field(1e-3, gt=0.0)
+
+
+class AnalysesSettings(_Settings):
+    """The seeds' clinical analyses; each part runs when its inputs are present."""
+
+    model: Literal["pet", "ct", "petct", "comb"] = "comb"
+    dynamic: DynamicSettings = DynamicSettings()
+    tps: TpsSettings = TpsSettings()
+    tme: TmeSettings = TmeSettings()
+    immunoscore: ImmunoscoreSettings = ImmunoscoreSettings()
+    nomogram: NomogramSettings = NomogramSettings()
+    radiogenomics: RadiogenomicsSettings = RadiogenomicsSettings()
+    lesions: LesionSettings = LesionSettings()
+    deep: DeepFeatureSettings = DeepFeatureSettings()
+
+
 class StudyConfig(_Settings):
     """Everything a study run needs; built by :func:`load_config` from ``study.yaml``."""
 
@@ -161,6 +252,7 @@ class StudyConfig(_Settings):
     selection: SelectionSettings = SelectionSettings()
     model: ModelSettings = ModelSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    analyses: AnalysesSettings = AnalysesSettings()
 
     def stage_hash(self, *sections: str) -> str:
         """Hash of the named sections: a stage reruns only when what it depends on changed."""
