@@ -1,0 +1,151 @@
+"""Survival functions against R survival 3.5.3 on survival::lung (reference/stats/survival_R_lung)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radscore.errors import DataError
+from radscore.stats import (
+    cox_multivariate,
+    cox_stepwise,
+    cox_table,
+    cox_univariate,
+    harrell_c,
+    kaplan_meier,
+    logrank_test,
+    survival_calibration,
+    time_dependent_auc,
+)
+
+REL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def lung(reference_dir):
+    folder = reference_dir / "stats" / "survival_R_lung"
+    return pd.read_csv(folder / "lung.csv"), json.loads((folder / "expected.json").read_text())
+
+
+@pytest.mark.reference
+def test_logrank_two_groups(lung):
+    d, exp = lung
+    r = logrank_test(d["time"], d["status01"], d["sex"])
+    e = exp["logrank_by_sex"]
+    assert r.statistic == pytest.approx(e["chisq"], rel=REL)
+    assert r.df == e["df"]
+    assert r.p_value == pytest.approx(e["p"], rel=REL)
+
+
+@pytest.mark.reference
+def test_logrank_three_groups(lung):
+    d, exp = lung
+    s = d[d["ph.ecog"].notna() & (d["ph.ecog"] < 3)]
+    r = logrank_test(s["time"], s["status01"], s["ph.ecog"])
+    e = exp["logrank_by_ph_ecog_0_1_2"]
+    assert r.statistic == pytest.approx(e["chisq"], rel=REL)
+    assert r.df == e["df"] == 2
+    assert r.p_value == pytest.approx(e["p"], rel=REL)
+
+
+@pytest.mark.reference
+def test_cox_efron_matches_coxph(lung):
+    d, exp = lung
+    e = exp["cox_age_sex_ph_ecog_efron_complete_cases_n227"]
+    r = cox_multivariate(d, "time", "status01", ["age", "sex", "ph.ecog"])
+    assert r.n == 227
+    tab = r.table.set_index("covariate")
+    for cov in ["age", "sex", "ph.ecog"]:
+        # R prints 7-9 significant digits: compare at that precision.
+        assert tab.loc[cov, "coef"] == pytest.approx(e["coef"][cov], rel=1e-6)
+        assert tab.loc[cov, "se"] == pytest.approx(e["se"][cov], rel=1e-6)
+        assert tab.loc[cov, "hr"] == pytest.approx(e["hr"][cov], rel=1e-6)
+        assert tab.loc[cov, "ci_low"] == pytest.approx(e["hr_lower95"][cov], rel=1e-6)
+        assert tab.loc[cov, "ci_high"] == pytest.approx(e["hr_upper95"][cov], rel=1e-6)
+        assert tab.loc[cov, "p_value"] == pytest.approx(e["p"][cov], rel=1e-6)
+    assert r.concordance == pytest.approx(e["concordance"], rel=REL)
+    assert 0 <= r.ph_global_p <= 1
+
+
+@pytest.mark.reference
+def test_km_medians_with_ci(lung):
+    d, exp = lung
+    km = kaplan_meier(d["time"], d["status01"], d["sex"])
+    med = km.medians.set_index("group")
+    for g in (1, 2):
+        e = exp["km_median_by_sex"][str(g)]
+        assert (med.loc[g, "median"], med.loc[g, "ci_low"], med.loc[g, "ci_high"]) == (
+            e["median"], e["lcl95"], e["ucl95"])
+    assert med["n"].tolist() == [138, 90]
+
+
+@pytest.mark.reference
+def test_km_survival_and_greenwood_se(lung):
+    d, exp = lung
+    e = exp["km_all"]
+    s = kaplan_meier(d["time"], d["status01"]).survival_at([180, 365])
+    assert s["survival"].tolist() == pytest.approx([e["S_180"], e["S_365"]], rel=REL)
+    assert s["se"].iloc[1] == pytest.approx(e["se_365"], rel=REL)
+
+
+@pytest.mark.reference
+def test_cox_stepwise_and_table(lung):
+    d, _ = lung
+    d = d.assign(sex_label=d["sex"].map({1: "male", 2: "female"}))
+    covs = ["age", "sex_label", "ph.ecog", "meal.cal"]
+    res = cox_stepwise(d, "time", "status01", covs)
+    uni = res.univariate.set_index("covariate")
+    assert set(res.selected) == {c for c in covs if uni.loc[c, "p_value"] < 0.05}
+    assert "meal.cal" not in res.selected
+    table = cox_table(d, "time", "status01", covs)
+    female = table[(table.covariate == "sex_label") & (table.level == "female")].iloc[0]
+    assert female["patients"] == 90 and female["events"] == 53
+    male = table[(table.covariate == "sex_label") & (table.level == "male")].iloc[0]
+    assert male["hr_uni"] > 1  # reference is 'female'; men die sooner in lung
+    one = cox_univariate(d, "time", "status01", ["age"])
+    assert one.loc[0, "n"] == 228
+
+
+def test_harrell_c_direction_and_seed():
+    rng = np.random.default_rng(0)
+    risk = rng.normal(size=150)
+    t = rng.exponential(np.exp(-risk))
+    e = (rng.uniform(size=150) < 0.8).astype(int)
+    a = harrell_c(t, e, risk, n_boot=200, random_state=1)
+    assert a.c_index > 0.6 and a.ci_low < a.c_index < a.ci_high
+    assert a == harrell_c(t, e, risk, n_boot=200, random_state=1)
+    assert harrell_c(t, e, -risk, n_boot=0).c_index == pytest.approx(1 - a.c_index, abs=1e-9)
+
+
+def test_time_dependent_auc_and_calibration():
+    rng = np.random.default_rng(3)
+    risk = rng.normal(size=300)
+    t = rng.exponential(10 * np.exp(-risk))
+    c = rng.exponential(20, 300)
+    time, event = np.minimum(t, c), (t <= c).astype(int)
+    r = time_dependent_auc(time, event, risk, [2, 5])
+    assert (r.table["auc"] > 0.65).all() and r.table["cases"].tolist()[0] < r.table["cases"].tolist()[1]
+    noise = time_dependent_auc(time, event, rng.normal(size=300), [2, 5])
+    assert (noise.table["auc"] < 0.62).all()
+    with pytest.raises(DataError, match="outside the follow-up"):
+        time_dependent_auc(time, event, risk, [time.max() + 1])
+    # True S(5 | risk) = exp(-5 / (10 exp(-risk))): a calibrated prediction.
+    pred = np.exp(-5 / (10 * np.exp(-risk)))
+    cal = survival_calibration(time, event, pred, horizon=5, groups=4)
+    assert cal.ici < 0.08
+    bad = survival_calibration(time, event, np.clip(pred + 0.3, 0, 1), horizon=5, groups=4)
+    assert bad.ici > cal.ici + 0.15
+
+
+def test_survival_input_errors():
+    with pytest.raises(DataError, match="no events"):
+        kaplan_meier([1, 2, 3], [0, 0, 0])
+    with pytest.raises(DataError, match="two groups"):
+        logrank_test([1, 2, 3], [1, 0, 1], ["a", "a", "a"])
+    with pytest.raises(DataError, match="negative"):
+        kaplan_meier([-1, 2, 3], [1, 0, 1])
+    with pytest.raises(DataError, match="not in the table"):
+        cox_multivariate(pd.DataFrame({"t": [1, 2], "e": [1, 0]}), "t", "e", ["age"])
