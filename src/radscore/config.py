@@ -121,6 +121,19 @@ class SelectionSettings(_Settings):
     ttest_p: float = Field(0.05, gt=0.0, le=1.0)
     lasso_cv_folds: int = Field(5, ge=2)
     max_features: int = Field(15, ge=1)
+    univariate_test: Literal["ttest", "mannwhitney"] = "ttest"
+    correlation_threshold: float = Field(
+        0.95, gt=0.0, le=1.0, description="near-duplicates: of two features with |Pearson r| above this, keep one"
+    )
+    mrmr_features: int | None = Field(None, ge=1, description="mRMR (FCQ) step keeping this many; null = no mRMR step")
+    rfe_features: int | None = Field(None, ge=1, description="RFE with the final model type; null = no RFE step")
+    fallback_features: int = Field(
+        5, ge=1, description="when a step keeps no feature, keep this many with the smallest univariate p"
+    )
+    icc_threshold: float = Field(0.75, ge=-1.0, le=1.0)
+    icc_type: Literal["icc2", "icc3"] = Field(
+        "icc2", description="ICC(2,1) absolute agreement (default) or ICC(3,1) consistency"
+    )
 
 
 class ModelSettings(_Settings):

@@ -1,0 +1,252 @@
+"""The Radscore classifier: selection and model as one Pipeline, tuned by stratified CV.
+
+PROTOCOL A7–A9: median imputation -> constant / univariate / near-duplicate filters ->
+[mRMR] -> LASSO -> [RFE] -> XGBoost, all refitted inside every CV fold; Radscore is the
+model's log-odds of the positive class (class 1); the cutoff is the maximum Youden index on
+the training Radscores (or their median) and is applied unchanged to every other cohort.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.model_selection import ParameterGrid, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_is_fitted
+
+from radscore.config import ModelSettings, SelectionSettings
+from radscore.errors import DataError
+from radscore.modeling.selection import selection_steps
+
+logger = logging.getLogger(__name__)
+
+PREFIXES = {"pet": ("pet_",), "ct": ("ct_",), "petct": ("petct_",), "comb": ("pet_", "ct_", "petct_")}
+DEFAULT_RF_GRID = {"n_estimators": [300], "max_depth": [3, 6]}
+
+
+def feature_subset(columns: Sequence[str], model: str) -> list[str]:
+    """Columns a Radscore uses: ``pet`` -> ``pet_*``, ``ct`` -> ``ct_*``, ``petct`` -> ``petct_*``,
+    ``comb`` -> all three, in the given column order.
+
+    ``pet_`` is not a prefix of ``petct_`` (they differ at the 4th character), so plain
+    ``startswith`` on the full prefix with its underscore separates them.
+    """
+    if model not in PREFIXES:
+        raise DataError(f"unknown Radscore model {model!r}.", fix=f"use one of {sorted(PREFIXES)}.")
+    return [c for c in columns if str(c).startswith(PREFIXES[model])]
+
+
+def youden_cutoff(y: np.ndarray, score: np.ndarray) -> float:
+    """Cutoff maximising Youden's J = sensitivity + specificity - 1, for the rule ``score > cutoff``.
+
+    The ROC threshold t (positive when ``score >= t``) is turned into the midpoint between
+    t and the next lower observed score, so that ``score > cutoff`` classifies the training
+    patients exactly as the optimal ROC point does. Ties in J take the highest threshold.
+
+    References
+    ----------
+    Youden WJ. Cancer 1950;3:32-35.
+    """
+    fpr, tpr, thr = roc_curve(y, score)
+    i = int(np.argmax(tpr - fpr))
+    t = thr[i]
+    if not np.isfinite(t):
+        return float(np.max(score))
+    lower = score[score < t]
+    return float((t + lower.max()) / 2.0) if lower.size else float(t - 1.0)
+
+
+def _make_estimator(kind: str, random_state: int):
+    from xgboost import XGBClassifier, XGBRFClassifier
+
+    common = dict(n_jobs=1, random_state=random_state, tree_method="hist", eval_metric="logloss")
+    if kind == "xgboost":
+        return XGBClassifier(**common)
+    if kind == "random_forest":
+        # XGBoost's random-forest mode: a real bagged forest that saves in XGBoost's own
+        # JSON/UBJ format, so the mCRC Rad-Score is as portable as the XGBoost Radscores.
+        return XGBRFClassifier(**common, subsample=0.8, colsample_bynode=0.8)
+    raise DataError(f"unknown model type {kind!r}.", fix="use 'xgboost' or 'random_forest'.")
+
+
+def _fold_scores(selector: Pipeline, model, grid: list[dict], X, y, train, test) -> list[float]:
+    """Fit the selection on the training fold once, then every grid point's model."""
+    sel = clone(selector).fit(X[train], y[train])
+    Xtr, Xte = sel.transform(X[train]), sel.transform(X[test])
+    out = []
+    for params in grid:
+        m = clone(model).set_params(**params).fit(Xtr, y[train])
+        out.append(roc_auc_score(y[test], m.predict(Xte, output_margin=True)))
+    return out
+
+
+class RadscoreClassifier(ClassifierMixin, BaseEstimator):
+    """Leakage-free Radscore: selection + XGBoost in one Pipeline, stratified-CV grid search.
+
+    Parameters
+    ----------
+    selection : SelectionSettings, optional
+        Selection settings (default ``SelectionSettings()``).
+    grid : dict, optional
+        Hyper-parameter grid of the final model (default ``ModelSettings().grid``).
+    cv_folds : int
+        Stratified folds of the grid search (reduced, with a warning, to the minority
+        class size when that is smaller).
+    cutoff : {"youden", "median"}
+        Cutoff rule on the training Radscores.
+    random_state : int
+        Seed of folds, LASSO and model; fits are deterministic for it.
+    n_jobs : int
+        Folds fitted in parallel.
+    model : {"xgboost", "random_forest"}
+        Final model type.
+
+    Attributes
+    ----------
+    pipeline_ : Pipeline
+        Imputer, selection steps and model, refitted on all training data with ``best_params_``.
+    best_params_ : dict
+    cv_results_ : DataFrame
+        One row per grid point: params, mean/std AUC over folds, per-fold AUCs.
+    selected_features_ : list of str
+    cutoff_ : float
+    feature_names_in_ : ndarray of str
+    classes_ : ndarray, ``[0, 1]``
+
+    Notes
+    -----
+    The grid search is scikit-learn's ``GridSearchCV`` semantics (same folds for every grid
+    point, best mean AUC, refit on all data) written as a loop so that the selection steps,
+    which do not depend on the model's hyper-parameters, are fitted once per fold instead of
+    once per fold and grid point.
+    """
+
+    def __init__(self, *, selection: SelectionSettings | None = None, grid: dict | None = None,
+                 cv_folds: int = 10, cutoff: str = "youden", random_state: int = 0, n_jobs: int = 1,
+                 model: str = "xgboost"):
+        self.selection = selection
+        self.grid = grid
+        self.cv_folds = cv_folds
+        self.cutoff = cutoff
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.model = model
+
+    # -- input handling ---------------------------------------------------------------
+    def _as_matrix(self, X, *, reset: bool) -> np.ndarray:
+        if isinstance(X, pd.DataFrame):
+            names = np.asarray([str(c) for c in X.columns], dtype=object)
+            if not reset:
+                missing = [c for c in self.feature_names_in_ if c not in set(names)]
+                if missing:
+                    raise DataError(f"{len(missing)} feature columns the model was trained on are missing, "
+                                    f"e.g. {missing[:3]}.", fix="extract features with the training settings.")
+                X = X.set_axis(names, axis=1)[list(self.feature_names_in_)]
+            else:
+                self.feature_names_in_ = names
+            values = X
+        else:
+            values = np.asarray(X)
+            if values.ndim != 2:
+                raise DataError(f"X must be 2-D, got shape {values.shape}.", fix="pass patients x features.")
+            if reset:
+                self.feature_names_in_ = np.asarray([f"x{i}" for i in range(values.shape[1])], dtype=object)
+            elif values.shape[1] != len(self.feature_names_in_):
+                raise DataError(f"X has {values.shape[1]} columns, the model expects {len(self.feature_names_in_)}.")
+        try:
+            A = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"features must be numeric ({exc}).", fix="drop non-numeric columns.") from None
+        if reset:
+            self.n_features_in_ = A.shape[1]
+        return np.where(np.isfinite(A), A, np.nan)  # +-inf (e.g. log of 0) is missing, imputed
+
+    @staticmethod
+    def _as_labels(y, n: int) -> np.ndarray:
+        arr = pd.Series(np.asarray(y).ravel())
+        if len(arr) != n:
+            raise DataError(f"y has {len(arr)} values for {n} patients.", fix="pass one outcome per patient.")
+        if arr.isna().any():
+            raise DataError(f"{int(arr.isna().sum())} patients have no outcome.", fix="drop them before fitting.")
+        vals = set(arr.astype(float).unique())
+        if not vals <= {0.0, 1.0} or len(vals) < 2:
+            raise DataError(f"the outcome must hold both 0 and 1, found {sorted(vals)}.",
+                            fix="code the positive class as 1 and the negative as 0.")
+        return arr.astype(float).astype(int).to_numpy()
+
+    def _build(self) -> Pipeline:
+        settings = self.selection if self.selection is not None else SelectionSettings()
+        est = _make_estimator(self.model, self.random_state)
+        steps = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+        steps += selection_steps(settings, final_estimator=est, random_state=self.random_state)
+        return Pipeline(steps + [("model", est)])
+
+    # -- fitting ----------------------------------------------------------------------
+    def fit(self, X, y):
+        """Grid-search the model by stratified CV (selection refitted per fold), refit on all."""
+        if self.cutoff not in ("youden", "median"):
+            raise DataError(f"unknown cutoff rule {self.cutoff!r}.", fix="use 'youden' or 'median'.")
+        A = self._as_matrix(X, reset=True)
+        yy = self._as_labels(y, A.shape[0])
+        self.classes_ = np.array([0, 1])
+        grid_dict = self.grid if self.grid is not None else (
+            ModelSettings().grid if self.model == "xgboost" else DEFAULT_RF_GRID)
+        grid = list(ParameterGrid(grid_dict))
+        minority = int(np.bincount(yy).min())
+        if minority < 2:
+            raise DataError(f"only {minority} patient(s) in the smaller outcome class.",
+                            fix="the cohort cannot support a model; add patients.")
+        folds = min(self.cv_folds, minority)
+        if folds < self.cv_folds:
+            logger.warning("smaller class has %d patients: using %d CV folds instead of %d",
+                           minority, folds, self.cv_folds)
+        pipe = self._build()
+        selector, model = Pipeline(pipe.steps[:-1]), pipe.steps[-1][1]
+        cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+        per_fold = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fold_scores)(selector, model, grid, A, yy, tr, te) for tr, te in cv.split(A, yy))
+        scores = np.asarray(per_fold).T  # grid x folds
+        rows = []
+        for g, params in enumerate(grid):
+            row: dict[str, Any] = {"params": params, "mean_test_auc": scores[g].mean(), "std_test_auc": scores[g].std()}
+            row.update({f"split{k}_test_auc": s for k, s in enumerate(scores[g])})
+            rows.append(row)
+        self.cv_results_ = pd.DataFrame(rows)
+        best = int(np.argmax(scores.mean(axis=1)))  # first of equals: grid order decides ties
+        self.best_params_ = dict(grid[best])
+        self.best_score_ = float(scores[best].mean())
+        pipe.set_params(**{f"model__{k}": v for k, v in self.best_params_.items()})
+        self.pipeline_ = pipe.fit(A, yy)
+        self.selected_features_ = [str(f) for f in self.pipeline_[:-1].get_feature_names_out(self.feature_names_in_)]
+        train_score = self._margin(A)
+        self.cutoff_ = youden_cutoff(yy, train_score) if self.cutoff == "youden" else float(np.median(train_score))
+        logger.info("Radscore (%s): %d features selected, best %s (CV AUC %.3f), cutoff %.4f",
+                    self.model, len(self.selected_features_), self.best_params_, self.best_score_, self.cutoff_)
+        return self
+
+    # -- prediction -------------------------------------------------------------------
+    def _margin(self, A: np.ndarray) -> np.ndarray:
+        Xt = self.pipeline_[:-1].transform(A)
+        return np.asarray(self.pipeline_[-1].predict(Xt, output_margin=True), dtype=np.float64)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Radscore: log-odds of class 1."""
+        check_is_fitted(self, "pipeline_")
+        return self._margin(self._as_matrix(X, reset=False))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Columns P(class 0), P(class 1) = logistic(Radscore)."""
+        p = expit(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        """1 where the Radscore is above the training cutoff (the "high" group)."""
+        return (self.decision_function(X) > self.cutoff_).astype(int)
