@@ -1,5 +1,156 @@
-"""The radscore command line (filled in below)."""
+"""The ``radscore`` command line.
+
+Every subcommand's ``--help`` documents its outputs. Errors in the user's input print
+one line naming the patient, file or key and the fix, and exit with the code listed in
+:mod:`radscore.errors` (2 input, 3 data, 4 output folder); never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from radscore import __version__
+from radscore.errors import EXIT_OK, RadscoreError
+
+log = logging.getLogger("radscore")
+
+RUN_OUTPUTS = """outputs written into DIR:
+  report.html       self-contained study report (figures embedded), tables/ and figures/ beside it
+  features.parquet  one row per patient, time point and lesion; one column per feature
+  scores.csv        patient_id, timepoint, lesion_id, site, cohort, model, radscore, probability, group
+  metrics.json      per model and cohort: AUC, its 95 % CI (DeLong), p-value, n
+  qc.csv            scans excluded or warned about, with the reason
+  models/NAME/      the trained models (portable, no pickle), for `radscore predict`
+  .radscore/        cache and stage records: a rerun reuses finished work"""
 
 
-def main(argv=None) -> int:
-    return 0
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--scheduler", default=None, help="dask.distributed scheduler address, e.g. tcp://host:8786")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="radscore", description="PET/CT radiomics: from images to validated Radscores and a study report.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit codes: 0 ok, 2 bad input (config, manifest, image, model file), 3 data cannot support the "
+               "analysis, 4 output folder not writable",
+    )
+    parser.add_argument("--version", action="version", version=f"radscore {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="simulate a cohort, run the whole study, write report.html",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RUN_OUTPUTS.replace("DIR", "OUT"))
+    p.add_argument("--out", default="radscore_demo", help="study folder to create (default: ./radscore_demo)")
+    p.add_argument("--patients", type=int, default=120, help="simulated patients (default 120)")
+    p.add_argument("--seed", type=int, default=42)
+    _add_run_options(p)
+
+    p = sub.add_parser("simulate", help="write a simulated study folder (images, manifest, tables, study.yaml)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="outputs: OUT/images/*.nii.gz (CT in HU, PET in SUV, masks), manifest.csv, clinical.csv, "
+                              "expression.csv, cells.csv, study.yaml")
+    p.add_argument("--patients", type=int, default=120)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=42)
+
+    p = sub.add_parser("run", help="run the study in DIR (reuses finished stages)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RUN_OUTPUTS)
+    p.add_argument("dir", help="study folder holding study.yaml and the manifest")
+    p.add_argument("--config", default=None, help="config file (default DIR/study.yaml)")
+    p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
+    _add_run_options(p)
+
+    p = sub.add_parser("validate", help="check study.yaml and the manifest without running anything")
+    p.add_argument("dir")
+    p.add_argument("--config", default=None)
+    return parser
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    if quiet:
+        os.environ["RADSCORE_QUIET"] = "1"
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("radiomics", "distributed", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _print_headline(metrics: dict) -> None:
+    for model, entry in metrics["models"].items():
+        t = entry["cohorts"].get("testing", {})
+        if t.get("auc") is not None:
+            print(f"{model:>6}-Radscore testing AUC {t['auc']:.3f} (95% CI {t['ci_low']:.3f}-{t['ci_high']:.3f}, "
+                  f"n={t['n']})")
+
+
+def cmd_demo(args) -> int:
+    from radscore.pipeline.run import run_study
+    from radscore.simulate import write_study
+
+    t0 = time.perf_counter()
+    out = Path(args.out)
+    if not (out / "study.yaml").exists():
+        log.info("simulating %d patients into %s", args.patients, out)
+        write_study(out, args.patients, args.seed)
+    metrics = run_study(out, workers=args.workers, scheduler=args.scheduler)
+    _print_headline(metrics)
+    print(f"report: {out / 'report.html'}  ({time.perf_counter() - t0:.0f} s)")
+    return EXIT_OK
+
+
+def cmd_simulate(args) -> int:
+    from radscore.simulate import write_study
+
+    path = write_study(args.out, args.patients, args.seed)
+    print(f"wrote {path.parent} ({args.patients} patients); run it with: radscore run {path.parent}")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from radscore.pipeline.run import run_study
+
+    metrics = run_study(args.dir, config_path=args.config, workers=args.workers, scheduler=args.scheduler)
+    if args.json:
+        print(json.dumps(metrics, indent=2, sort_keys=True))
+    else:
+        _print_headline(metrics)
+        print(f"report: {Path(args.dir) / 'report.html'}")
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    from radscore.pipeline.context import Study
+
+    study = Study.open(args.dir, args.config)
+    manifest = study.manifest()
+    print(f"ok: {manifest['patient_id'].nunique()} patients, {len(manifest)} scans; config {study.config.name!r}")
+    return EXIT_OK
+
+
+COMMANDS = {"demo": cmd_demo, "simulate": cmd_simulate, "run": cmd_run, "validate": cmd_validate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_OK
+    _setup_logging(args.quiet, args.verbose)
+    try:
+        return COMMANDS[args.command](args)
+    except RadscoreError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: finished work is cached; run the same command again to resume.", file=sys.stderr)
+        return 130

@@ -1,0 +1,133 @@
+"""``radscore run``: all stages of a study, in order, reusing what is up to date."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from radscore.pipeline.context import Study
+from radscore.pipeline.evaluate import MODEL_TITLES, compute_metrics, discrimination_section, survival_section
+from radscore.pipeline.extract import run_extract
+from radscore.report.html import ReportInputs, software_versions, write_report
+from radscore.report.sections import Section
+from radscore.runtime.cache import make_key
+from radscore.runtime.files import atomic_write_csv, atomic_write_json, atomic_write_parquet, sha256_file
+
+log = logging.getLogger(__name__)
+
+
+def _model_stage(study: Study, features: pd.DataFrame, manifest: pd.DataFrame, workers: int | None):
+    """Fit the Radscores, or reuse them when features and modeling settings are unchanged."""
+    from radscore.pipeline.model import outcome_table, run_model
+
+    cfg = study.config
+    key = make_key("model-v1", sha256_file(study.features_path), cfg.stage_hash("seed", "endpoint", "split",
+                   "selection", "model"), outcome_table(manifest, cfg).to_dict())
+    state_file = study.work_dir / "model_stage.json"
+    if study.stage_key("model") == key and study.scores_path.exists() and state_file.exists():
+        log.info("model stage up to date: reusing scores.csv and models/")
+        scores = pd.read_csv(study.scores_path, dtype={"patient_id": str, "lesion_id": str})
+        state = json.loads(state_file.read_text())
+        return scores, state
+    scores, cohorts, fitted = run_model(cfg, features, manifest, study.models_dir, workers=workers)
+    state = {
+        "cutoffs": {m: float(c.cutoff_) for m, c in fitted.items()},
+        "cv_auc": {m: float(getattr(c, "best_score_", float("nan"))) for m, c in fitted.items()},
+        "selected": {m: list(c.selected_features_) for m, c in fitted.items()},
+        "best_params": {m: {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in c.best_params_.items()}
+                        for m, c in fitted.items()},
+        "cohorts": cohorts.to_dict(),
+    }
+    atomic_write_csv(study.scores_path, scores)
+    atomic_write_json(state_file, state)
+    study.mark_stage("model", key)
+    return scores, state
+
+
+def _summary(study: Study, metrics: dict, state: dict, qc: pd.DataFrame, manifest: pd.DataFrame) -> dict:
+    cfg = study.config
+    cohorts = pd.Series(state["cohorts"])
+    y = manifest[manifest["timepoint"] == "baseline"].drop_duplicates("patient_id").set_index("patient_id")[cfg.endpoint.column]
+    out = {"Endpoint": f"{cfg.endpoint.positive_name} (positive class, coded 1) vs {cfg.endpoint.negative_name}"}
+    for c in ("training", "testing"):
+        ids = cohorts.index[cohorts == c]
+        out[f"{c.capitalize()} cohort"] = f"{len(ids)} patients, {int(y.loc[ids].sum())} {cfg.endpoint.positive_name}"
+    excluded = qc[qc["severity"] == "excluded"] if not qc.empty else qc
+    out["Excluded scans"] = f"{len(excluded)} (see Quality control)"
+    for m, e in metrics["models"].items():
+        t = e["cohorts"].get("testing", {})
+        if t.get("auc") is not None:
+            out[f"{MODEL_TITLES.get(m, m)} testing AUC"] = f"{t['auc']:.3f} (95 % CI {t['ci_low']:.3f}–{t['ci_high']:.3f})"
+    cv = {m: v for m, v in state["cv_auc"].items() if v == v}
+    if cv:
+        best = max(cv, key=cv.get)
+        out["Recommended model"] = (f"{MODEL_TITLES.get(best, best)} (highest cross-validated AUC in training, "
+                                    f"{cv[best]:.3f}; chosen without the testing cohort)")
+    return out
+
+
+def _parameters(study: Study, state: dict, records: dict) -> dict:
+    cfg = study.config.to_dict()
+    params = {"Software": software_versions(), "Study": {"name": cfg["name"], "seed": cfg["seed"],
+                                                         "manifest": cfg["manifest"]}}
+    for block in ("endpoint", "split", "preprocess", "voi", "fusion", "features", "selection", "model"):
+        params[block.capitalize()] = {k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                                      for k, v in cfg[block].items()}
+    params["Selected features"] = {MODEL_TITLES.get(m, m): ", ".join(f) for m, f in state["selected"].items()}
+    params["Tuned hyper-parameters"] = {MODEL_TITLES.get(m, m): json.dumps(p, sort_keys=True)
+                                        for m, p in state["best_params"].items()}
+    if records:
+        first = sorted(records)[0]
+        params[f"Preprocessing record (example: scan {first})"] = json.dumps(records[first], indent=1, sort_keys=True)
+    return params
+
+
+def run_study(folder: str | Path, *, config_path: str | Path | None = None, workers: int | None = None,
+              scheduler: str | None = None) -> dict:
+    """Run every stage of the study in ``folder`` and return its ``metrics.json`` content."""
+    t0 = time.perf_counter()
+    study = Study.open(folder, config_path)
+    cfg = study.config
+    manifest = study.manifest()
+    workers = workers or cfg.runtime.workers
+    scheduler = scheduler or cfg.runtime.scheduler
+
+    features, qc, records = run_extract(cfg, manifest, study.work_dir / "cache", workers=workers, scheduler=scheduler)
+    atomic_write_parquet(study.features_path, features)
+    atomic_write_csv(study.qc_path, qc)
+
+    scores, state = _model_stage(study, features, manifest, workers)
+    metrics = compute_metrics(scores, manifest, cfg, state["cutoffs"])
+    atomic_write_json(study.metrics_path, metrics)
+
+    sections: list[Section] = [discrimination_section(scores, manifest, cfg, metrics)]
+    primary = "comb" if "comb" in state["cutoffs"] else next(iter(state["cutoffs"]))
+    sections.append(survival_section(scores, manifest, cfg, primary))
+    sections.extend(_analysis_sections(study, manifest, scores, state, features))
+
+    inputs = ReportInputs(
+        title=cfg.name, summary=_summary(study, metrics, state, qc, manifest), sections=sections, qc=qc,
+        parameters=_parameters(study, state, records),
+        notes=["Simulated data: this report demonstrates the software and is not clinical evidence."]
+        if "simulated" in cfg.name.lower() else [],
+    )
+    write_report(inputs, study.root)
+    log.info("study finished in %.1f s: %s", time.perf_counter() - t0, study.report_path)
+    return metrics
+
+
+def _analysis_sections(study: Study, manifest: pd.DataFrame, scores: pd.DataFrame, state: dict,
+                       features: pd.DataFrame) -> list[Section]:
+    """The seeds' clinical analyses, when the package that computes them is present."""
+    try:
+        from radscore.analyses import AnalysisContext, run_analyses
+    except ImportError:
+        return []
+    ctx = AnalysisContext(config=study.config, manifest=manifest, scores=scores, cutoffs=state["cutoffs"],
+                          features=features, expression=study.table("expression"), cells=study.table("cells"),
+                          crops=None, seed=study.config.seed, out_dir=study.root)
+    return run_analyses(ctx)

@@ -1,0 +1,133 @@
+"""Simulated PET/CT crops around a tumour, with the immune state written into texture.
+
+Each crop (64 x 64 x 40 voxels at 1 x 1 x 1.5 mm, CT in HU) lies at the edge of the
+body, so part of it is air outside the body contour; a soft-tissue chest wall borders
+lung parenchyma (about -850 HU) in which the tumour sits. Metastases (liver, adrenal,
+lymph node) sit in soft tissue instead. The tumour's surface is a sphere perturbed by
+real spherical harmonics of degree 2-4, so shapes differ between patients.
+
+How the latent immune state ``z`` shows (the planted imaging signal):
+
+* **PET uptake heterogeneity**: the tumour's SUV is ``SUVmean x (1 + h G)`` with ``G`` a
+  smooth Gaussian random field (3 mm correlation) and ``h = clip(0.35 - 0.12 z)``:
+  immune-cold tumours are more heterogeneous.
+* **Peritumoral CT signal**: a ground-glass halo ``clip(70 + 45 z, 0, 220)`` HU
+  added in lung within 6 mm of the tumour, fading with distance: inflamed, immune-hot
+  tumours show a denser halo.
+* Nuisance: tumour radius 8-15 mm, SUVmean 3-9, noise. PET is blurred (6 mm FWHM) and
+  sampled on a coarser 4 mm grid with its own origin, as scanners deliver it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+from scipy.special import sph_harm_y
+
+CT_SHAPE_ZYX = (40, 64, 64)
+CT_SPACING_XYZ = (1.0, 1.0, 1.5)
+PET_SPACING_XYZ = (4.0, 4.0, 4.0)
+
+
+def _smooth_field(rng: np.random.Generator, shape, sigma_vox) -> np.ndarray:
+    f = ndimage.gaussian_filter(rng.normal(size=shape), sigma_vox)
+    return f / (f.std() + 1e-12)
+
+
+def tumour_mask(rng: np.random.Generator, radius_mm: float, centre_zyx_mm, shape=CT_SHAPE_ZYX,
+                spacing_xyz=CT_SPACING_XYZ) -> np.ndarray:
+    """A sphere of ``radius_mm`` with a spherical-harmonic surface (degrees 2-4)."""
+    sz, sy, sx = spacing_xyz[2], spacing_xyz[1], spacing_xyz[0]
+    zz, yy, xx = np.meshgrid(np.arange(shape[0]) * sz - centre_zyx_mm[0],
+                             np.arange(shape[1]) * sy - centre_zyx_mm[1],
+                             np.arange(shape[2]) * sx - centre_zyx_mm[2], indexing="ij")
+    r = np.sqrt(xx**2 + yy**2 + zz**2)
+    theta = np.arccos(np.clip(zz / np.maximum(r, 1e-9), -1, 1))
+    phi = np.arctan2(yy, xx)
+    surface = np.ones_like(r)
+    for degree in (2, 3, 4):
+        for order in range(-degree, degree + 1):
+            coef = rng.normal(0, 0.10 / degree)
+            surface += coef * np.real(sph_harm_y(degree, order, theta, phi))
+    return r <= radius_mm * np.clip(surface, 0.6, 1.4)
+
+
+def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", scale: float = 1.0,
+                origin_xyz=(0.0, 0.0, 0.0)) -> tuple[sitk.Image, sitk.Image, sitk.Image, sitk.Image]:
+    """CT (HU, int16), PET (SUV, float32), tumour mask and a second segmentation.
+
+    Parameters
+    ----------
+    z : float
+        The immune state at the time of the scan.
+    site : str
+        "primary" (lung) or a metastatic site (soft-tissue background).
+    scale : float
+        Tumour size multiplier (follow-up scans of responders shrink).
+    """
+    shape = CT_SHAPE_ZYX
+    sz, sy, sx = CT_SPACING_XYZ[2], CT_SPACING_XYZ[1], CT_SPACING_XYZ[0]
+    extent = np.array(shape) * np.array([sz, sy, sx])
+    centre = extent / 2 + rng.uniform(-3, 3, 3)
+    radius = rng.uniform(8, 15) * scale
+    tumour = tumour_mask(rng, radius, centre)
+
+    # Body contour: a large ellipse whose edge crosses the crop, so some of it is air.
+    zz, yy, xx = np.meshgrid(np.arange(shape[0]) * sz, np.arange(shape[1]) * sy, np.arange(shape[2]) * sx,
+                             indexing="ij")
+    body_cy = -120.0 + rng.uniform(-5, 5)
+    dist_edge = 175.0 - np.hypot((yy - body_cy) * 1.0, (xx - extent[2] / 2) * 0.8)
+    body = dist_edge > 0
+    wall = body & (dist_edge < 12)
+
+    if site == "primary":
+        ct = np.where(body, -850.0 + 25 * _smooth_field(rng, shape, 2), -1000.0)
+        ct[wall] = 40.0
+        bg_suv = np.where(body, 0.6, 0.0)
+        bg_suv[wall] = 1.0
+    else:
+        ct = np.where(body, 50.0 + 8 * _smooth_field(rng, shape, 2), -1000.0)
+        bg_suv = np.where(body, 2.0 if site == "liver" else 1.2, 0.0)
+
+    # Peritumoral halo in the background tissue around the tumour.
+    dist_out = ndimage.distance_transform_edt(~tumour, sampling=(sz, sy, sx))
+    halo_hu = float(np.clip(70 + 45 * z, 0, 220)) * (0.5 if site != "primary" else 1.0)
+    halo = (dist_out > 0) & (dist_out <= 6) & body & ~wall
+    ct[halo] += halo_hu * (1 - dist_out[halo] / 7) * (1 + 0.3 * _smooth_field(rng, shape, 1.5)[halo])
+
+    ct[tumour] = 35.0 + 20 * _smooth_field(rng, shape, 1.5)[tumour]
+    ct += rng.normal(0, 12, shape)
+
+    h = float(np.clip(0.35 - 0.12 * z, 0.05, 0.7))
+    suv_mean = rng.uniform(3, 9)
+    field = _smooth_field(rng, shape, 3.0 / sx)
+    suv = bg_suv.copy()
+    suv[tumour] = np.clip(suv_mean * (1 + h * field[tumour]), 0.3, None)
+    suv = ndimage.gaussian_filter(suv, sigma=np.array([6 / 2.355 / sz, 6 / 2.355 / sy, 6 / 2.355 / sx]))
+
+    ct_img = sitk.GetImageFromArray(np.clip(np.round(ct), -1024, 3071).astype(np.int16))
+    ct_img.SetSpacing(CT_SPACING_XYZ)
+    ct_img.SetOrigin(tuple(float(v) for v in origin_xyz))
+    suv_hr = sitk.GetImageFromArray(suv.astype(np.float32))
+    suv_hr.CopyInformation(ct_img)
+
+    pet_size = [int(np.ceil(s * sp / ps)) for s, sp, ps in zip(ct_img.GetSize(), CT_SPACING_XYZ, PET_SPACING_XYZ)]
+    pet_origin = [o + rng.uniform(-1.5, 1.5) for o in origin_xyz]
+    pet = sitk.Resample(suv_hr, pet_size, sitk.Transform(), sitk.sitkLinear, pet_origin, PET_SPACING_XYZ,
+                        ct_img.GetDirection(), 0.0, sitk.sitkFloat32)
+    pet_arr = sitk.GetArrayFromImage(pet)
+    pet_arr = np.clip(pet_arr * (1 + rng.normal(0, 0.05, pet_arr.shape)), 0, None).astype(np.float32)
+    pet_img = sitk.GetImageFromArray(pet_arr)
+    pet_img.CopyInformation(pet)
+
+    mask = sitk.GetImageFromArray(tumour.astype(np.uint8))
+    mask.CopyInformation(ct_img)
+    # A second reader: the boundary moved by up to one voxel in a smooth random pattern.
+    wobble = _smooth_field(rng, shape, 3.0)
+    dilated = ndimage.binary_dilation(tumour)
+    eroded = ndimage.binary_erosion(tumour)
+    second = np.where(wobble > 0.5, dilated, np.where(wobble < -0.5, eroded, tumour))
+    mask2 = sitk.GetImageFromArray(second.astype(np.uint8))
+    mask2.CopyInformation(ct_img)
+    return ct_img, pet_img, mask, mask2
