@@ -1,0 +1,204 @@
+"""From a patient's CT, PET and tumour mask to the images and VOIs features are computed on.
+
+Order of operations (each recorded in :attr:`PreparedPatient.record`):
+
+1. checks: the mask is non-empty, has at least ``voi.min_voxels`` voxels and overlaps
+   the CT; a mask on another grid is resampled onto the CT (nearest neighbour, warning);
+   PET must overlap the CT.
+2. optional rigid PET-to-CT registration (``preprocess.registration``).
+3. CT resampled to ``preprocess.spacing_mm`` (centre-aligned grid); PET resampled onto
+   that grid; the mask by nearest neighbour or partial volume (``mask_interpolation``).
+4. fusion of PET and CT (``fusion``).
+5. body mask and the four VOIs (``voi``); a VOI that is empty or smaller than
+   ``min_voxels`` is left out, with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import SimpleITK as sitk
+
+from radscore.config import StudyConfig
+from radscore.errors import ImageError
+from radscore.imaging.fusion import fuse, fusion_record
+from radscore.imaging.resample import (
+    overlap_fraction,
+    physical_bounds,
+    resample_like,
+    resample_mask_like,
+    resample_to_spacing,
+    same_grid,
+)
+from radscore.imaging.voi import VOI_NAMES, body_mask, make_vois
+
+logger = logging.getLogger(__name__)
+
+CT_OUTSIDE_HU = -1024.0  # value of CT voxels resampled from outside the scan: air
+
+
+@dataclass
+class PreparedPatient:
+    """Images and VOIs of one patient on one common grid.
+
+    Attributes
+    ----------
+    images : dict
+        "ct" (HU), "pet" (SUV), "petct" (fused), SimpleITK float32 images on one grid.
+    vois : dict
+        "tumor", "core", "ring", "tumor_ring": bool arrays (z, y, x) on that grid; a VOI
+        that is empty or below ``voi.min_voxels`` is absent (see ``warnings``).
+    warnings : list of str
+    record : dict
+        JSON-able record of what was done.
+    """
+
+    images: dict[str, sitk.Image]
+    vois: dict[str, np.ndarray]
+    warnings: list[str] = field(default_factory=list)
+    record: dict = field(default_factory=dict)
+
+
+def _grid(img: sitk.Image) -> dict:
+    return {"size": list(img.GetSize()), "spacing_mm": [round(float(s), 6) for s in img.GetSpacing()],
+            "origin_mm": [round(float(o), 4) for o in img.GetOrigin()]}
+
+
+def _mask_bounds(mask: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
+    arr = sitk.GetArrayViewFromImage(mask)
+    nz = np.nonzero(arr)
+    lo = np.array([nz[2].min(), nz[1].min(), nz[0].min()])
+    hi = np.array([nz[2].max(), nz[1].max(), nz[0].max()])
+    return physical_bounds(mask, (lo, hi))
+
+
+def check_mask(ct: sitk.Image, mask: sitk.Image, min_voxels: int, *, patient: str | None,
+               warnings: list[str]) -> sitk.Image:
+    """Validate the mask against the CT and bring it onto the CT grid (nearest neighbour)."""
+    n = int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
+    if n == 0:
+        raise ImageError("the tumour mask is empty (no non-zero voxel).", patient=patient,
+                         fix="check the mask file or the label/ROI chosen in the manifest.")
+    if n < min_voxels:
+        raise ImageError(f"the tumour mask has {n} voxel(s), fewer than voi.min_voxels = {min_voxels}.",
+                         patient=patient, fix="check the mask, or lower voi.min_voxels in study.yaml.")
+    if same_grid(mask, ct):
+        return sitk.Cast(mask != 0, sitk.sitkUInt8)
+    frac = overlap_fraction(_mask_bounds(mask), physical_bounds(ct))
+    if frac <= 0:
+        raise ImageError("mask outside the image: the mask's voxels do not overlap the CT's physical extent.",
+                         patient=patient, fix="check that the mask belongs to this CT (origin, direction, spacing).")
+    warnings.append(f"mask grid differs from the CT grid: mask resampled onto the CT by nearest neighbour "
+                    f"({frac:.0%} of the mask's box inside the CT).")
+    out = resample_mask_like(mask, ct, "nearest")
+    m = int(np.count_nonzero(sitk.GetArrayViewFromImage(out)))
+    if m < min_voxels:
+        raise ImageError(f"the tumour mask has {m} voxel(s) on the CT grid, fewer than voi.min_voxels = {min_voxels}.",
+                         patient=patient, fix="check that the mask belongs to this CT.")
+    return out
+
+
+def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, config: StudyConfig, *,
+                    patient: str | None = None) -> PreparedPatient:
+    """Resample, fuse and build the VOIs of one patient (see the module docstring).
+
+    Parameters
+    ----------
+    ct : SimpleITK.Image
+        CT in HU.
+    pet : SimpleITK.Image
+        PET in SUV.
+    mask : SimpleITK.Image
+        Tumour mask, ideally on the CT grid.
+    config : StudyConfig
+        Uses ``preprocess``, ``voi`` and ``fusion``.
+    patient : str, optional
+        Manifest ID, for error messages.
+
+    Returns
+    -------
+    PreparedPatient
+
+    Raises
+    ------
+    ImageError
+        Empty or too small mask, mask outside the CT, PET not overlapping the CT.
+    """
+    pp, vs, fs = config.preprocess, config.voi, config.fusion
+    warnings: list[str] = []
+    record: dict = {"input": {"ct": _grid(ct), "pet": _grid(pet), "mask": _grid(mask)}}
+    for name, img in (("CT", ct), ("PET", pet), ("mask", mask)):
+        if img.GetDimension() != 3:
+            raise ImageError(f"{name} has {img.GetDimension()} dimensions, expected 3.", patient=patient)
+    ct = sitk.Cast(ct, sitk.sitkFloat32)
+    pet = sitk.Cast(pet, sitk.sitkFloat32)
+    mask = check_mask(ct, mask, vs.min_voxels, patient=patient, warnings=warnings)
+
+    pet_frac = overlap_fraction(physical_bounds(ct), physical_bounds(pet))
+    if pet_frac <= 0:
+        raise ImageError("PET does not overlap the CT: their physical extents are disjoint.", patient=patient,
+                         fix="check that PET and CT belong to the same patient and study.")
+    tumor_in_pet = overlap_fraction(_mask_bounds(mask), physical_bounds(pet))
+    if tumor_in_pet < 1.0:
+        warnings.append(f"only {tumor_in_pet:.0%} of the tumour's box lies inside the PET field of view.")
+
+    transform = None
+    if pp.registration == "rigid":
+        from radscore.imaging.registration import register_rigid
+
+        transform, record["registration"] = register_rigid(ct, pet, seed=config.seed, patient=patient)
+    else:
+        record["registration"] = {"method": "none"}
+
+    # CT to the target spacing; everything else onto that grid.
+    if pp.spacing_mm is not None:
+        ct_r = resample_to_spacing(ct, pp.spacing_mm, pp.image_interpolator, CT_OUTSIDE_HU)
+    else:
+        ct_r = ct
+    pet_r = resample_like(pet, ct_r, pp.image_interpolator, 0.0, transform=transform)
+    mask_r = resample_mask_like(mask, ct_r, pp.mask_interpolation)
+    record["resampling"] = {
+        "grid": _grid(ct_r), "target_spacing_mm": list(pp.spacing_mm) if pp.spacing_mm else None,
+        "grid_alignment": "centre-aligned (IBSI)", "image_interpolator": pp.image_interpolator,
+        "mask_interpolation": pp.mask_interpolation, "ct_outside_value_hu": CT_OUTSIDE_HU,
+        "pet_outside_value_suv": 0.0, "pet_onto": "resampled CT grid",
+    }
+    ct_a = sitk.GetArrayFromImage(ct_r)
+    pet_a = sitk.GetArrayFromImage(pet_r)
+    fused = sitk.GetImageFromArray(fuse(pet_a, ct_a, fs))
+    fused.CopyInformation(ct_r)
+    record["fusion"] = fusion_record(fs)
+
+    tumor = sitk.GetArrayFromImage(mask_r).astype(bool)
+    if int(tumor.sum()) < vs.min_voxels:
+        raise ImageError(f"the tumour mask has {int(tumor.sum())} voxel(s) after resampling, fewer than "
+                         f"voi.min_voxels = {vs.min_voxels}.", patient=patient,
+                         fix="use a finer preprocess.spacing_mm or mask_interpolation: nearest.")
+    body = body_mask(ct_a, vs.body_threshold_hu)
+    spacing_zyx = tuple(float(s) for s in ct_r.GetSpacing()[::-1])
+    vois_all, voi_warn = make_vois(tumor, spacing_zyx, vs.core_mm, vs.ring_mm, body=body)
+    warnings.extend(voi_warn)
+    voxel_ml = float(np.prod(spacing_zyx)) / 1000.0
+    counts = {k: int(v.sum()) for k, v in vois_all.items()}
+    vois: dict[str, np.ndarray] = {}
+    for name in VOI_NAMES:
+        if counts[name] == 0:
+            warnings.append(f"VOI '{name}' is empty and is left out.")
+        elif counts[name] < vs.min_voxels:
+            warnings.append(f"VOI '{name}' has {counts[name]} voxel(s), fewer than voi.min_voxels = "
+                            f"{vs.min_voxels}, and is left out.")
+        else:
+            vois[name] = vois_all[name]
+    record["vois"] = {
+        "core_mm": vs.core_mm, "ring_mm": vs.ring_mm, "body_threshold_hu": vs.body_threshold_hu,
+        "min_voxels": vs.min_voxels, "method": "Euclidean distance transforms in mm (erosion: ball of core_mm; dilation: ring_mm + h/4)",
+        "voxels": counts, "volume_ml": {k: round(c * voxel_ml, 4) for k, c in counts.items()},
+        "kept": sorted(vois),
+    }
+    record["warnings"] = list(warnings)
+    for w in warnings:
+        logger.warning("patient %s: %s", patient, w)
+    images = {"ct": ct_r, "pet": pet_r, "petct": fused}
+    return PreparedPatient(images=images, vois=vois, warnings=warnings, record=record)

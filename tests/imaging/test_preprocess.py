@@ -1,0 +1,109 @@
+"""prepare_patient: checks, common grid, VOIs and the record."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from radscore.config import StudyConfig
+from radscore.errors import ImageError
+from radscore.imaging.preprocess import prepare_patient
+
+
+def _img(arr, spacing=(1.0, 1.0, 2.0), origin=(0.0, 0.0, 0.0), dtype=np.float32):
+    im = sitk.GetImageFromArray(np.asarray(arr).astype(dtype))
+    im.SetSpacing(spacing)
+    im.SetOrigin(origin)
+    return im
+
+
+@pytest.fixture
+def patient():
+    z, y, x = np.mgrid[:30, :64, :64]
+    body = (y - 32) ** 2 + (x - 32) ** 2 < 28**2
+    tumour = ((z - 15) * 2.0) ** 2 + (y - 32) ** 2 + (x - 32) ** 2 < 9**2
+    ct = np.where(body, 40.0, -1000.0)
+    ct[tumour] = 60.0
+    pet = np.where(body, 1.0, 0.0) + np.where(tumour, 6.0, 0.0)
+    return _img(ct), _img(pet[::2, ::2, ::2], spacing=(2.0, 2.0, 4.0)), _img(tumour, dtype=np.uint8), tumour
+
+
+def test_prepared_patient_is_on_one_grid_with_four_vois(patient):
+    ct, pet, mask, tumour = patient
+    cfg = StudyConfig()
+    p = prepare_patient(ct, pet, mask, cfg, patient="P1")
+    grids = {(im.GetSize(), im.GetSpacing(), im.GetOrigin()) for im in p.images.values()}
+    assert len(grids) == 1 and set(p.images) == {"ct", "pet", "petct"}
+    assert p.images["ct"].GetSpacing() == (1.0, 1.0, 1.0)
+    assert set(p.vois) == {"tumor", "core", "ring", "tumor_ring"}
+    shape = sitk.GetArrayViewFromImage(p.images["ct"]).shape
+    assert all(v.shape == shape and v.dtype == bool for v in p.vois.values())
+    vol_ml = p.vois["tumor"].sum() / 1000.0
+    assert abs(vol_ml - tumour.sum() * 2.0 / 1000.0) / vol_ml < 0.05
+    pet_a = sitk.GetArrayFromImage(p.images["pet"])
+    assert pet_a[p.vois["core"]].mean() > 5.0 and abs(np.median(pet_a[p.vois["ring"]]) - 1.0) < 0.3
+    rec = json.loads(json.dumps(p.record))
+    assert rec["fusion"]["method"] == "wavelet" and rec["resampling"]["image_interpolator"] == "bspline"
+    assert rec["vois"]["voxels"]["tumor"] == int(p.vois["tumor"].sum())
+
+
+def test_keep_ct_grid_and_weighted_fusion(patient):
+    ct, pet, mask, _ = patient
+    cfg = StudyConfig.model_validate({"preprocess": {"spacing_mm": None, "image_interpolator": "linear"},
+                                      "fusion": {"method": "weighted", "pet_weight": 1.0}})
+    p = prepare_patient(ct, pet, mask, cfg)
+    assert p.images["ct"].GetSize() == ct.GetSize()
+    pet_a = sitk.GetArrayFromImage(p.images["pet"]).astype(np.float64)
+    fused = sitk.GetArrayFromImage(p.images["petct"])
+    np.testing.assert_allclose(fused, (pet_a - pet_a.min()) / (pet_a.max() - pet_a.min()), atol=1e-5)
+
+
+def test_empty_mask(patient):
+    ct, pet, mask, tumour = patient
+    with pytest.raises(ImageError, match="empty") as e:
+        prepare_patient(ct, pet, _img(np.zeros_like(tumour), dtype=np.uint8), StudyConfig(), patient="P7")
+    assert e.value.patient == "P7"
+
+
+def test_one_voxel_mask(patient):
+    ct, pet, _, tumour = patient
+    one = np.zeros_like(tumour)
+    one[15, 32, 32] = True
+    with pytest.raises(ImageError, match="min_voxels"):
+        prepare_patient(ct, pet, _img(one, dtype=np.uint8), StudyConfig())
+
+
+def test_mask_outside_the_image(patient):
+    ct, pet, mask, _ = patient
+    far = sitk.Image(mask)
+    far.SetOrigin((500.0, 0.0, 0.0))
+    with pytest.raises(ImageError, match="mask outside the image"):
+        prepare_patient(ct, pet, far, StudyConfig())
+
+
+def test_mask_on_other_grid_is_resampled_with_a_warning(patient):
+    ct, pet, mask, tumour = patient
+    shifted = _img(tumour[:, ::2, ::2], spacing=(2.0, 2.0, 2.0), dtype=np.uint8)
+    p = prepare_patient(ct, pet, shifted, StudyConfig())
+    assert any("nearest neighbour" in w for w in p.warnings)
+    assert "tumor" in p.vois
+
+
+def test_pet_not_overlapping(patient):
+    ct, pet, mask, _ = patient
+    far = sitk.Image(pet)
+    far.SetOrigin((0.0, 0.0, 900.0))
+    with pytest.raises(ImageError, match="PET does not overlap"):
+        prepare_patient(ct, far, mask, StudyConfig())
+
+
+def test_small_voi_left_out_with_warning(patient):
+    ct, pet, _, _ = patient
+    z, y, x = np.mgrid[:30, :64, :64]
+    small = ((z - 15) * 2.0) ** 2 + (y - 32) ** 2 + (x - 32) ** 2 < 3.5**2
+    p = prepare_patient(ct, pet, _img(small, dtype=np.uint8), StudyConfig())
+    assert "core" not in p.vois and "tumor" in p.vois
+    assert any("core" in w for w in p.warnings)
