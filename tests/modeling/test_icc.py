@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pingouin
+import pytest
+
+from radscore.errors import DataError
+from radscore.modeling.icc import IccFilter, icc, icc_features
+
+
+@pytest.fixture
+def shrout_fleiss(reference_dir):
+    folder = reference_dir / "stats" / "icc_psych_shrout_fleiss"
+    data = pd.read_csv(folder / "shrout_fleiss.csv").set_index("target")
+    return data, json.loads((folder / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("kind", ["ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"])
+def test_icc_matches_r_psych(shrout_fleiss, kind):
+    data, expected = shrout_fleiss
+    ref = expected[kind]
+    tol = expected["tolerance"]
+    res = icc(data.to_numpy(), kind.lower())
+    assert res.icc == pytest.approx(ref["icc"], abs=tol)
+    if "F" in ref:
+        assert res.F == pytest.approx(ref["F"], abs=tol)
+        assert res.p == pytest.approx(ref["p"], abs=tol)
+        assert res.lower == pytest.approx(ref["lower95"], abs=tol)
+        assert res.upper == pytest.approx(ref["upper95"], abs=tol)
+    assert res.summary.shape[0] == 1
+
+
+def test_vectorised_icc_matches_pingouin():
+    rng = np.random.default_rng(5)
+    n, p = 25, 6
+    truth = rng.normal(size=(n, p)) * np.array([1, 1, 2, 0.5, 3, 1])
+    seg1 = pd.DataFrame(truth + rng.normal(scale=0.5, size=(n, p)), columns=[f"f{j}" for j in range(p)])
+    seg2 = pd.DataFrame(truth + 0.4 + rng.normal(scale=0.5, size=(n, p)), columns=seg1.columns)
+    for kind, label in [("icc2", "ICC(A,1)"), ("icc3", "ICC(C,1)"), ("icc1", "ICC(1,1)")]:
+        ours = icc_features([seg1, seg2], kind)
+        for col in seg1.columns:
+            long = pd.DataFrame({"target": np.tile(np.arange(n), 2), "rater": np.repeat([1, 2], n),
+                                 "value": np.r_[seg1[col], seg2[col]]})
+            ref = pingouin.intraclass_corr(long, targets="target", raters="rater", ratings="value")
+            assert ours[col] == pytest.approx(ref.set_index("Type").loc[label, "ICC"], abs=1e-10)
+
+
+def test_icc_filter_drops_unreliable_features_on_training_only():
+    rng = np.random.default_rng(0)
+    n = 60
+    truth = rng.normal(size=(n, 3))
+    ids = [f"P{i}" for i in range(n)]
+    seg1 = pd.DataFrame({"stable": truth[:, 0], "noisy": truth[:, 1], "shifted": truth[:, 2], "const": 1.0}, index=ids)
+    seg2 = pd.DataFrame({"stable": truth[:, 0] + rng.normal(scale=0.1, size=n),
+                         "noisy": rng.normal(size=n),
+                         "shifted": truth[:, 2] + 3.0,  # perfect consistency, poor agreement
+                         "const": 1.0}, index=ids)
+    f2 = IccFilter(threshold=0.75, kind="icc2").fit([seg1, seg2], patients=ids[:40])
+    assert f2.kept_features_ == ["stable"]
+    assert np.isnan(f2.icc_["const"])
+    f3 = IccFilter(threshold=0.75, kind="icc3").fit([seg1, seg2], patients=ids[:40])
+    assert f3.kept_features_ == ["stable", "shifted"]
+    assert list(f3.transform(seg1).columns) == ["stable", "shifted"]
+    # only the named patients enter the ICC: corrupting the others changes nothing
+    seg2_bad = seg2.copy()
+    seg2_bad.iloc[40:] = 99.0
+    g = IccFilter(kind="icc2").fit([seg1, seg2_bad], patients=ids[:40])
+    pd.testing.assert_series_equal(g.icc_, f2.icc_)
+    assert f2.summary.kept.sum() == 1
+
+
+def test_icc_input_errors():
+    with pytest.raises(DataError):
+        icc(np.ones((1, 3)))
+    with pytest.raises(DataError):
+        icc(np.array([[1.0, np.nan], [2.0, 3.0]]))
+    with pytest.raises(DataError):
+        icc_features([pd.DataFrame({"a": [1.0, 2.0]})])
