@@ -7,6 +7,7 @@ an :class:`~radscore.errors.ImageError` naming the file and the problem.
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,42 @@ def read_image_file(path: str | Path, *, patient: str | None = None, what: str =
     return img
 
 
+_NIFTI_FLOAT_TYPES = {16: "f4", 64: "f8"}
+
+
+def nifti_nonfinite_count(path: str | Path) -> int:
+    """NaN/inf voxels stored in a float NIfTI file (0 for other files).
+
+    Written by hand because ITK's NIfTI reader silently turns NaN into 0, which would
+    hide corrupt voxels from every later check; no dependency of ours reads the raw
+    payload otherwise. NIfTI-1/2 header fields as in the NIfTI standard.
+    """
+    p = str(path)
+    if not (p.endswith(".nii") or p.endswith(".nii.gz")):
+        return 0
+    opener = gzip.open if p.endswith(".gz") else open
+    with opener(p, "rb") as fh:
+        raw = fh.read()
+    for endian in ("<", ">"):
+        size = int(np.frombuffer(raw[:4], f"{endian}i4")[0])
+        if size == 348:  # NIfTI-1
+            dtype = int(np.frombuffer(raw[70:72], f"{endian}i2")[0])
+            offset = int(np.frombuffer(raw[108:112], f"{endian}f4")[0])
+            break
+        if size == 540:  # NIfTI-2
+            dtype = int(np.frombuffer(raw[12:14], f"{endian}i2")[0])
+            offset = int(np.frombuffer(raw[168:176], f"{endian}i8")[0])
+            break
+    else:
+        return 0
+    if dtype not in _NIFTI_FLOAT_TYPES:
+        return 0
+    code = f"{endian}{_NIFTI_FLOAT_TYPES[dtype]}"
+    payload = raw[offset:]
+    payload = payload[: len(payload) - len(payload) % np.dtype(code).itemsize]
+    return int((~np.isfinite(np.frombuffer(payload, code))).sum())
+
+
 def load_image(path: str | Path, *, modality: str, patient: str | None = None,
                weight_kg: float | None = None, dose_mbq: float | None = None) -> sitk.Image:
     """Load a CT (HU) or PET (SUV) volume as float32, rejecting NaN and infinities.
@@ -64,8 +101,8 @@ def load_image(path: str | Path, *, modality: str, patient: str | None = None,
     img = sitk.Cast(img, sitk.sitkFloat32)
     arr = sitk.GetArrayViewFromImage(img)
     finite = np.isfinite(arr)
-    if not finite.all():
-        n = int((~finite).sum())
+    n = int((~finite).sum()) or (nifti_nonfinite_count(path) if p is not None and p.is_file() else 0)
+    if n:
         raise ImageError(f"{modality.upper()} image has {n} NaN/infinite voxel(s).", patient=patient,
                          file=str(path), fix="re-export the image; radscore does not guess missing intensities.")
     return img

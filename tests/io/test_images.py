@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from radscore.errors import ImageError
+from radscore.io.images import load_image, load_mask
+
+
+def _img(arr, path, spacing=(1.0, 1.0, 1.0)):
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing(spacing)
+    sitk.WriteImage(img, str(path))
+    return path
+
+
+def test_missing_file_names_patient_and_file(tmp_path):
+    with pytest.raises(ImageError) as err:
+        load_image(tmp_path / "ct.nii.gz", modality="ct", patient="P7")
+    assert "P7" in err.value.message and "ct.nii.gz" in err.value.message and "not found" in err.value.message
+
+
+def test_truncated_file(tmp_path):
+    path = _img(np.zeros((8, 8, 8), np.float32), tmp_path / "ct.nii.gz")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(ImageError, match="cannot read"):
+        load_image(path, modality="ct", patient="P1")
+
+
+def test_non_image_file(tmp_path):
+    path = tmp_path / "ct.nii.gz"
+    path.write_text("this is not an image")
+    with pytest.raises(ImageError, match="cannot read"):
+        load_image(path, modality="ct", patient="P1")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_and_inf_rejected(tmp_path, bad):
+    arr = np.zeros((8, 8, 8), np.float32)
+    arr[2, 3, 4] = bad
+    with pytest.raises(ImageError, match="NaN/infinite"):
+        load_image(_img(arr, tmp_path / "pet.nii.gz"), modality="pet", patient="P1")
+
+
+def test_mask_with_several_labels(tmp_path):
+    arr = np.zeros((8, 8, 8), np.uint8)
+    arr[1:3, 1:3, 1:3] = 1
+    arr[5:7, 5:7, 5:7] = 2
+    path = _img(arr, tmp_path / "m.nii.gz")
+    with pytest.raises(ImageError, match="several labels"):
+        load_mask(path, patient="P1")
+    assert sitk.GetArrayFromImage(load_mask(path, patient="P1", label=2)).sum() == 8

@@ -1,0 +1,77 @@
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+from scipy import stats
+
+from radscore.config import load_config
+from radscore.simulate import write_study
+from radscore.simulate.cohort import GEP_GENES, simulate_cohort
+from radscore.simulate.phantom import make_images
+
+
+def test_cohort_outcome_rates_and_planted_effects():
+    c = simulate_cohort(3000, seed=1)
+    ndb = c.outcomes["ndb"].to_numpy()
+    z = c.latent["z"].to_numpy()
+    assert 0.25 <= ndb.mean() <= 0.40  # about 30 % NDB as in the NSCLC seed
+    assert stats.pearsonr(z, c.expression["GZMA"]).statistic > 0.6
+    assert stats.pearsonr(z, c.expression["GENE001"]).statistic < 0.1
+    assert stats.pearsonr(z, c.cells["CD8 T cells"]).statistic > 0.5
+    assert stats.pearsonr(z, c.cells["Tregs"]).statistic < -0.3
+    tps = c.clinical["tps"].to_numpy()
+    ok = ~np.isnan(tps)
+    assert 0.05 < np.isnan(tps).mean() < 0.15
+    assert 0.2 < stats.spearmanr(z[ok], tps[ok]).statistic < 0.8
+    assert set(GEP_GENES) <= set(c.expression.columns)
+    # NDB means progression within 6 months: PFS of every NDB patient is < 6.
+    assert (c.outcomes.loc[c.outcomes["ndb"] == 1, "pfs_months"] < 6).all()
+    fu = c.latent["has_followup"].to_numpy()
+    assert 0.2 < fu.mean() < 0.5
+
+
+def test_cohort_is_deterministic():
+    a, b = simulate_cohort(50, seed=3), simulate_cohort(50, seed=3)
+    pd.testing.assert_frame_equal(a.clinical, b.clinical)
+    pd.testing.assert_frame_equal(a.expression, b.expression)
+
+
+def test_images_carry_the_planted_signal():
+    """Cold tumours (low z) are more PET-heterogeneous and have a fainter CT halo."""
+    het, halo = {}, {}
+    for z in (-1.5, 1.5):
+        cv, hu = [], []
+        for k in range(4):
+            ct, pet, mask, _ = make_images(np.random.default_rng(k), z)
+            m = sitk.GetArrayFromImage(mask).astype(bool)
+            pet_on_ct = sitk.GetArrayFromImage(sitk.Resample(pet, ct, sitk.Transform(), sitk.sitkLinear))
+            vals = pet_on_ct[m]
+            cv.append(vals.std() / vals.mean())
+            from scipy import ndimage
+            ring = ndimage.binary_dilation(m, iterations=3) & ~m
+            arr = sitk.GetArrayFromImage(ct)
+            hu.append(arr[ring & (arr < 0)].mean())
+        het[z], halo[z] = np.mean(cv), np.mean(hu)
+    assert het[-1.5] > het[1.5]
+    assert halo[1.5] > halo[-1.5]
+
+
+def test_image_geometry(tmp_path):
+    ct, pet, mask, mask2 = make_images(np.random.default_rng(0), 0.0, origin_xyz=(10.0, -5.0, 3.0))
+    assert ct.GetSpacing() == (1.0, 1.0, 1.5)
+    assert pet.GetSpacing()[0] > ct.GetSpacing()[0]  # PET coarser than CT
+    arr = sitk.GetArrayFromImage(ct)
+    assert (arr <= -990).any() and ((arr > -900) & (arr < -800)).any()  # air outside the body, lung inside
+    m, m2 = sitk.GetArrayFromImage(mask), sitk.GetArrayFromImage(mask2)
+    assert m.sum() > 1000 and 0 < (m != m2).sum() < 0.5 * m.sum()
+
+
+def test_write_study_is_runnable_and_deterministic(tmp_path):
+    a = write_study(tmp_path / "a", 4, seed=5)
+    b = write_study(tmp_path / "b", 4, seed=5)
+    for name in ("manifest.csv", "clinical.csv", "expression.csv", "cells.csv"):
+        assert (a.parent / name).read_bytes() == (b.parent / name).read_bytes()
+    cfg = load_config(a)
+    assert cfg.tables.clinical == "clinical.csv"
+    man = pd.read_csv(a.parent / "manifest.csv")
+    assert {"patient_id", "timepoint", "ct", "pet", "mask", "mask_2", "ndb", "pfs_months"} <= set(man.columns)
+    assert all((a.parent / p).exists() for p in man["ct"])
