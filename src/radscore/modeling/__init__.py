@@ -1,0 +1,26 @@
+"""Modeling: patient-level split, ICC robustness, leakage-free selection, Radscores, artifacts.
+
+Public names are re-exported here; the science lives in the private-ish modules below.
+"""
+
+from radscore.modeling.artifact import LoadedModel, load_model, save_model
+from radscore.modeling.evaluate import NestedCvResult, nested_cv_auc
+from radscore.modeling.icc import IccFilter, IccResult, icc, icc_features
+from radscore.modeling.radscore import RadscoreClassifier, feature_subset, youden_cutoff
+from radscore.modeling.selection import (
+    ConstantFilter,
+    CorrelationFilter,
+    LassoSelector,
+    MrmrSelector,
+    UnivariateFilter,
+    selection_steps,
+    univariate_pvalues,
+)
+from radscore.modeling.split import split_cohort
+
+__all__ = [
+    "ConstantFilter", "CorrelationFilter", "IccFilter", "IccResult", "LassoSelector", "LoadedModel",
+    "MrmrSelector", "NestedCvResult", "RadscoreClassifier", "UnivariateFilter", "feature_subset", "icc",
+    "icc_features", "load_model", "nested_cv_auc", "save_model", "selection_steps", "split_cohort",
+    "univariate_pvalues", "youden_cutoff",
+]

@@ -88,6 +88,21 @@ def _fold_scores(selector: Pipeline, model, grid: list[dict], X, y, train, test)
     return out
 
 
+def _distribution(A: np.ndarray, names: list[str], selected: list[str]) -> pd.DataFrame:
+    """Training distribution of the selected features (before imputation, missing ignored)."""
+    pos = {n: i for i, n in enumerate(names)}
+    cols = A[:, [pos[f] for f in selected]]
+    qs = [0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0]
+    with np.errstate(all="ignore"):
+        q = np.nanquantile(cols, qs, axis=0) if cols.size else np.empty((len(qs), 0))
+    out = pd.DataFrame(q.T, index=pd.Index(selected, name="feature"),
+                       columns=["min", "q01", "q05", "q25", "median", "q75", "q95", "q99", "max"])
+    out["mean"] = np.nanmean(cols, axis=0)
+    out["sd"] = np.nanstd(cols, axis=0, ddof=1)
+    out["n_missing"] = np.isnan(cols).sum(axis=0)
+    return out
+
+
 class RadscoreClassifier(ClassifierMixin, BaseEstimator):
     """Leakage-free Radscore: selection + XGBoost in one Pipeline, stratified-CV grid search.
 
@@ -117,6 +132,9 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
     cv_results_ : DataFrame
         One row per grid point: params, mean/std AUC over folds, per-fold AUCs.
     selected_features_ : list of str
+    training_distribution_ : DataFrame
+        Per selected feature: quantiles (min, 1 %, ..., max), mean, sd and missing count of
+        the training patients; the portable artifact uses it to flag out-of-range inputs.
     cutoff_ : float
     feature_names_in_ : ndarray of str
     classes_ : ndarray, ``[0, 1]``
@@ -226,6 +244,7 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
         pipe.set_params(**{f"model__{k}": v for k, v in self.best_params_.items()})
         self.pipeline_ = pipe.fit(A, yy)
         self.selected_features_ = [str(f) for f in self.pipeline_[:-1].get_feature_names_out(self.feature_names_in_)]
+        self.training_distribution_ = _distribution(A, list(self.feature_names_in_), self.selected_features_)
         train_score = self._margin(A)
         self.cutoff_ = youden_cutoff(yy, train_score) if self.cutoff == "youden" else float(np.median(train_score))
         logger.info("Radscore (%s): %d features selected, best %s (CV AUC %.3f), cutoff %.4f",

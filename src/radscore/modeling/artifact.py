@@ -1,0 +1,241 @@
+"""Portable, self-describing model artifact: a folder that loads without executing code.
+
+Layout (every file but the manifest is listed in it with its SHA-256)::
+
+    manifest.json                 format version, versions, settings, features, cutoff, hashes
+    model.ubj                     the XGBoost booster in XGBoost's own UBJSON format
+    preprocessing.json            input features in model order and their imputation medians
+    feature_distribution.json     training quantiles of each input feature
+    training_summary.csv          the caller's training summary (e.g. AUCs)
+
+Pickle/joblib would run arbitrary code on load and break across library versions, so it
+is never used. Loading verifies the manifest's own hash and every file's hash, so a
+tampered or truncated file is refused with :class:`~radscore.errors.ModelFileError`
+naming it; an artifact of a newer format version is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+import radscore
+from radscore.errors import DataError, ModelFileError
+from radscore.runtime.files import atomic_write_bytes, atomic_write_csv, sha256_bytes, sha256_file
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "radscore-model"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_FILES = ("model.ubj", "preprocessing.json", "feature_distribution.json", "training_summary.csv")
+
+
+def _dumps(obj: Any) -> bytes:
+    # repr-precision floats round-trip exactly; sorted keys make equal models equal bytes.
+    return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n").encode()
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+    import xgboost
+
+    return {"radscore": radscore.__version__, "xgboost": xgboost.__version__, "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__, "python": platform.python_version()}
+
+
+def save_model(model, folder: str | Path, *, settings: dict, training_summary: pd.DataFrame | None = None,
+               name: str = "radscore", positive_class: str | None = None) -> Path:
+    """Write a fitted :class:`~radscore.modeling.radscore.RadscoreClassifier` as an artifact.
+
+    Parameters
+    ----------
+    model : RadscoreClassifier
+        Fitted.
+    folder : path
+        Created if absent; existing artifact files are overwritten atomically.
+    settings : dict
+        JSON-able settings that produced the features and the model (preprocessing,
+        VOI, fusion, extraction, selection, model: e.g. ``StudyConfig.to_dict()``), so a
+        scorer can run the same extraction.
+    training_summary : DataFrame, optional
+        Written as ``training_summary.csv`` (e.g. training/CV/test AUCs).
+    name : str
+        Model name (``pet``, ``ct``, ``petct``, ``comb``, ...).
+    positive_class : str, optional
+        Name of class 1 (e.g. ``"NDB"``).
+
+    Returns
+    -------
+    Path of the folder.
+    """
+    if not hasattr(model, "pipeline_"):
+        raise ModelFileError("the model is not fitted.", fix="call fit() before save_model().")
+    folder = Path(folder)
+    feats = list(model.selected_features_)
+    imputer = model.pipeline_.named_steps["impute"]
+    pos = {n: i for i, n in enumerate(model.feature_names_in_)}
+    medians = {f: float(imputer.statistics_[pos[f]]) for f in feats}
+    payload = {
+        "model.ubj": bytes(model.pipeline_[-1].get_booster().save_raw(raw_format="ubj")),
+        "preprocessing.json": _dumps({
+            "input_features": feats,
+            "impute_median": medians,
+            "non_finite": "infinite values are treated as missing",
+            "selection_steps": [n for n, _ in model.pipeline_.steps[1:-1]],
+        }),
+        "feature_distribution.json": _dumps(
+            {f: {k: float(v) for k, v in row.items()} for f, row in model.training_distribution_.iterrows()}),
+    }
+    summary = training_summary if training_summary is not None else pd.DataFrame()
+    for fname, data in payload.items():
+        atomic_write_bytes(folder / fname, data)
+    atomic_write_csv(folder / "training_summary.csv", summary)
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "model_type": model.model,
+        "versions": _versions(), "settings": settings,
+        "positive_class": positive_class, "radscore": "log-odds of class 1 (XGBoost output margin)",
+        "cutoff": float(model.cutoff_), "cutoff_method": model.cutoff, "best_params": model.best_params_,
+        "cv_auc": float(model.best_score_), "selected_features": feats,
+        "files": {f: sha256_file(folder / f) for f in _FILES},
+    }
+    manifest["manifest_sha256"] = sha256_bytes(_dumps(manifest))
+    atomic_write_bytes(folder / MANIFEST, _dumps(manifest))
+    logger.info("saved model %s (%d features) to %s", name, len(feats), folder)
+    return folder
+
+
+class LoadedModel:
+    """A Radscore model read from an artifact folder; scores feature tables.
+
+    Attributes
+    ----------
+    manifest : dict
+    name : str
+    features : list of str
+        Input features in model order.
+    cutoff : float
+    distribution : DataFrame
+        Training quantiles per feature.
+    """
+
+    def __init__(self, manifest: dict, booster, preprocessing: dict, distribution: dict):
+        self.manifest = manifest
+        self.name = manifest["name"]
+        self.cutoff = float(manifest["cutoff"])
+        self.features = list(preprocessing["input_features"])
+        self._medians = np.array([preprocessing["impute_median"][f] for f in self.features], dtype=np.float64)
+        self._booster = booster
+        self.distribution = pd.DataFrame.from_dict(distribution, orient="index").reindex(self.features)
+
+    def _matrix(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        missing = [f for f in self.features if f not in features.columns]
+        if missing:
+            raise DataError(f"{len(missing)} features the model needs are absent, e.g. {missing[:3]}.",
+                            fix="extract features with the settings stored in the model's manifest.json.")
+        try:
+            A = features[self.features].to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"model features must be numeric ({exc}).") from None
+        isna = ~np.isfinite(A)
+        return np.where(isna, self._medians[None, :], A), isna
+
+    def decision_function(self, features: pd.DataFrame) -> np.ndarray:
+        """Radscore (log-odds of class 1) of each row."""
+        import xgboost
+
+        A, _ = self._matrix(features)
+        return np.asarray(self._booster.predict(xgboost.DMatrix(A), output_margin=True), dtype=np.float64)
+
+    def score(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Score patients.
+
+        Parameters
+        ----------
+        features : DataFrame
+            One row per patient with a ``patient_id`` column (else the index is used) and at
+            least the model's input features (extra columns are ignored).
+
+        Returns
+        -------
+        DataFrame
+            ``patient_id``, ``radscore``, ``probability`` (of class 1), ``group`` (``"high"``
+            when radscore > cutoff, else ``"low"``) and ``warnings`` (list of str: features
+            missing and imputed, or outside the training range [min, max]).
+        """
+        ids = features["patient_id"].astype(str).to_numpy() if "patient_id" in features.columns \
+            else features.index.astype(str).to_numpy()
+        A, isna = self._matrix(features)
+        r = self.decision_function(features)
+        lo, hi = self.distribution["min"].to_numpy(), self.distribution["max"].to_numpy()
+        warnings = []
+        for i in range(len(ids)):
+            w = [f"{f} missing, imputed with the training median" for f in np.array(self.features)[isna[i]]]
+            out = (~isna[i]) & ((A[i] < lo) | (A[i] > hi))
+            w += [f"{f}={A[i, j]:.6g} outside the training range [{lo[j]:.6g}, {hi[j]:.6g}]"
+                  for j, f in enumerate(self.features) if out[j]]
+            warnings.append(w)
+        return pd.DataFrame({"patient_id": ids, "radscore": r, "probability": expit(r),
+                             "group": np.where(r > self.cutoff, "high", "low"), "warnings": warnings})
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"cannot be read as JSON ({exc.__class__.__name__}).", file=str(path),
+                             fix="re-export the model; the file is damaged.") from None
+
+
+def load_model(folder: str | Path) -> LoadedModel:
+    """Read and verify an artifact folder written by :func:`save_model`.
+
+    Raises
+    ------
+    ModelFileError
+        Missing folder or file, hash mismatch (tampered or damaged file), unknown format or
+        a format version newer than this radscore reads.
+    """
+    folder = Path(folder)
+    mpath = folder / MANIFEST
+    if not mpath.is_file():
+        raise ModelFileError("no manifest.json: this is not a radscore model folder.", file=str(folder),
+                             fix="pass the folder written by the training run (DIR/models/<name>).")
+    manifest = _read_json(mpath)
+    if manifest.get("format") != FORMAT:
+        raise ModelFileError(f"unknown artifact format {manifest.get('format')!r}.", file=str(mpath))
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(f"artifact format version {version} is newer than this radscore reads "
+                             f"({FORMAT_VERSION}).", file=str(mpath), fix="upgrade radscore.")
+    claimed = manifest.pop("manifest_sha256", None)
+    if claimed != sha256_bytes(_dumps(manifest)):
+        raise ModelFileError("content hash mismatch: the manifest was changed after saving.", file=str(mpath),
+                             fix="use an untouched copy of the model.")
+    for fname, digest in manifest["files"].items():
+        path = folder / fname
+        if not path.is_file():
+            raise ModelFileError("file listed in manifest.json is missing.", file=str(path),
+                                 fix="copy the whole model folder.")
+        if sha256_file(path) != digest:
+            raise ModelFileError("content hash mismatch: the file was changed after saving.", file=str(path),
+                                 fix="use an untouched copy of the model.")
+    import xgboost
+
+    saved = manifest["versions"].get("xgboost", "?")
+    if saved.split(".")[0] != xgboost.__version__.split(".")[0]:
+        logger.warning("model saved with XGBoost %s, loading with %s", saved, xgboost.__version__)
+    booster = xgboost.Booster()
+    try:
+        booster.load_model(bytearray((folder / "model.ubj").read_bytes()))
+    except xgboost.core.XGBoostError as exc:
+        raise ModelFileError(f"XGBoost cannot read the model ({exc}).", file=str(folder / "model.ubj")) from None
+    return LoadedModel(manifest, booster, _read_json(folder / "preprocessing.json"),
+                       _read_json(folder / "feature_distribution.json"))

@@ -1,0 +1,105 @@
+"""Honest performance estimates: nested cross-validation around the whole Pipeline (A7).
+
+The outer folds hold patients out of *everything* the estimator does in ``fit`` (ICC is
+computed before, on the training cohort, and does not use the outcome); the inner CV of
+:class:`~radscore.modeling.radscore.RadscoreClassifier` tunes the model and refits the
+selection inside each outer training fold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+
+from radscore.errors import DataError
+from radscore.stats._base import Result
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class NestedCvResult(Result):
+    """Nested-CV AUC of an estimator on one cohort.
+
+    Attributes
+    ----------
+    auc : float
+        Mean of the outer-fold AUCs (the estimate to report).
+    auc_sd : float
+        Standard deviation of the outer-fold AUCs.
+    pooled_auc : float
+        AUC of all out-of-fold scores pooled (scores of different fold models; shown for
+        completeness, slightly pessimistic when fold models are scaled differently).
+    outer_folds, seed, n : int
+    fold_auc : tuple of float
+    scores : DataFrame
+        Out-of-fold score per patient: ``patient_id``, ``fold``, ``y``, ``score``.
+    """
+
+    auc: float
+    auc_sd: float
+    pooled_auc: float
+    outer_folds: int
+    seed: int
+    n: int
+    fold_auc: tuple
+    scores: pd.DataFrame = dataclasses.field(repr=False)
+
+
+def _score(model, X):
+    if hasattr(model, "decision_function"):
+        return np.asarray(model.decision_function(X), dtype=float)
+    return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
+
+
+def nested_cv_auc(estimator, X: pd.DataFrame, y, outer_folds: int = 5, seed: int = 0) -> NestedCvResult:
+    """AUC of ``estimator`` by stratified outer CV, the estimator refitted in every fold.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Unfitted estimator whose ``fit`` contains all data-driven steps (selection, tuning).
+    X : DataFrame
+        Patients x features (index = patient IDs).
+    y : array-like of 0/1
+    outer_folds : int
+        Outer stratified folds (reduced to the minority class size when smaller).
+    seed : int
+        Seed of the outer split.
+
+    Returns
+    -------
+    NestedCvResult
+
+    References
+    ----------
+    Varma S, Simon R. BMC Bioinformatics 2006;7:91 (bias of CV after tuning).
+    Ambroise C, McLachlan GJ. PNAS 2002;99:6562-6566 (selection bias).
+    """
+    yy = np.asarray(y).astype(int)
+    if len(yy) != len(X):
+        raise DataError(f"y has {len(yy)} values for {len(X)} patients.")
+    minority = int(np.bincount(yy, minlength=2).min())
+    if minority < 2:
+        raise DataError("nested CV needs >= 2 patients in each outcome class.", fix="add patients.")
+    k = min(outer_folds, minority)
+    cv = StratifiedKFold(k, shuffle=True, random_state=seed)
+    ids = np.asarray(X.index if isinstance(X, pd.DataFrame) else np.arange(len(yy)))
+    frames, fold_auc = [], []
+    for fold, (tr, te) in enumerate(cv.split(np.zeros(len(yy)), yy)):
+        model = clone(estimator).fit(X.iloc[tr] if isinstance(X, pd.DataFrame) else X[tr], yy[tr])
+        s = _score(model, X.iloc[te] if isinstance(X, pd.DataFrame) else X[te])
+        fold_auc.append(float(roc_auc_score(yy[te], s)) if len(set(yy[te])) == 2 else np.nan)
+        frames.append(pd.DataFrame({"patient_id": ids[te], "fold": fold, "y": yy[te], "score": s}))
+        logger.info("nested CV fold %d/%d: AUC %.3f", fold + 1, k, fold_auc[-1])
+    scores = pd.concat(frames, ignore_index=True)
+    fa = np.asarray(fold_auc)
+    return NestedCvResult(auc=float(np.nanmean(fa)), auc_sd=float(np.nanstd(fa)),
+                          pooled_auc=float(roc_auc_score(scores.y, scores.score)), outer_folds=k, seed=seed,
+                          n=len(yy), fold_auc=tuple(fold_auc), scores=scores)
