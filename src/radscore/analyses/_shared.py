@@ -1,0 +1,134 @@
+"""Thin adapters from the analyses to ``radscore.stats`` and ``radscore.report.figures``.
+
+The analyses never re-implement a statistic: AUC/DeLong, Kaplan-Meier, log-rank,
+net benefit, NRI/IDI come from :mod:`radscore.stats`; standard plots from
+:mod:`radscore.report.figures`. They are imported here, lazily and in one place, so an
+analysis whose statistic is unavailable is skipped with the missing name rather than
+half-run. Where ``radscore.stats`` has no survival function yet, lifelines (the library
+``radscore.stats`` wraps) is called directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+
+class MissingTool(RuntimeError):
+    """A statistic or plot this analysis needs is not available in this installation."""
+
+
+def tool(module: str, name: str):
+    """``module.name`` or :class:`MissingTool` naming it."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise MissingTool(f"{module}.{name} is not available") from None
+
+
+def _get(result: Any, *names: str) -> float:
+    for n in names:
+        if hasattr(result, n):
+            return float(getattr(result, n))
+        if isinstance(result, dict) and n in result:
+            return float(result[n])
+    return float("nan")
+
+
+def auc_row(y, score, label: str) -> dict[str, Any]:
+    """AUC with 95% DeLong CI and p-value (``radscore.stats.roc_auc_ci``) as a table row.
+
+    A cohort with one outcome class (or < 2 patients) gives NaN with the reason, since an
+    AUC is undefined there.
+    """
+    y = np.asarray(y, dtype=float)
+    score = np.asarray(score, dtype=float)
+    ok = np.isfinite(y) & np.isfinite(score)
+    y, score = y[ok].astype(int), score[ok]
+    row: dict[str, Any] = {"analysis": label, "n": int(y.size), "n_pos": int(y.sum())}
+    if y.size < 2 or y.min() == y.max():
+        return {**row, "auc": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
+                "note": "one outcome class: AUC undefined"}
+    r = tool("radscore.stats", "roc_auc_ci")(y, score)
+    return {**row, "auc": r.auc, "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value, "note": ""}
+
+
+def delong_row(y, a, b, label: str) -> dict[str, Any]:
+    r = tool("radscore.stats", "delong_test")(np.asarray(y, int), np.asarray(a, float), np.asarray(b, float))
+    return {"comparison": label, "auc_a": r.auc_a, "auc_b": r.auc_b, "z": r.z, "p_value": r.p_value}
+
+
+def logrank_p(time, event, groups) -> float:
+    """Log-rank p-value across groups (``radscore.stats.logrank_test``; lifelines otherwise)."""
+    time, event, groups = np.asarray(time, float), np.asarray(event, int), np.asarray(groups)
+    if len(pd.unique(groups)) < 2:
+        return float("nan")
+    try:
+        r = tool("radscore.stats", "logrank_test")(time, event, groups)
+        return _get(r, "p_value", "p")
+    except MissingTool:
+        from lifelines.statistics import multivariate_logrank_test
+
+        return float(multivariate_logrank_test(time, groups, event).p_value)
+
+
+def km_figure(time, event, groups, title: str, order: list[str] | None = None):
+    """KM curves by group with the log-rank p in the title; returns the Figure."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    time, event, groups = np.asarray(time, float), np.asarray(event, int), np.asarray(groups).astype(str)
+    p = logrank_p(time, event, groups)
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    try:
+        tool("radscore.report.figures", "plot_km")(time, event, groups, ax=ax)
+    except (MissingTool, TypeError):
+        from lifelines import KaplanMeierFitter
+
+        for g in order or sorted(pd.unique(groups)):
+            sel = groups == g
+            if sel.any():
+                KaplanMeierFitter(label=f"{g} (n={int(sel.sum())})").fit(time[sel], event[sel]).plot_survival_function(
+                    ax=ax, ci_show=False
+                )
+        ax.set_xlabel("months")
+        ax.set_ylabel("survival probability")
+    ax.set_title(f"{title}\nlog-rank p = {p:.3g}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str):
+    """ROC curves (label -> (y, score)); ``radscore.report.figures.plot_roc`` when present."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for label, (y, s) in curves.items():
+        y, s = np.asarray(y, int), np.asarray(s, float)
+        if y.size < 2 or y.min() == y.max():
+            continue
+        fpr, tpr, _ = roc_curve(y, s)
+        ax.plot(fpr, tpr, label=f"{label} AUC={roc_auc_score(y, s):.3f}")
+    ax.plot([0, 1], [0, 1], ls=":", c="grey")
+    ax.set_xlabel("1 - specificity")
+    ax.set_ylabel("sensitivity")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def fmt_p(p: float) -> str:
+    return "NA" if not np.isfinite(p) else (f"{p:.2g}" if p < 0.001 else f"{p:.3f}")

@@ -1,0 +1,171 @@
+"""Radiogenomics: immune signatures and cell abundances by Radscore group (PROTOCOL A15).
+
+* CYT (Rooney et al., Cell 2015;160:48-61): geometric mean of GZMA and PRF1 expression
+  on the **linear** scale. The input is log2(TPM + 1), so TPM = 2**x - 1, and
+  CYT = sqrt((TPM_GZMA + 0.01) * (TPM_PRF1 + 0.01)) (Rooney's 0.01 offset).
+* T-cell-inflamed GEP (Ayers et al., J Clin Invest 2017;127:2930-40): the 18 genes
+  below. The published per-gene weights (Cristescu et al., Science 2018) apply to
+  NanoString housekeeping-normalised log10 counts, not to log2 TPM, so by default the
+  score is the **unweighted mean** of the genes' log2 expression; weights can be given in
+  ``analyses.radiogenomics.gep_weights``.
+* User gene sets scored per sample by ssGSEA (Barbie et al., Nature 2009; gseapy).
+* GSEA pre-ranked (Subramanian et al., PNAS 2005; gseapy) of genes ranked by Spearman
+  correlation with the Radscore; gene sets are passed as dicts, nothing is downloaded.
+* Signatures and cell abundances compared between low and high Radscore groups with the
+  Mann-Whitney U test and Benjamini-Hochberg q-values (statsmodels ``multipletests``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from radscore.analyses.context import AnalysisContext, patient_table
+from radscore.errors import DataError
+from radscore.report.sections import Section
+
+logger = logging.getLogger(__name__)
+
+CYT_GENES = ("GZMA", "PRF1")
+GEP_GENES = ("CCL5", "CD27", "CD274", "CD276", "CD8A", "CMKLR1", "CXCL9", "CXCR6", "HLA-DQA1", "HLA-DRB1",
+             "HLA-E", "IDO1", "LAG3", "NKG7", "PDCD1LG2", "PSMB10", "STAT1", "TIGIT")
+
+
+def cytolytic_activity(expression: pd.DataFrame) -> pd.Series:
+    """CYT per sample from log2(TPM + 1) expression (see module notes)."""
+    missing = [g for g in CYT_GENES if g not in expression.columns]
+    if missing:
+        raise DataError(f"expression table lacks {missing} for CYT.", fix="include GZMA and PRF1.")
+    tpm = np.clip(np.exp2(expression[list(CYT_GENES)].to_numpy(float)) - 1.0, 0.0, None)
+    return pd.Series(np.sqrt(np.prod(tpm + 0.01, axis=1)), index=expression.index, name="CYT")
+
+
+def gep_score(expression: pd.DataFrame, weights: Mapping[str, float] | None = None) -> pd.Series:
+    """T-cell-inflamed GEP: (weighted) mean of the 18 genes' log2 expression.
+
+    Genes absent from the table are left out with a warning; fewer than half present is
+    an error.
+    """
+    genes = list(weights) if weights else list(GEP_GENES)
+    present = [g for g in genes if g in expression.columns]
+    if len(present) < len(genes) / 2:
+        raise DataError(f"only {len(present)} of {len(genes)} GEP genes in the expression table.",
+                        fix="include the 18 GEP genes (Ayers 2017).")
+    if len(present) < len(genes):
+        logger.warning("GEP computed without %s", sorted(set(genes) - set(present)))
+    x = expression[present].to_numpy(float)
+    if weights:
+        w = np.array([weights[g] for g in present], float)
+        return pd.Series(x @ w, index=expression.index, name="GEP")
+    return pd.Series(x.mean(axis=1), index=expression.index, name="GEP")
+
+
+def ssgsea_scores(expression: pd.DataFrame, gene_sets: Mapping[str, Sequence[str]], min_size: int = 5,
+                  seed: int = 0) -> pd.DataFrame:
+    """Samples x gene sets, gseapy ssGSEA normalised enrichment scores (rank normalisation)."""
+    import gseapy
+
+    res = gseapy.ssgsea(data=expression.T, gene_sets={k: list(v) for k, v in gene_sets.items()}, outdir=None,
+                        sample_norm_method="rank", permutation_num=0, no_plot=True, seed=seed, threads=1,
+                        min_size=min_size)
+    tab = res.res2d.pivot(index="Name", columns="Term", values="NES").astype(float)
+    return tab.reindex(expression.index)
+
+
+def gsea_prerank(expression: pd.DataFrame, radscore: pd.Series, gene_sets: Mapping[str, Sequence[str]],
+                 permutations: int = 1000, min_size: int = 5, seed: int = 0) -> pd.DataFrame:
+    """GSEA of genes ranked by Spearman correlation with the Radscore (gseapy ``prerank``)."""
+    import gseapy
+
+    common = expression.index.intersection(radscore.index)
+    rho = expression.loc[common].rank().corrwith(radscore.loc[common].rank()).dropna().sort_values(ascending=False)
+    res = gseapy.prerank(rnk=rho, gene_sets={k: list(v) for k, v in gene_sets.items()}, permutation_num=permutations,
+                         outdir=None, seed=seed, threads=1, min_size=min_size, no_plot=True)
+    keep = ["Term", "ES", "NES", "NOM p-val", "FDR q-val", "Lead_genes"]
+    return res.res2d[[c for c in keep if c in res.res2d]].sort_values("Term").reset_index(drop=True)
+
+
+def group_tests(values: pd.DataFrame, group: pd.Series, radscore: pd.Series | None = None) -> pd.DataFrame:
+    """Per column: medians by group, Mann-Whitney p (two-sided), BH q, Spearman rho with the Radscore.
+
+    References
+    ----------
+    Mann & Whitney 1947; Benjamini & Hochberg 1995 (statsmodels ``multipletests(method="fdr_bh")``).
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    g = group.reindex(values.index).astype(str)
+    rows = []
+    for c in values.columns:
+        lo, hi = values.loc[g == "low", c].dropna(), values.loc[g == "high", c].dropna()
+        p = sps.mannwhitneyu(lo, hi).pvalue if len(lo) and len(hi) else np.nan
+        row = {"variable": c, "n_low": len(lo), "n_high": len(hi), "median_low": lo.median(),
+               "median_high": hi.median(), "p_value": p}
+        if radscore is not None:
+            both = values[c].notna() & radscore.reindex(values.index).notna()
+            row["spearman_rho"] = sps.spearmanr(values.loc[both, c], radscore.reindex(values.index)[both])[0]
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    ok = out["p_value"].notna()
+    out["q_value"] = np.nan
+    if ok.any():
+        out.loc[ok, "q_value"] = multipletests(out.loc[ok, "p_value"], method="fdr_bh")[1]
+    return out
+
+
+def _box_figure(values: pd.DataFrame, group: pd.Series, tests: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    cols = list(values.columns)
+    fig, axes = plt.subplots(1, len(cols), figsize=(2.4 * len(cols), 3.4), squeeze=False)
+    for ax, c in zip(axes[0], cols):
+        data = [values.loc[group == k, c].dropna() for k in ("low", "high")]
+        ax.boxplot(data, tick_labels=["low", "high"])
+        p = tests.set_index("variable").loc[c, "p_value"]
+        ax.set_title(f"{c}\np = {p:.3g}", fontsize=8)
+        ax.set_xlabel("Radscore group", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def run(ctx: AnalysisContext) -> list[Section]:
+    s = ctx.config.analyses.radiogenomics
+    out = []
+    pt = patient_table(ctx, "baseline").set_index("patient_id")
+    if ctx.expression is None or ctx.expression.empty:
+        out.append(Section("radiogenomics", "Radiogenomics: immune signatures",
+                           skipped="no expression table (tables.expression)"))
+    else:
+        expr = ctx.expression.loc[ctx.expression.index.intersection(pt.index)]
+        sig = pd.concat([cytolytic_activity(expr), gep_score(expr, s.gep_weights)], axis=1)
+        sets = dict(s.gene_sets)
+        gsea_sets = {"T_CELL_INFLAMED_GEP_AYERS2017": list(GEP_GENES), **sets}
+        ss = ssgsea_scores(expr, gsea_sets, s.min_set_size, ctx.seed)
+        sig = sig.join(ss.add_prefix("ssGSEA_"))
+        tests = group_tests(sig, pt["group"], pt["radscore"])
+        gsea = gsea_prerank(expr, pt["radscore"], gsea_sets, s.gsea_permutations, s.min_set_size, ctx.seed)
+        text = (f"{len(expr)} patients with expression. CYT = geometric mean of GZMA and PRF1 on the linear TPM "
+                "scale (2**x - 1 of log2(TPM+1), +0.01 offset, Rooney 2015); GEP = unweighted mean of the 18 "
+                "Ayers 2017 genes' log2 expression (the published weights are for NanoString data)"
+                + (" with the configured weights" if s.gep_weights else "") +
+                "; the GEP genes and the configured gene sets scored by ssGSEA (gseapy). Group tests: Mann-Whitney, Benjamini-Hochberg q. GSEA "
+                f"pre-ranked by Spearman correlation with the Radscore ({s.gsea_permutations} permutations).")
+        out.append(Section("radiogenomics", "Radiogenomics: immune signatures", text=text,
+                           tables={"signatures": tests, "gsea_prerank": gsea},
+                           figures={"signatures_by_group": _box_figure(sig, pt["group"].reindex(sig.index), tests)}))
+    if ctx.cells is None or ctx.cells.empty:
+        out.append(Section("cell_abundance", "Immune-cell abundance by Radscore group",
+                           skipped="no cell-abundance table (tables.cells)"))
+    else:
+        cells = ctx.cells.loc[ctx.cells.index.intersection(pt.index)]
+        tests = group_tests(cells, pt["group"], pt["radscore"])
+        top = tests.nsmallest(6, "p_value")["variable"].tolist()
+        out.append(Section("cell_abundance", "Immune-cell abundance by Radscore group",
+                           text=f"{len(cells)} patients, {cells.shape[1]} cell types; Mann-Whitney p and BH q.",
+                           tables={"tests": tests},
+                           figures={"top_cells": _box_figure(cells[top], pt["group"].reindex(cells.index), tests)}))
+    return out
