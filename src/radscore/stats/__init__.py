@@ -10,6 +10,19 @@ from radscore.stats.discrimination import (
     roc_auc_ci,
     roc_curve_table,
 )
+from radscore.stats.association import (
+    LogisticResult,
+    logistic_multivariate,
+    logistic_table,
+    logistic_univariate,
+)
+from radscore.stats.calibration import (
+    CalibrationResult,
+    HosmerLemeshowResult,
+    brier_score,
+    calibration,
+    hosmer_lemeshow,
+)
 from radscore.stats.cox import (
     CoxResult,
     CoxStepwiseResult,
@@ -18,6 +31,8 @@ from radscore.stats.cox import (
     cox_table,
     cox_univariate,
 )
+from radscore.stats.decision import NetBenefitResult, net_benefit
+from radscore.stats.reclassification import IdiResult, NriResult, idi, nri
 from radscore.stats.survival import (
     ConcordanceResult,
     KaplanMeierResult,
@@ -30,8 +45,26 @@ from radscore.stats.survival import (
     survival_calibration,
     time_dependent_auc,
 )
+from radscore.stats.threshold import ThresholdMetricsResult, threshold_metrics
 
 __all__ = [
+    "CalibrationResult",
+    "HosmerLemeshowResult",
+    "IdiResult",
+    "LogisticResult",
+    "NetBenefitResult",
+    "NriResult",
+    "ThresholdMetricsResult",
+    "brier_score",
+    "calibration",
+    "hosmer_lemeshow",
+    "idi",
+    "logistic_multivariate",
+    "logistic_table",
+    "logistic_univariate",
+    "net_benefit",
+    "nri",
+    "threshold_metrics",
     "ConcordanceResult",
     "CoxResult",
     "CoxStepwiseResult",
