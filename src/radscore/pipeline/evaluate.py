@@ -65,12 +65,13 @@ def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config:
                          "n_positive": m.get("n_positive"), "AUC": m["auc"], "CI low": m.get("ci_low"),
                          "CI high": m.get("ci_high"), "p": m.get("p_value")})
     for cohort in COHORTS:
-        fig, ax = plt.subplots(figsize=(5, 5))
-        for model, grp in base[base["cohort"] == cohort].groupby("model", sort=False):
-            yy = y.loc[grp["patient_id"]].values
-            if len(np.unique(yy)) == 2:
-                plot_roc(yy, grp["radscore"].values, ax=ax, label=MODEL_TITLES.get(model, model))
-        ax.set_title(f"ROC, {cohort} cohort")
+        sub = base[base["cohort"] == cohort].pivot(index="patient_id", columns="model", values="radscore")
+        yy = y.loc[sub.index].values
+        if len(np.unique(yy)) < 2:
+            continue
+        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+        plot_roc(yy, {MODEL_TITLES.get(m, m): sub[m].values for m in metrics["models"]}, ax=ax,
+                 title=f"ROC, {cohort} cohort")
         figures[f"roc_{cohort}"] = fig
     text = (f"Radscore = log-odds of {config.endpoint.positive_name} from the model; AUC with DeLong 95 % CI "
             "and p-value against AUC = 0.5. Models were trained on the training cohort only; the cutoff "

@@ -81,8 +81,8 @@ def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFram
                                  cutoff=config.model.cutoff, random_state=config.seed, n_jobs=workers or 1)
         clf.fit(train[cols], y_train.values)
         fitted[name] = clf
-        save_model(clf, models_dir / name, settings=config.to_dict(), training_features=train[cols],
-                   model_name=name)
+        save_model(clf, models_dir / name, settings=config.to_dict(), name=name,
+                   positive_class=config.endpoint.positive_name)
         rs = clf.decision_function(all_rows[cols])
         score_frames.append(pd.DataFrame({
             **{c: all_rows[c].values for c in ID_COLUMNS}, "cohort": all_rows["cohort"].values, "model": name,
