@@ -68,37 +68,88 @@ def read_series(folder: str | Path, *, patient: str | None = None) -> sitk.Image
     return sitk.Cast(img, sitk.sitkFloat32)
 
 
+def _geometry(headers: list, patient: str | None, folder: Path) -> tuple[list, np.ndarray, np.ndarray, float]:
+    """Sort slices along the slice normal; return them with direction (3x3), origin and slice spacing."""
+    for ds in headers:
+        if "ImagePositionPatient" not in ds or "PixelSpacing" not in ds:
+            raise ImageError("a PET slice lacks ImagePositionPatient (0020,0032) or PixelSpacing (0028,0030).",
+                             patient=patient, file=str(folder), fix="re-export the series.")
+        if int(ds.get("NumberOfFrames", 1) or 1) > 1:
+            raise ImageError("multi-frame (enhanced) PET objects are not supported.", patient=patient,
+                             file=str(folder), fix="export the PET as one file per slice.")
+    iop = np.array([float(v) for v in headers[0].get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0])])
+    row, col = iop[:3], iop[3:]
+    normal = np.cross(row, col)
+    pos = np.array([[float(v) for v in ds.ImagePositionPatient] for ds in headers])
+    order = np.argsort(pos @ normal, kind="stable")
+    headers = [headers[i] for i in order]
+    z = (pos @ normal)[order]
+    gaps = np.diff(z)
+    if len(gaps):
+        med = float(np.median(gaps))
+        if med <= 0 or np.any(np.abs(gaps - med) > 0.1 * med + 1e-3):
+            where = int(np.argmax(np.abs(gaps - med)))
+            raise ImageError(
+                f"slice spacing is not uniform (gap of {gaps[where]:.2f} mm where {med:.2f} mm is usual, "
+                f"after slice {where + 1} of {len(z)}): a slice is missing or series are mixed.",
+                patient=patient, file=str(folder), fix="re-export the complete series.")
+    else:
+        med = float(headers[0].get("SliceThickness", 1.0) or 1.0)
+    direction = np.column_stack([row, col, normal])
+    return headers, direction, pos[order[0]], med
+
+
 def read_pet_suv(folder: str | Path, *, patient: str | None = None, method: str = "bw",
                  weight_kg: float | None = None, dose_mbq: float | None = None) -> tuple[sitk.Image, SuvFactor]:
     """Read a PET DICOM series and convert it to SUV.
 
-    Slices are read one by one because the rescale slope (and, for some vendors, the
-    SUV factor) differs per slice.
+    Pixel data are read with pydicom, slice by slice, because the rescale slope (GE
+    stores one per slice) and, for NONE decay correction or Philips scale factors, the
+    SUV factor differ between slices; each slice's own values are applied to it.
+
+    Parameters
+    ----------
+    folder : path
+        Folder holding one PET series (one file per slice).
+    patient : str, optional
+        Manifest ID, for messages.
+    method : {"bw", "lbm", "lbm_janma", "bsa", "ibw"}
+        SUV normalisation (see :mod:`radscore.imaging.suv`).
+    weight_kg, dose_mbq : float, optional
+        Manifest values overriding PatientWeight (0010,1030) and RadionuclideTotalDose (0018,1074).
 
     Returns
     -------
     image : SimpleITK.Image
-        SUV volume on the series' grid.
+        float32 SUV volume.
     factor : SuvFactor
         The factor(s) used and the tags they came from (for the run record).
     """
     folder = Path(folder)
     files = _series_files(folder, patient)
-    _check_slice_spacing(files, patient, folder)
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(files)
     try:
-        img = reader.Execute()  # applies each slice's rescale slope/intercept
-    except RuntimeError as exc:
-        raise ImageError(f"cannot read the PET series ({str(exc).strip().splitlines()[-1][:160]}).",
+        headers = [pydicom.dcmread(f) for f in files]
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for broken files
+        raise ImageError(f"cannot read a PET DICOM file ({type(exc).__name__}: {str(exc)[:120]}).",
                          patient=patient, file=str(folder)) from None
-    headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+    headers, direction, origin, dz = _geometry(headers, patient, folder)
     factor = suv_factor_from_headers(headers, method=method, weight_kg=weight_kg, dose_mbq=dose_mbq,
                                      patient=patient, file=str(folder))
-    arr = sitk.GetArrayFromImage(img).astype(np.float64)
-    # The reader stacks files in the order given, so slice k belongs to headers[k].
-    arr *= np.asarray(factor.per_slice, dtype=np.float64)[:, None, None]
-    out = sitk.GetImageFromArray(arr.astype(np.float32))
-    out.CopyInformation(img)
-    return out, factor
-
+    slices = []
+    for ds, f in zip(headers, factor.per_slice):
+        try:
+            px = ds.pixel_array.astype(np.float64)
+        except Exception as exc:  # noqa: BLE001
+            raise ImageError(f"cannot decode PET pixel data ({type(exc).__name__}: {str(exc)[:120]}).",
+                             patient=patient, file=str(folder),
+                             fix="install a pydicom pixel-data handler for this transfer syntax or decompress the series.") from None
+        slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
+        intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+        slices.append((px * slope + intercept) * f)
+    arr = np.stack(slices).astype(np.float32)
+    img = sitk.GetImageFromArray(arr)
+    ps = [float(v) for v in headers[0].PixelSpacing]  # (row spacing, column spacing)
+    img.SetSpacing((ps[1], ps[0], float(dz)))
+    img.SetOrigin(tuple(float(v) for v in origin))
+    img.SetDirection(tuple(float(v) for v in direction.ravel()))
+    return img, factor
