@@ -47,9 +47,6 @@ def run_analyses(ctx: AnalysisContext, parts: tuple[str, ...] | None = None) -> 
     """
     import importlib
 
-    import matplotlib
-
-    matplotlib.use("Agg")
     sections: list[Section] = []
     for key, title, module in PARTS:
         if parts is not None and key not in parts:

@@ -68,13 +68,25 @@ def survival_at_points(scales: NomogramScales, total_points, s0_horizon: float, 
     return s0_horizon ** np.exp(scales.linear_predictor(total_points) - lp_mean)
 
 
+def _nice_ticks(lo: float, hi: float, span_points: float) -> np.ndarray:
+    """Round tick values inside [lo, hi], fewer when the axis is short (labels must not overlap)."""
+    from matplotlib.ticker import MaxNLocator
+
+    if hi <= lo:
+        return np.array([lo])
+    nbins = int(np.clip(span_points // 12, 1, 6))
+    ticks = MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+    ticks = ticks[(ticks >= lo - 1e-9) & (ticks <= hi + 1e-9)]
+    return ticks if ticks.size >= 2 else np.array([lo, hi])
+
+
 def draw_nomogram(scales: NomogramScales, s0_horizon: float, lp_mean: float, horizon: float, endpoint: str):
     """Draw the nomogram: Points, one axis per variable, Total points, survival at the horizon."""
-    import matplotlib.pyplot as plt
+    from radscore.analyses._shared import new_figure
 
     variables = list(scales.coef.index)
     rows = ["Points", *variables, "Total points", f"{endpoint} at {horizon:g} months"]
-    fig, ax = plt.subplots(figsize=(8, 0.6 * len(rows) + 0.8))
+    fig, ax = new_figure((8, 0.6 * len(rows) + 0.8))
     total_max = max(scales.max_total, 1e-9)
 
     def axis(y, xs, labels):
@@ -88,7 +100,7 @@ def draw_nomogram(scales: NomogramScales, s0_horizon: float, lp_mean: float, hor
     for v in variables:
         y -= 1
         lo, hi = scales.ranges.loc[v, ["low", "high"]]
-        vals = np.unique(np.round(np.linspace(lo, hi, 5), 3)) if hi > lo else np.array([lo])
+        vals = _nice_ticks(lo, hi, float(np.ptp(scales.points(v, [lo, hi]))))
         axis(y, scales.points(v, vals), [f"{x:g}" for x in vals])
     y -= 1
     tot = np.linspace(0, total_max, 9)

@@ -80,14 +80,9 @@ def logrank_p(time, event, groups) -> float:
 
 def km_figure(time, event, groups, title: str, order: list[str] | None = None):
     """KM curves by group with the log-rank p in the title; returns the Figure."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     time, event, groups = np.asarray(time, float), np.asarray(event, int), np.asarray(groups).astype(str)
     p = logrank_p(time, event, groups)
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    fig, ax = new_figure((5.5, 4.2))
     try:
         tool("radscore.report.figures", "plot_km")(time, event, groups, ax=ax)
     except (MissingTool, TypeError):
@@ -108,13 +103,9 @@ def km_figure(time, event, groups, title: str, order: list[str] | None = None):
 
 def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str):
     """ROC curves (label -> (y, score)); ``radscore.report.figures.plot_roc`` when present."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = new_figure((4.5, 4.5))
     for label, (y, s) in curves.items():
         y, s = np.asarray(y, int), np.asarray(s, float)
         if y.size < 2 or y.min() == y.max():
@@ -128,6 +119,14 @@ def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str):
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def new_figure(figsize, *args, **kwargs):
+    """A figure outside pyplot's registry (the report closes nothing), with its axes."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def fmt_p(p: float) -> str:

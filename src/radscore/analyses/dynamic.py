@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from radscore.analyses._shared import auc_row, fmt_p, km_figure, roc_figure, tool
+from radscore.analyses._shared import new_figure, auc_row, fmt_p, km_figure, roc_figure, tool
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns
 from radscore.report.sections import Section
 
@@ -59,9 +59,8 @@ def paired_change(baseline, followup, outcome, labels: tuple[str, str] = ("DCB",
 
 def trajectory_figure(baseline, followup, outcome, cutoff: float, labels=("DCB", "NDB")):
     """One line per patient from baseline to follow-up, coloured by outcome, with the cutoff."""
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = new_figure((4.5, 4.5))
     colours = ("tab:blue", "tab:red")
     for b, f, o in zip(np.asarray(baseline, float), np.asarray(followup, float), np.asarray(outcome, int)):
         ax.plot([0, 1], [b, f], marker="o", color=colours[o], alpha=0.6, lw=1)

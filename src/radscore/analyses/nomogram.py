@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from radscore.analyses._nomogram_draw import draw_nomogram, nomogram_scales
-from radscore.analyses._shared import MissingTool, auc_row, fmt_p, tool
+from radscore.analyses._shared import new_figure, MissingTool, auc_row, fmt_p, tool
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns
 from radscore.analyses.immunoscore import add_immunoscore
 from radscore.errors import DataError
@@ -57,16 +57,21 @@ def lasso_screen(X: pd.DataFrame, time, event, seed: int = 0, folds: int = 5) ->
 
     if X.shape[1] == 0:
         return []
+    import warnings
+
     y = Surv.from_arrays(np.asarray(event, bool), np.asarray(time, float))
     Xs = X.to_numpy(float)
     path = make_pipeline(StandardScaler(), CoxnetSurvivalAnalysis(l1_ratio=1.0, alpha_min_ratio=0.01, n_alphas=30))
     path.fit(Xs, y)
     alphas = path[-1].alphas_
-    cv = GridSearchCV(
-        make_pipeline(StandardScaler(), CoxnetSurvivalAnalysis(l1_ratio=1.0, fit_baseline_model=False)),
-        {"coxnetsurvivalanalysis__alphas": [[a] for a in alphas]},
-        cv=KFold(folds, shuffle=True, random_state=seed), error_score=0.5,
-    ).fit(Xs, y)
+    with warnings.catch_warnings():
+        # the largest penalties of the path zero every coefficient by design
+        warnings.filterwarnings("ignore", message="all coefficients are zero")
+        cv = GridSearchCV(
+            make_pipeline(StandardScaler(), CoxnetSurvivalAnalysis(l1_ratio=1.0, fit_baseline_model=False)),
+            {"coxnetsurvivalanalysis__alphas": [[a] for a in alphas]},
+            cv=KFold(folds, shuffle=True, random_state=seed), error_score=0.5,
+        ).fit(Xs, y)
     coef = cv.best_estimator_[-1].coef_.ravel()
     return [c for c, b in zip(X.columns, coef) if abs(b) > 1e-10]
 
@@ -134,9 +139,8 @@ def fit_nomogram(ctx: AnalysisContext, df: pd.DataFrame, time: str, event: str, 
 
 
 def _calibration_figure(table: pd.DataFrame, horizon: float, name: str):
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    fig, ax = new_figure((4.2, 4.2))
     ax.errorbar(table["predicted"], table["observed"],
                 yerr=[table["observed"] - table["ci_low"], table["ci_high"] - table["observed"]], fmt="o")
     ax.plot([0, 1], [0, 1], ls=":", c="grey")
@@ -157,9 +161,8 @@ def serum_markers(ctx: AnalysisContext, df: pd.DataFrame) -> Section:
     rows = [auc_row(df[y_col], df["radscore"], "Radscore")]
     rows += [auc_row(df[y_col], df[m], m) for m in markers]
     corr = df[["radscore", *markers]].corr(method="spearman")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    fig, ax = new_figure((4.8, 4.2))
     im = ax.imshow(corr.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
     ax.set_xticks(range(len(corr)), corr.columns, rotation=45, ha="right", fontsize=7)
     ax.set_yticks(range(len(corr)), corr.columns, fontsize=7)

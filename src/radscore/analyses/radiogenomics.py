@@ -118,10 +118,10 @@ def group_tests(values: pd.DataFrame, group: pd.Series, radscore: pd.Series | No
 
 
 def _box_figure(values: pd.DataFrame, group: pd.Series, tests: pd.DataFrame):
-    import matplotlib.pyplot as plt
+    from radscore.analyses._shared import new_figure
 
     cols = list(values.columns)
-    fig, axes = plt.subplots(1, len(cols), figsize=(2.4 * len(cols), 3.4), squeeze=False)
+    fig, axes = new_figure((2.4 * len(cols), 3.4), 1, len(cols), squeeze=False)
     for ax, c in zip(axes[0], cols):
         data = [values.loc[group == k, c].dropna() for k in ("low", "high")]
         ax.boxplot(data, tick_labels=["low", "high"])

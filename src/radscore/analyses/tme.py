@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from radscore.analyses._shared import auc_row, fmt_p, km_figure, tool, MissingTool
+from radscore.analyses._shared import new_figure, auc_row, fmt_p, km_figure, tool, MissingTool
 from radscore.analyses.context import AnalysisContext, patient_table, pick_lesion, require_columns
 from radscore.errors import DataError
 from radscore.report.sections import Section
@@ -77,11 +77,10 @@ def tme_phenotype(cells: pd.DataFrame, immune: Sequence[str], n_clusters: int = 
 
 def heatmap_figure(cells: pd.DataFrame, phenotype: pd.Series):
     """Standardised abundances, patients sorted by phenotype (columns) x cell types (rows)."""
-    import matplotlib.pyplot as plt
 
     order = phenotype.sort_values(kind="mergesort").index
     z = (cells - cells.mean()) / cells.std(ddof=0).replace(0, 1)
-    fig, ax = plt.subplots(figsize=(7, 0.22 * cells.shape[1] + 1.5))
+    fig, ax = new_figure((7, 0.22 * cells.shape[1] + 1.5))
     im = ax.imshow(z.loc[order].T.to_numpy(), aspect="auto", cmap="RdBu_r", vmin=-2.5, vmax=2.5)
     ax.set_yticks(range(cells.shape[1]), cells.columns, fontsize=6)
     ph = phenotype.loc[order].to_numpy()

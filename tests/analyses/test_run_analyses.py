@@ -1,0 +1,38 @@
+import dataclasses
+
+import pandas as pd
+
+from radscore.analyses import PARTS, run_analyses
+from radscore.report.sections import Section
+
+
+def test_every_part_runs_on_the_demo(demo_ctx):
+    secs = run_analyses(demo_ctx)
+    assert all(isinstance(s, Section) for s in secs)
+    keys = {s.key for s in secs}
+    assert {"dynamic", "tps", "lesion_sites", "treatment_arms", "tme", "immunoscore", "nomogram_os",
+            "nomogram_pfs", "serum_markers", "radiogenomics", "cell_abundance"} <= keys
+    skipped = {s.key: s.skipped for s in secs if s.skipped}
+    assert not skipped, skipped
+
+
+def test_absent_inputs_are_skipped_with_reason(demo_ctx):
+    m = demo_ctx.manifest.drop(columns=["tps", "cd3_ct", "treatment"])
+    ctx = dataclasses.replace(demo_ctx, manifest=m, expression=None, cells=None,
+                              scores=demo_ctx.scores[demo_ctx.scores["timepoint"] == "baseline"])
+    secs = {s.key: s for s in run_analyses(ctx)}
+    assert "follow-up" in secs["dynamic"].skipped
+    assert "tps" in secs["tps"].skipped
+    assert "cd3_ct" in secs["immunoscore"].skipped
+    assert "expression" in secs["radiogenomics"].skipped
+    assert "cells" in secs["tme"].skipped
+    assert secs["nomogram_os"].skipped is None  # the nomogram runs without the immunoscore
+
+
+def test_tables_are_deterministic(demo_ctx):
+    parts = ("tps", "tme", "nomogram")
+    a = run_analyses(demo_ctx, parts)
+    b = run_analyses(demo_ctx, parts)
+    for sa, sb in zip(a, b):
+        for k in sa.tables:
+            pd.testing.assert_frame_equal(sa.tables[k], sb.tables[k])

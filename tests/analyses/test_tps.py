@@ -1,0 +1,34 @@
+import dataclasses
+
+import numpy as np
+
+from radscore.analyses.tps import failure_cohorts, four_groups, run
+
+
+def test_failure_cohorts_hand_case():
+    y = [1, 1, 0, 0, 1, 0]
+    group = ["low", "high", "high", "low", "high", "low"]
+    tps = [60, 0.5, 0.5, 30, 10, 0]
+    rad, tp = failure_cohorts(y, group, tps, 1, 50)
+    assert rad.tolist() == [True, False, True, False, False, False]
+    assert tp.tolist() == [True, False, True, False, False, True]
+
+
+def test_four_groups_labels():
+    g = four_groups(["low", "high"], [50, 49.9], 50)
+    assert g.tolist() == ["low Radscore + TPS >= 50%", "high Radscore + TPS < 50%"]
+
+
+def test_tps_on_demo(demo_ctx):
+    (sec,) = run(demo_ctx)
+    assert sec.skipped is None
+    assert {"failure_cohort_auc", "correlation", "integrated_auc", "integrated_delong", "integrated_nri_idi"} <= set(sec.tables)
+    auc = sec.tables["integrated_auc"].set_index("analysis")["auc"]
+    assert 0.5 < auc["TPS-Radscore (testing)"] <= 1
+    assert sec.tables["correlation"]["spearman_rho"].iloc[0] < 0  # TPS rises with z, Radscore falls
+
+
+def test_tps_skips_without_column(demo_ctx):
+    ctx = dataclasses.replace(demo_ctx, manifest=demo_ctx.manifest.drop(columns="tps"))
+    (sec,) = run(ctx)
+    assert "tps" in sec.skipped
