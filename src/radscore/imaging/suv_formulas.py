@@ -94,7 +94,9 @@ def count_average_time(frame_s: float, half_life_s: float) -> float:
         return 0.0
     lam = math.log(2.0) / half_life_s
     x = lam * frame_s
-    return math.log(x / (1.0 - math.exp(-x))) / lam
+    if x < 1e-4:  # the closed form cancels catastrophically; its series: x/2 - x^2/24
+        return (x / 2.0 - x * x / 24.0) / lam
+    return math.log(x / -math.expm1(-x)) / lam
 
 
 def suv_bw_factor(weight_kg: float, dose_bq: float, elapsed_s: float, half_life_s: float) -> float:

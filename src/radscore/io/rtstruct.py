@@ -172,3 +172,11 @@ def read_seg(path: str | Path, label: str, reference: sitk.Image, *, patient: st
         raise ImageError(f"segment '{label}' covers no voxel of the image.", patient=patient, file=str(path),
                          fix="check that the image is the one the SEG refers to.")
     return out
+
+
+def read_mask(path: str | Path, name: str, reference: sitk.Image, *, patient: str | None = None) -> sitk.Image:
+    """A mask from an RTSTRUCT (ROI ``name``) or a DICOM SEG (segment label ``name``) on ``reference``'s grid."""
+    ds, path = _read(path, patient)
+    if ds.Modality == "SEG":
+        return read_seg(path, name, reference, patient=patient)
+    return read_rtstruct(path, name, reference, patient=patient)
