@@ -110,3 +110,31 @@ def test_pr_curve_permutation_p_value():
 def test_bad_input_raises_data_error(y, s, msg):
     with pytest.raises(DataError, match=msg):
         roc_auc_ci(y, s)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("pair", ["wfns_vs_s100b", "wfns_vs_ndka", "ndka_vs_s100b"])
+def test_unpaired_delong_matches_pROC(asah, pair):
+    from radscore.stats import delong_unpaired_test
+
+    data, y, exp = asah
+    a, b = pair.split("_vs_")
+    e = exp["roc_test_delong_unpaired"][pair]
+    res = delong_unpaired_test(y, data[a], y, data[b])
+    assert res.statistic == pytest.approx(e["D"], rel=TOL)
+    assert res.p_value == pytest.approx(e["p"], rel=TOL)
+    if "p_greater" in e:
+        assert delong_unpaired_test(y, data[a], y, data[b], alternative="greater").p_value == pytest.approx(
+            e["p_greater"], rel=TOL)
+        assert delong_unpaired_test(y, data[a], y, data[b], alternative="less").p_value == pytest.approx(
+            e["p_less"], rel=TOL)
+
+
+@pytest.mark.reference
+def test_one_sided_paired_delong_matches_pROC(asah):
+    data, y, exp = asah
+    e = exp["roc_test_delong_paired"]["wfns_vs_s100b"]
+    assert delong_test(y, data["wfns"], data["s100b"], alternative="greater").p_value == pytest.approx(
+        e["p_greater"], rel=TOL)
+    assert delong_test(y, data["wfns"], data["s100b"], alternative="less").p_value == pytest.approx(
+        e["p_less"], rel=TOL)

@@ -3,13 +3,14 @@ result with named fields and a ``summary`` table (PROTOCOL A10-A11, B5; issue 6)
 
 from radscore.stats.discrimination import (
     DeLongTestResult,
-    PrCurveResult,
     RocAucResult,
+    UnpairedDeLongResult,
     delong_test,
-    pr_curve,
+    delong_unpaired_test,
     roc_auc_ci,
     roc_curve_table,
 )
+from radscore.stats.precision_recall import PrCurveResult, pr_curve
 from radscore.stats.association import (
     LogisticResult,
     logistic_multivariate,
@@ -84,6 +85,8 @@ __all__ = [
     "DeLongTestResult",
     "PrCurveResult",
     "RocAucResult",
+    "UnpairedDeLongResult",
+    "delong_unpaired_test",
     "delong_test",
     "pr_curve",
     "roc_auc_ci",

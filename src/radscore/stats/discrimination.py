@@ -221,7 +221,17 @@ class DeLongTestResult(Result):
     alpha: float
 
 
-def delong_test(y, score_a, score_b, alpha: float = 0.05) -> DeLongTestResult:
+def _p_alternative(stat: float, alternative: str, dist) -> float:
+    if alternative == "two-sided":
+        return float(2 * dist.sf(abs(stat)))
+    if alternative == "greater":  # H1: AUC_a > AUC_b
+        return float(dist.sf(stat))
+    if alternative == "less":
+        return float(dist.cdf(stat))
+    raise DataError(f"unknown alternative {alternative!r}.", fix='Use "two-sided", "greater" or "less".')
+
+
+def delong_test(y, score_a, score_b, alpha: float = 0.05, alternative: str = "two-sided") -> DeLongTestResult:
     """Paired DeLong test of two AUCs measured on the same patients.
 
     Parameters
@@ -231,6 +241,8 @@ def delong_test(y, score_a, score_b, alpha: float = 0.05) -> DeLongTestResult:
         Two scores for the same patients (higher = more likely positive).
     alpha : float
         For the CI of the difference.
+    alternative : {"two-sided", "greater", "less"}
+        "greater": H1 is AUC_a > AUC_b.
 
     Returns
     -------
@@ -259,7 +271,7 @@ def delong_test(y, score_a, score_b, alpha: float = 0.05) -> DeLongTestResult:
         z, p = 0.0, 1.0
     else:
         z = diff / se
-        p = float(2 * sps.norm.sf(abs(z)))
+        p = _p_alternative(z, alternative, sps.norm)
     q = sps.norm.ppf(1 - alpha / 2)
     return DeLongTestResult(
         z=float(z),
@@ -280,74 +292,46 @@ def delong_test(y, score_a, score_b, alpha: float = 0.05) -> DeLongTestResult:
 
 
 @dataclasses.dataclass(frozen=True)
-class PrCurveResult(Result):
-    """Precision-recall curve and average precision with a permutation p-value.
+class UnpairedDeLongResult(Result):
+    """DeLong comparison of two AUCs from different patients (Welch-type t test).
 
     Attributes
     ----------
-    average_precision : float
-        scikit-learn's step-wise AP (sum of (R_k - R_{k-1}) P_k).
-    prevalence : float
-        Positive fraction: the AP of an uninformative score.
+    statistic : float
+        D = (AUC_a - AUC_b) / sqrt(var_a + var_b).
+    df : float
+        Welch-Satterthwaite degrees of freedom, (v_a + v_b)^2 / (v_a^2/(N_a-1) + v_b^2/(N_b-1)),
+        N = patients in each cohort (as R pROC).
     p_value : float
-        One-sided permutation p-value, (1 + #{AP_perm >= AP}) / (1 + n_perm).
-    n_perm : int
-    curve : DataFrame
-        Columns threshold, precision, recall (scikit-learn ``precision_recall_curve``).
+        Two-sided, from Student's t with ``df``.
     """
 
-    average_precision: float
-    prevalence: float
+    statistic: float
+    df: float
     p_value: float
-    n_perm: int
-    n: int
-    n_pos: int
-    curve: pd.DataFrame = dataclasses.field(repr=False, compare=False)
+    auc_a: float
+    auc_b: float
+    diff: float
+    n_a: int
+    n_b: int
 
 
-def pr_curve(y, score, n_perm: int = 2000, random_state: int | None = None) -> PrCurveResult:
-    """Precision-recall curve, average precision and its permutation p-value.
+def delong_unpaired_test(y_a, score_a, y_b, score_b, alternative: str = "two-sided") -> UnpairedDeLongResult:
+    """Compare two AUCs measured on different patients (e.g. two cohorts).
 
-    Parameters
-    ----------
-    y : array-like of 0/1
-    score : array-like of float
-    n_perm : int
-        Label permutations for the p-value (0 to skip; p_value is then NaN).
-    random_state : int, optional
-
-    Returns
-    -------
-    PrCurveResult
-
-    Notes
-    -----
-    AP as in scikit-learn (no interpolation). The permutation p-value follows
-    Phipson & Smyth, Stat Appl Genet Mol Biol 2010;9:39 (add one to numerator and
-    denominator so p is never 0). Saito & Rehmsmeier, PLoS One 2015;10:e0118432 for why
-    the PR curve complements ROC under class imbalance.
+    Each AUC's DeLong variance (DeLong 1988) is computed in its own cohort; the statistic
+    is referred to a t distribution with Welch-Satterthwaite df, as R pROC
+    ``roc.test(method="delong", paired=FALSE)``.
     """
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
-    yy, ss = _validate_scores(y, score)
-    ap = float(average_precision_score(yy, ss))
-    prec, rec, thr = precision_recall_curve(yy, ss)
-    curve = pd.DataFrame({"threshold": np.append(thr, np.nan), "precision": prec, "recall": rec})
-    if n_perm > 0:
-        rng = np.random.default_rng(random_state)
-        perm = np.array([average_precision_score(rng.permutation(yy), ss) for _ in range(n_perm)])
-        p = float((1 + np.sum(perm >= ap - 1e-12)) / (1 + n_perm))
-    else:
-        p = float("nan")
-    return PrCurveResult(
-        average_precision=ap,
-        prevalence=float(yy.mean()),
-        p_value=p,
-        n_perm=int(n_perm),
-        n=int(yy.size),
-        n_pos=int(yy.sum()),
-        curve=curve,
-    )
+    a = roc_auc_ci(y_a, score_a)
+    b = roc_auc_ci(y_b, score_b)
+    va, vb = a.se**2, b.se**2
+    if va + vb == 0:
+        raise DataError("both AUCs have zero variance; the test is undefined.", fix="Check the scores.")
+    d = (a.auc - b.auc) / np.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (a.n - 1) + vb**2 / (b.n - 1))
+    return UnpairedDeLongResult(statistic=float(d), df=float(df), p_value=_p_alternative(d, alternative, sps.t(df)),
+                                auc_a=a.auc, auc_b=b.auc, diff=a.auc - b.auc, n_a=a.n, n_b=b.n)
 
 
 def roc_curve_table(y, score) -> pd.DataFrame:

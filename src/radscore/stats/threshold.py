@@ -23,7 +23,6 @@ import logging
 import numpy as np
 import pandas as pd
 
-from radscore.errors import DataError
 from radscore.stats._base import Result, as_binary, as_float, check_alpha
 
 logger = logging.getLogger(__name__)
