@@ -149,3 +149,19 @@ def test_survival_input_errors():
         kaplan_meier([-1, 2, 3], [1, 0, 1])
     with pytest.raises(DataError, match="not in the table"):
         cox_multivariate(pd.DataFrame({"t": [1, 2], "e": [1, 0]}), "t", "e", ["age"])
+
+
+@pytest.mark.reference
+def test_harrell_c_of_cox_predictor_matches_R_concordance(lung):
+    d, exp = lung
+    r = cox_multivariate(d, "time", "status01", ["age", "sex", "ph.ecog"])
+    dd = d.dropna(subset=["age", "sex", "ph.ecog"])
+    lp = r.model.predict_log_partial_hazard(dd[["age", "sex", "ph.ecog"]])
+    c = harrell_c(dd["time"], dd["status01"], lp, n_boot=0)
+    assert c.c_index == pytest.approx(exp["cox_age_sex_ph_ecog_efron_complete_cases_n227"]["concordance"], rel=REL)
+
+
+def test_default_risk_times_are_round():
+    km = kaplan_meier([3.0, 17.0, 40.0, 95.5], [1, 0, 1, 1])
+    assert km.at_risk["time"].tolist() == [0, 20, 40, 60, 80]
+    assert km.at_risk["n_at_risk"].tolist() == [4, 2, 2, 1, 1]  # at risk: time >= t

@@ -178,11 +178,6 @@ def plot_km(time, event, groups=None, ax=None, risk_times: Sequence[float] | Non
     under the axes."""
     with _style():
         ax = _axes(ax, figsize=(5.0, 4.4))
-        if risk_times is None:  # round tick values for the risk table, inside follow-up
-            from matplotlib.ticker import MaxNLocator
-
-            tmax = float(np.nanmax(np.asarray(time, float)))
-            risk_times = [v for v in MaxNLocator(6).tick_values(0, tmax) if 0 <= v <= tmax]
         km = stats.kaplan_meier(time, event, groups, risk_times=risk_times)
         t = np.asarray(time, float)
         e = np.asarray(event).astype(int)

@@ -140,7 +140,8 @@ class CalibrationResult(Result):
 
 
 def brier_score(y, prob) -> float:
-    """Brier score, mean (prob - y)^2 (Brier 1950)."""
+    """Brier score, mean (prob - y)^2 over patients (Brier 1950); 0 is perfect, and a
+    constant prediction at the prevalence scores prev (1 - prev)."""
     yy = as_binary(y, require_both=False)
     p = as_probability(prob, "prob", yy.size)
     return float(np.mean((p - yy) ** 2))

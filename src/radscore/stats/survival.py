@@ -35,6 +35,16 @@ from radscore.stats._survival_base import check_groups, check_survival
 logger = logging.getLogger(__name__)
 
 
+def _nice_times(tmax: float, n: int = 6) -> np.ndarray:
+    """Round risk-table times 0, step, 2 step, ... <= tmax, step in {1, 2, 2.5, 5} x 10^k."""
+    if tmax <= 0:
+        return np.array([0.0])
+    raw = tmax / (n - 1)
+    mag = 10 ** np.floor(np.log10(raw))
+    step = mag * min((m for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=10)
+    return np.arange(0, tmax + 1e-9 * tmax, step)
+
+
 def _quantile_time(times: np.ndarray, surv: np.ndarray, q: float = 0.5) -> float:
     """First time the step curve reaches ``q`` (R survival's rule).
 
@@ -152,7 +162,8 @@ def kaplan_meier(
     ci : {"log", "log-log"}
         CI of S(t): ``"log"`` = R survfit's default, ``"log-log"`` = lifelines' default.
     risk_times : sequence of float, optional
-        Times for the numbers-at-risk table (default: 6 evenly spaced ticks).
+        Times for the numbers-at-risk table (default: about 6 round values up to the last
+        follow-up).
 
     Returns
     -------
@@ -162,7 +173,7 @@ def kaplan_meier(
     t, e = check_survival(time, event)
     g = np.full(t.size, "all", dtype=object) if groups is None else check_groups(groups, t.size)
     if risk_times is None:
-        risk_times = np.linspace(0, t.max(), 6)
+        risk_times = _nice_times(float(t.max()))
     risk_times = np.asarray(risk_times, float)
     tables, medians, risks = [], [], []
     for level in sorted(pd.unique(g), key=str):
