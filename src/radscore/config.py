@@ -63,6 +63,14 @@ class PreprocessSettings(_Settings):
     image_interpolator: Literal["linear", "bspline", "nearest"] = "bspline"
     mask_interpolation: Literal["nearest", "partial_volume"] = "nearest"
     registration: Literal["none", "rigid"] = "none"
+    suv_method: Literal["bw", "lbm", "lbm_janma", "bsa", "ibw"] = Field(
+        "bw", description="SUV normalisation of DICOM PET: body weight, lean body mass (James, Janmahasatian), "
+        "body surface area, ideal body weight"
+    )
+    crop_margin_mm: float | None = Field(
+        None, gt=0.0, description="crop CT/PET to the tumour's box plus this margin before resampling "
+        "(speeds up whole-body scans; must exceed voi.ring_mm plus the filters' reach); null keeps the whole image"
+    )
 
     @field_validator("spacing_mm")
     @classmethod

@@ -107,3 +107,41 @@ def test_small_voi_left_out_with_warning(patient):
     p = prepare_patient(ct, pet, _img(small, dtype=np.uint8), StudyConfig())
     assert "core" not in p.vois and "tumor" in p.vois
     assert any("core" in w for w in p.warnings)
+
+
+def test_crop_to_tumour_keeps_the_vois(patient):
+    ct, pet, mask, _ = patient
+    full = prepare_patient(ct, pet, mask, StudyConfig())
+    cfg = StudyConfig.model_validate({"preprocess": {"crop_margin_mm": 12.0}})
+    cropped = prepare_patient(ct, pet, mask, cfg)
+    assert cropped.images["ct"].GetNumberOfPixels() < full.images["ct"].GetNumberOfPixels()
+    assert cropped.record["crop"]["margin_mm"] == 12.0
+    for name in ("tumor", "core", "ring", "tumor_ring"):
+        assert cropped.vois[name].sum() == full.vois[name].sum()
+    # the same voxels: compare PET values inside the tumour
+    a = sitk.GetArrayFromImage(full.images["pet"])[full.vois["tumor"]]
+    b = sitk.GetArrayFromImage(cropped.images["pet"])[cropped.vois["tumor"]]
+    np.testing.assert_allclose(np.sort(a), np.sort(b), atol=1e-5)
+
+
+def test_rigid_registration_recovers_a_shift():
+    z, y, x = np.mgrid[:40, :48, :48]
+    body = ((z - 20) / 16.0) ** 2 + ((y - 24) / 18.0) ** 2 + ((x - 24) / 14.0) ** 2 < 1
+    blob = (z - 20) ** 2 + (y - 20) ** 2 + (x - 28) ** 2 < 36
+    ct = np.where(body, 40.0, -1000.0)
+    ct[blob] = 300.0
+    pet = np.where(body, 1.0, 0.0) + np.where(blob, 8.0, 0.0)
+    ct_img = _img(ct, spacing=(2.0, 2.0, 2.0))
+    pet_img = _img(pet, spacing=(2.0, 2.0, 2.0), origin=(6.0, -4.0, 0.0))  # PET shifted by (6, -4, 0) mm
+    from radscore.imaging.registration import register_rigid
+
+    tx, rec = register_rigid(ct_img, pet_img, seed=1)
+    centre = (56.0, 40.0, 40.0)  # the blob, in CT space
+    np.testing.assert_allclose(np.subtract(tx.TransformPoint(centre), centre), (6.0, -4.0, 0.0), atol=1.0)
+    assert rec["method"] == "rigid"
+    # through prepare_patient: the registered PET is bright inside the CT's tumour
+    cfg = StudyConfig.model_validate({"preprocess": {"registration": "rigid", "spacing_mm": None}, "seed": 1})
+    p = prepare_patient(ct_img, pet_img, _img(blob, spacing=(2.0, 2.0, 2.0), dtype=np.uint8), cfg)
+    assert p.record["registration"]["method"] == "rigid"
+    pet_a = sitk.GetArrayFromImage(p.images["pet"])
+    assert np.median(pet_a[p.vois["core"]]) > 7.0

@@ -5,7 +5,8 @@ Order of operations (each recorded in :attr:`PreparedPatient.record`):
 1. checks: the mask is non-empty, has at least ``voi.min_voxels`` voxels and overlaps
    the CT; a mask on another grid is resampled onto the CT (nearest neighbour, warning);
    PET must overlap the CT.
-2. optional rigid PET-to-CT registration (``preprocess.registration``).
+2. optional crop of CT and mask to the tumour's box plus ``preprocess.crop_margin_mm``;
+   optional rigid PET-to-CT registration (``preprocess.registration``).
 3. CT resampled to ``preprocess.spacing_mm`` (centre-aligned grid); PET resampled onto
    that grid; the mask by nearest neighbour or partial volume (``mask_interpolation``).
 4. fusion of PET and CT (``fusion``).
@@ -100,6 +101,20 @@ def check_mask(ct: sitk.Image, mask: sitk.Image, min_voxels: int, *, patient: st
     return out
 
 
+def crop_to_tumour(ct: sitk.Image, mask: sitk.Image, margin_mm: float) -> tuple[sitk.Image, sitk.Image]:
+    """Crop CT and mask (same grid) to the tumour's bounding box plus ``margin_mm`` on every side."""
+    arr = sitk.GetArrayViewFromImage(mask)
+    nz = np.nonzero(arr)
+    lo = np.array([nz[2].min(), nz[1].min(), nz[0].min()])
+    hi = np.array([nz[2].max(), nz[1].max(), nz[0].max()])
+    pad = np.ceil(margin_mm / np.asarray(ct.GetSpacing())).astype(int)
+    size = np.asarray(ct.GetSize())
+    lo = np.maximum(lo - pad, 0)
+    hi = np.minimum(hi + pad, size - 1)
+    extent = (hi - lo + 1).tolist()
+    return (sitk.RegionOfInterest(ct, extent, lo.tolist()), sitk.RegionOfInterest(mask, extent, lo.tolist()))
+
+
 def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, config: StudyConfig, *,
                     patient: str | None = None) -> PreparedPatient:
     """Resample, fuse and build the VOIs of one patient (see the module docstring).
@@ -143,6 +158,13 @@ def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, config: S
     tumor_in_pet = overlap_fraction(_mask_bounds(mask), physical_bounds(pet))
     if tumor_in_pet < 1.0:
         warnings.append(f"only {tumor_in_pet:.0%} of the tumour's box lies inside the PET field of view.")
+
+    if pp.crop_margin_mm is not None:
+        ct, mask = crop_to_tumour(ct, mask, pp.crop_margin_mm)
+        record["crop"] = {"margin_mm": pp.crop_margin_mm, "grid": _grid(ct)}
+        if pp.crop_margin_mm <= vs.ring_mm:
+            warnings.append(f"crop_margin_mm = {pp.crop_margin_mm:g} does not exceed ring_mm = {vs.ring_mm:g}: "
+                            "the ring is cut by the crop.")
 
     transform = None
     if pp.registration == "rigid":
