@@ -1,0 +1,93 @@
+"""Plain PyRadiomics, one ``execute`` per VOI: the oracle the fast engine is tested against.
+
+Also the fallback engine for settings the fast engine does not cover.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+log = logging.getLogger(__name__)
+
+
+def quiet_pyradiomics() -> None:
+    """PyRadiomics attaches a handler at import and logs every step at INFO; keep errors only."""
+    import radiomics
+
+    radiomics.setVerbosity(40)
+    logging.getLogger("radiomics").setLevel(logging.ERROR)
+
+
+#: PyRadiomics' image type names (its ``get<Name>Image`` functions), by lower-case key.
+IMAGE_TYPES = {n.lower(): n for n in (
+    "Original", "Wavelet", "LoG", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient", "LBP2D", "LBP3D"
+)}
+
+
+def canonical_image_types(image_types: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
+    """Image type keys in PyRadiomics' spelling (``original`` -> ``Original``), case-insensitively.
+
+    Raises
+    ------
+    ConfigError
+        For a name PyRadiomics does not know.
+    """
+    from radscore.errors import ConfigError
+
+    out = {}
+    for key, custom in image_types.items():
+        name = IMAGE_TYPES.get(str(key).lower())
+        if name is None:
+            raise ConfigError(
+                f"unknown image type '{key}'.", file="features.image_types",
+                fix=f"use one of: {', '.join(IMAGE_TYPES.values())}.",
+            )
+        out[name] = dict(custom or {})
+    return out
+
+
+def make_extractor(
+    settings: dict[str, Any],
+    image_types: dict[str, dict[str, Any]],
+    feature_classes: list[str] | dict[str, list[str]] | None,
+):
+    """A configured ``RadiomicsFeatureExtractor``.
+
+    Parameters
+    ----------
+    settings : dict
+        PyRadiomics ``setting`` section (binWidth, binCount, label, ...).
+    image_types : dict
+        PyRadiomics ``imageType`` section, ``{"original": {}, "LoG": {"sigma": [1.0]}}``.
+    feature_classes : list or dict, optional
+        Class names (all features of each), or PyRadiomics' ``featureClass`` mapping of
+        class -> feature names (empty list / None = all). None enables all classes.
+    """
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    quiet_pyradiomics()
+    ext = RadiomicsFeatureExtractor(**settings)
+    ext.disableAllImageTypes()
+    ext.enableImageTypes(**canonical_image_types(image_types))
+    if feature_classes is not None:
+        ext.disableAllFeatures()
+        if isinstance(feature_classes, dict):
+            ext.enableFeaturesByName(**{k: list(v or []) for k, v in feature_classes.items()})
+        else:
+            for name in feature_classes:
+                ext.enableFeatureClassByName(name)
+    return ext
+
+
+def execute(extractor, image: sitk.Image, mask: np.ndarray | sitk.Image, label: int = 1) -> dict[str, float]:
+    """One PyRadiomics ``execute``; diagnostics columns dropped, values as floats."""
+    if not isinstance(mask, sitk.Image):
+        m = sitk.GetImageFromArray(np.asarray(mask).astype(np.uint8))
+        m.CopyInformation(image)
+        mask = m
+    out = extractor.execute(image, mask, label=label)
+    return {k: float(v) for k, v in out.items() if not k.startswith("diagnostics_")}
