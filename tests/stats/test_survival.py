@@ -165,3 +165,21 @@ def test_default_risk_times_are_round():
     km = kaplan_meier([3.0, 17.0, 40.0, 95.5], [1, 0, 1, 1])
     assert km.at_risk["time"].tolist() == [0, 20, 40, 60, 80]
     assert km.at_risk["n_at_risk"].tolist() == [4, 2, 2, 1, 1]  # at risk: time >= t
+
+
+def test_cox_predictions_feed_calibration():
+    rng = np.random.default_rng(5)
+    n = 400
+    df = pd.DataFrame({"x": rng.normal(size=n), "arm": rng.choice(["a", "b"], n)})
+    lp = 0.8 * df["x"] + 0.5 * (df["arm"] == "b")
+    t = rng.exponential(10 * np.exp(-lp))
+    c = rng.exponential(25, n)
+    df["time"], df["event"] = np.minimum(t, c), (t <= c).astype(int)
+    res = cox_multivariate(df, "time", "event", ["x", "arm"])
+    risk = res.predict_risk(df)
+    assert np.corrcoef(risk, lp)[0, 1] > 0.99
+    s5 = res.predict_survival(df.iloc[:50], 5.0)
+    assert s5.shape == (50,) and ((0 < s5) & (s5 < 1)).all()
+    assert harrell_c(df["time"], df["event"], risk, n_boot=0).c_index == pytest.approx(res.concordance, abs=1e-9)
+    cal = survival_calibration(df["time"], df["event"], res.predict_survival(df, 5.0), horizon=5, groups=5)
+    assert cal.ici < 0.06

@@ -59,10 +59,31 @@ class CoxResult(Result):
     log_likelihood: float
     ph_global_p: float
     model: Any = dataclasses.field(repr=False, compare=False)
+    terms: tuple[tuple[str, str | None, str], ...] = ()  # (covariate, level, model column)
 
     @property
     def summary(self) -> pd.DataFrame:
         return self.table
+
+    def _design(self, df: pd.DataFrame) -> pd.DataFrame:
+        check_columns(df, sorted({c for c, _, _ in self.terms}))
+        cols = {}
+        for cov, level, col in self.terms:
+            s = df[cov]
+            cols[col] = (s.astype(str) == level).astype(float) if level is not None else s.astype(float)
+        X = pd.DataFrame(cols, index=df.index)
+        if X.isna().any().any():
+            raise DataError("covariates have missing values.", fix="Drop or impute those patients first.")
+        return X
+
+    def predict_risk(self, df: pd.DataFrame) -> np.ndarray:
+        """Linear predictor (log partial hazard) for new patients; higher = worse."""
+        return np.asarray(self.model.predict_log_partial_hazard(self._design(df)), float)
+
+    def predict_survival(self, df: pd.DataFrame, horizon: float) -> np.ndarray:
+        """Predicted probability of being event-free at ``horizon`` (Breslow baseline)."""
+        sf = self.model.predict_survival_function(self._design(df), times=[float(horizon)])
+        return np.asarray(sf.iloc[0], float)
 
 
 def _fit(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str], alpha: float,
@@ -112,7 +133,8 @@ def _fit(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str],
         logger.warning("Cox %s: proportional hazards doubtful (Schoenfeld p=%.3g)", list(covariates), ph_global)
     return CoxResult(table=table, n=int(len(data)), events=int(e.sum()),
                      concordance=float(cph.concordance_index_), log_likelihood=float(cph.log_likelihood_),
-                     ph_global_p=ph_global, model=cph)
+                     ph_global_p=ph_global, model=cph,
+                     terms=tuple((t["covariate"], t["level"], t["column"]) for t in info))
 
 
 def cox_multivariate(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str],
