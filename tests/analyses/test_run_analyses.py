@@ -2,7 +2,7 @@ import dataclasses
 
 import pandas as pd
 
-from radscore.analyses import PARTS, run_analyses
+from radscore.analyses import run_analyses
 from radscore.report.sections import Section
 
 

@@ -1,6 +1,5 @@
 import dataclasses
 
-import numpy as np
 
 from radscore.analyses.tps import failure_cohorts, four_groups, run
 

@@ -4,8 +4,7 @@ The analyses never re-implement a statistic: AUC/DeLong, Kaplan-Meier, log-rank,
 net benefit, NRI/IDI come from :mod:`radscore.stats`; standard plots from
 :mod:`radscore.report.figures`. They are imported here, lazily and in one place, so an
 analysis whose statistic is unavailable is skipped with the missing name rather than
-half-run. Where ``radscore.stats`` has no survival function yet, lifelines (the library
-``radscore.stats`` wraps) is called directly.
+half-run.
 """
 
 from __future__ import annotations
@@ -32,15 +31,6 @@ def tool(module: str, name: str):
         raise MissingTool(f"{module}.{name} is not available") from None
 
 
-def _get(result: Any, *names: str) -> float:
-    for n in names:
-        if hasattr(result, n):
-            return float(getattr(result, n))
-        if isinstance(result, dict) and n in result:
-            return float(result[n])
-    return float("nan")
-
-
 def auc_row(y, score, label: str) -> dict[str, Any]:
     """AUC with 95% DeLong CI and p-value (``radscore.stats.roc_auc_ci``) as a table row.
 
@@ -65,61 +55,44 @@ def delong_row(y, a, b, label: str) -> dict[str, Any]:
 
 
 def logrank_p(time, event, groups) -> float:
-    """Log-rank p-value across groups (``radscore.stats.logrank_test``; lifelines otherwise)."""
+    """Log-rank p-value across groups (``radscore.stats.logrank_test``); NaN for one group."""
     time, event, groups = np.asarray(time, float), np.asarray(event, int), np.asarray(groups)
     if len(pd.unique(groups)) < 2:
         return float("nan")
-    try:
-        r = tool("radscore.stats", "logrank_test")(time, event, groups)
-        return _get(r, "p_value", "p")
-    except MissingTool:
-        from lifelines.statistics import multivariate_logrank_test
-
-        return float(multivariate_logrank_test(time, groups, event).p_value)
+    return float(tool("radscore.stats", "logrank_test")(time, event, groups).p_value)
 
 
-def km_figure(time, event, groups, title: str, order: list[str] | None = None):
-    """KM curves by group with the log-rank p in the title; returns the Figure."""
+def km_figure(time, event, groups, title: str):
+    """KM curves by group (``radscore.report.figures.plot_km``, log-rank p shown); returns the Figure."""
     time, event, groups = np.asarray(time, float), np.asarray(event, int), np.asarray(groups).astype(str)
-    p = logrank_p(time, event, groups)
-    fig, ax = new_figure((5.5, 4.2))
-    try:
-        tool("radscore.report.figures", "plot_km")(time, event, groups, ax=ax)
-    except (MissingTool, TypeError):
-        from lifelines import KaplanMeierFitter
-
-        for g in order or sorted(pd.unique(groups)):
-            sel = groups == g
-            if sel.any():
-                KaplanMeierFitter(label=f"{g} (n={int(sel.sum())})").fit(time[sel], event[sel]).plot_survival_function(
-                    ax=ax, ci_show=False
-                )
-        ax.set_xlabel("months")
-        ax.set_ylabel("survival probability")
-    ax.set_title(f"{title}\nlog-rank p = {p:.3g}", fontsize=9)
+    plot_km = tool("radscore.report.figures", "plot_km")
+    fig, ax = new_figure((5.5, 4.6))
+    plot_km(time, event, groups, ax=ax)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
-
 
 def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str):
-    """ROC curves (label -> (y, score)); ``radscore.report.figures.plot_roc`` when present."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+    """ROC curves (label -> (y, score)) via ``radscore.report.figures.plot_roc``.
 
-    fig, ax = new_figure((4.5, 4.5))
+    Curves are drawn one call per label because each may come from a different cohort;
+    a cohort with one outcome class has no ROC curve and is left out of the plot.
+    """
+    plot_roc = tool("radscore.report.figures", "plot_roc")
+    fig, ax = new_figure((4.8, 4.8))
+    drawn = 0
     for label, (y, s) in curves.items():
         y, s = np.asarray(y, int), np.asarray(s, float)
-        if y.size < 2 or y.min() == y.max():
-            continue
-        fpr, tpr, _ = roc_curve(y, s)
-        ax.plot(fpr, tpr, label=f"{label} AUC={roc_auc_score(y, s):.3f}")
-    ax.plot([0, 1], [0, 1], ls=":", c="grey")
-    ax.set_xlabel("1 - specificity")
-    ax.set_ylabel("sensitivity")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+        if y.size >= 2 and y.min() != y.max():
+            plot_roc(y, {label: s}, ax=ax)
+            drawn += 1
+    handles, labels = ax.get_legend_handles_labels()
+    keep = [(h, lab) for h, lab in zip(handles, labels) if lab != "Chance"]
+    if keep:
+        ax.legend(*zip(*keep), loc="lower right", fontsize=7)
+    ax.set_title(title if drawn else f"{title}\n(no cohort holds both outcome classes)", fontsize=9)
     fig.tight_layout()
     return fig
-
 
 def new_figure(figsize, *args, **kwargs):
     """A figure outside pyplot's registry (the report closes nothing), with its axes."""

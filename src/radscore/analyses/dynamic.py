@@ -105,7 +105,7 @@ def run(ctx: AnalysisContext) -> list[Section]:
         ok = fu[s.pfs_time].notna() & fu[s.pfs_event].notna()
         figures["pfs_followup_km"] = km_figure(
             fu.loc[ok, s.pfs_time], fu.loc[ok, s.pfs_event], fu.loc[ok, "group"],
-            "PFS from the follow-up scan by follow-up Radscore group", order=["low", "high"])
+            "PFS from the follow-up scan by follow-up Radscore group")
     else:
         text.append("PFS from the follow-up scan not analysed: " + require_columns(fu, [s.pfs_time, s.pfs_event]))
     paired = fu[fu["patient_id"].isin(base.index)]

@@ -85,7 +85,7 @@ def run(ctx: AnalysisContext) -> list[Section]:
     for name, t, e in (("os", surv.os_time, surv.os_event), ("pfs", surv.pfs_time, surv.pfs_event)):
         if t and not require_columns(df, [t, e]):
             figures[f"{name}_km"] = km_figure(df[t], df[e], df["immunoscore_group"],
-                                              f"{name.upper()} by Immunoscore group", order=["low", "high"])
+                                              f"{name.upper()} by Immunoscore group")
     rows = []
     for col in s.columns:
         hi = df[col] >= thr[col]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from radscore.analyses._nomogram_draw import draw_nomogram, nomogram_scales
-from radscore.analyses._shared import new_figure, MissingTool, auc_row, fmt_p, tool
+from radscore.analyses._shared import MissingTool, auc_row, new_figure, tool
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns
 from radscore.analyses.immunoscore import add_immunoscore
 from radscore.errors import DataError

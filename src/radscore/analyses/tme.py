@@ -4,7 +4,7 @@ The mCRC seed clusters 24 TME cell subpopulations with k-means (k = 2) into an
 immune-enhanced ("hot") and an immune-suppressed ("cold") phenotype, the hot one having
 more immune-cell infiltration; it then trains a random forest on radiomic features to
 predict the phenotype (the Rad-Score; high/low by the median) and compares other
-classifiers. Abundances are standardised (z-scores across patients) before clustering
+classifiers; both come from :mod:`radscore.modeling`. Abundances are standardised (z-scores across patients) before clustering
 so that no cell type dominates by its scale; k-means is seeded (``n_init=10``).
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from radscore.analyses._shared import new_figure, auc_row, fmt_p, km_figure, tool, MissingTool
+from radscore.analyses._shared import auc_row, fmt_p, km_figure, new_figure, tool
 from radscore.analyses.context import AnalysisContext, patient_table, pick_lesion, require_columns
 from radscore.errors import DataError
 from radscore.report.sections import Section
@@ -94,16 +94,18 @@ def heatmap_figure(cells: pd.DataFrame, phenotype: pd.Series):
     return fig
 
 
-def radscore_for_phenotype(ctx: AnalysisContext, phenotype: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Random-forest Rad-Score for the hot phenotype on baseline radiomic features.
+def radscore_for_phenotype(ctx: AnalysisContext, phenotype: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The Rad-Score for the hot phenotype, and the seed's classifier comparison.
 
-    Fitted on training patients with a phenotype, evaluated on training and testing;
-    Rad-Score = the forest's hot-class probability, high/low by the training median.
-    Returns the per-patient scores and an AUC table (plus ``radscore.modeling``'s
-    classifier comparison when it is available).
+    ``radscore.modeling.RadscoreClassifier(model="random_forest", cutoff="median")`` on the
+    baseline (primary-lesion) features: selection and the forest fitted on training
+    patients with a phenotype only; Rad-Score = its log-odds, high/low by the training
+    median. ``radscore.modeling.compare_classifiers`` fits the seed's zoo on the same
+    training patients. Returns per-patient scores, the Rad-Score AUCs (DeLong CI) and the
+    comparison AUCs.
     """
-    from sklearn.ensemble import RandomForestClassifier
-
+    RadscoreClassifier = tool("radscore.modeling", "RadscoreClassifier")
+    compare = tool("radscore.modeling.compare", "compare_classifiers")
     f = ctx.features
     if "timepoint" in f:
         f = f[f["timepoint"].astype(str) == "baseline"]
@@ -114,30 +116,22 @@ def radscore_for_phenotype(ctx: AnalysisContext, phenotype: pd.Series) -> tuple[
     cohort = patient_table(ctx, "baseline").set_index("patient_id")["cohort"]
     df = f.set_index("patient_id")[cols].join(phenotype.rename("phenotype"), how="inner").join(cohort, how="inner")
     df = df[df["phenotype"].isin(["hot", "cold"])]
-    y = (df["phenotype"] == "hot").astype(int).to_numpy()
+    y = (df["phenotype"] == "hot").astype(int)
     train = (df["cohort"] == "training").to_numpy()
-    if not cols or len(np.unique(y[train])) < 2:
+    if not cols or y[train].nunique() < 2:
         raise DataError("no radiomic features or one phenotype among training patients.", fix="check the inputs.")
-    X = df[cols].to_numpy(float)
-    med = np.nanmedian(X[train], axis=0)
-    X = np.where(np.isnan(X), med, X)
-    rf = RandomForestClassifier(n_estimators=300, random_state=ctx.seed, n_jobs=1, min_samples_leaf=2)
-    rf.fit(X[train], y[train])
-    score = rf.predict_proba(X)[:, 1]
-    cut = float(np.median(score[train]))
+    X = df[cols]
+    clf = RadscoreClassifier(model="random_forest", cutoff="median", selection=ctx.config.selection,
+                             cv_folds=min(ctx.config.model.cv_folds, 5), random_state=ctx.seed)
+    clf.fit(X[train], y[train])
+    score = clf.decision_function(X)
     out = pd.DataFrame({"patient_id": df.index, "cohort": df["cohort"].to_numpy(), "phenotype": df["phenotype"].to_numpy(),
-                        "rad_score": score, "rad_score_group": np.where(score > cut, "high", "low")})
-    rows = [auc_row(y[m], score[m], f"Rad-Score (random forest), {name}")
-            for name, m in (("training", train), ("testing", ~train)) if m.any()]
-    aucs = pd.DataFrame(rows)
-    try:
-        compare = tool("radscore.modeling", "compare_classifiers")
-        zoo = compare(X[train], y[train], X[~train], y[~train], random_state=ctx.seed)
-        aucs = pd.concat([aucs, zoo.summary if hasattr(zoo, "summary") else pd.DataFrame(zoo)], ignore_index=True)
-    except MissingTool as exc:
-        logger.info("classifier comparison skipped: %s", exc)
-    return out, aucs
-
+                        "rad_score": score, "rad_score_group": np.where(score > clf.cutoff_, "high", "low")})
+    aucs = pd.DataFrame([auc_row(y[m], score[m], f"Rad-Score (random forest), {name}")
+                         for name, m in (("training", train), ("testing", ~train)) if m.any()])
+    cohorts = {name: (X[m], y[m]) for name, m in (("training", train), ("testing", ~train)) if m.any()}
+    zoo = compare(X[train], y[train], cohorts, selection=ctx.config.selection, random_state=ctx.seed)
+    return out, aucs, zoo.auc
 
 def run(ctx: AnalysisContext) -> list[Section]:
     s = ctx.config.analyses.tme
@@ -159,8 +153,14 @@ def run(ctx: AnalysisContext) -> list[Section]:
     if surv.os_time and not require_columns(df, [surv.os_time, surv.os_event]):
         figures["os_km"] = km_figure(df[surv.os_time], df[surv.os_event], df["tme_phenotype"], "OS by TME phenotype")
     try:
-        scores, aucs = radscore_for_phenotype(ctx, phen)
-        tables["radscore_auc"], tables["radscore_scores"] = aucs, scores
+        scores, aucs, zoo = radscore_for_phenotype(ctx, phen)
+        tables["radscore_auc"], tables["classifier_comparison"], tables["radscore_scores"] = aucs, zoo, scores
+        km = scores.merge(df[["patient_id", *[c for c in (surv.os_time, surv.os_event, surv.pfs_time, surv.pfs_event)
+                                                if c and c in df]]], on="patient_id")
+        for name, t, e in (("os", surv.os_time, surv.os_event), ("pfs", surv.pfs_time, surv.pfs_event)):
+            if t and not require_columns(km, [t, e]):
+                figures[f"{name}_km_rad_score"] = km_figure(km[t], km[e], km["rad_score_group"],
+                                                            f"{name.upper()} by Rad-Score group (training median)")
         rf_test = aucs[aucs["analysis"] == "Rad-Score (random forest), testing"]
         auc_t, p_t = (rf_test["auc"].iloc[0], rf_test["p_value"].iloc[0]) if len(rf_test) else (np.nan, np.nan)
         text += (" A random-forest Rad-Score predicting the hot phenotype was fitted on training features; "
