@@ -69,6 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
     _add_run_options(p)
 
+    p = sub.add_parser("predict", help="score new patients with a trained model",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="prints per patient: Radscore, probability, risk group vs the training cutoff, and "
+                              "warnings (features outside the training range); --json prints one JSON object per "
+                              "line: patient_id, model, radscore, probability, group, warnings")
+    p.add_argument("model", help="model folder, e.g. DIR/models/comb")
+    p.add_argument("--ct", help="CT image file or DICOM folder")
+    p.add_argument("--pet", help="PET image file (SUV) or DICOM folder (converted to SUV)")
+    p.add_argument("--mask", help="tumour mask")
+    p.add_argument("--patient-id", default="patient", help="ID shown in the output (never read from DICOM)")
+    p.add_argument("--manifest", help="CSV of many patients: patient_id, ct, pet, mask (paths relative to it)")
+    p.add_argument("--json", action="store_true", help="one JSON object per patient on stdout")
+    p.add_argument("--workers", type=int, default=None)
+
     p = sub.add_parser("validate", help="check study.yaml and the manifest without running anything")
     p.add_argument("dir")
     p.add_argument("--config", default=None)
@@ -136,7 +150,44 @@ def cmd_validate(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"demo": cmd_demo, "simulate": cmd_simulate, "run": cmd_run, "validate": cmd_validate}
+def cmd_predict(args) -> int:
+    from radscore.errors import ManifestError
+    from radscore.pipeline.predict import predict_scans
+
+    if args.manifest:
+        from radscore.io.manifest import _resolve
+
+        import pandas as pd
+
+        man = pd.read_csv(args.manifest, dtype={"patient_id": str})
+        missing = [c for c in ("patient_id", "ct", "pet", "mask") if c not in man.columns]
+        if missing:
+            raise ManifestError(f"missing column(s) {missing}.", file=args.manifest)
+        base = Path(args.manifest).parent
+        scans = [{**r, **{c: _resolve(base, r[c]) for c in ("ct", "pet", "mask")}} for r in man.to_dict("records")]
+    else:
+        if not (args.ct and args.pet and args.mask):
+            raise ManifestError("give --ct, --pet and --mask, or --manifest.", fix="see radscore predict --help.")
+        scans = [{"patient_id": args.patient_id, "ct": args.ct, "pet": args.pet, "mask": args.mask}]
+    out = predict_scans(args.model, scans, workers=args.workers)
+    failed = 0
+    for row in out.to_dict("records"):
+        if row["error"]:
+            failed += 1
+            print(f"error: patient {row['patient_id']}: {row['error']}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({k: row[k] for k in ("patient_id", "model", "radscore", "probability", "group",
+                                                  "warnings")}))
+        else:
+            print(f"{row['patient_id']}: Radscore {row['radscore']:.4f}, probability {row['probability']:.3f}, "
+                  f"group {row['group']}")
+            for w in row["warnings"]:
+                print(f"  warning: {w}")
+    return EXIT_OK if failed == 0 else 2
+
+
+COMMANDS = {"demo": cmd_demo, "simulate": cmd_simulate, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,7 @@ def compute_metrics(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyC
 def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig,
                            metrics: dict) -> Section:
     """ROC curves per cohort for every model, and the AUC table."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from radscore.report.figures import plot_roc
 
@@ -69,7 +69,8 @@ def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config:
         yy = y.loc[sub.index].values
         if len(np.unique(yy)) < 2:
             continue
-        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+        fig = Figure(figsize=(5.5, 5.5))
+        ax = fig.subplots()
         plot_roc(yy, {MODEL_TITLES.get(m, m): sub[m].values for m in metrics["models"]}, ax=ax,
                  title=f"ROC, {cohort} cohort")
         figures[f"roc_{cohort}"] = fig
@@ -82,7 +83,7 @@ def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config:
 
 def survival_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig, model: str) -> Section:
     """Kaplan–Meier and log-rank of PFS (and OS) by low/high Radscore, per cohort."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from radscore.report.figures import plot_km
     from radscore.stats import logrank_test
@@ -109,7 +110,8 @@ def survival_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: Study
             lr = logrank_test(t[ok], e[ok], g[ok])
             rows.append({"endpoint": name, "cohort": cohort, "n": int(ok.sum()), "events": int(e[ok].sum()),
                          "log-rank chi2": lr.statistic, "p": lr.p_value})
-            fig, ax = plt.subplots(figsize=(6, 5))
+            fig = Figure(figsize=(6, 5))
+            ax = fig.subplots()
             plot_km(t[ok], e[ok], g[ok], ax=ax)
             ax.set_title(f"{name}, {cohort} cohort (log-rank p = {lr.p_value:.3g})")
             ax.set_xlabel(f"{name} (months)")

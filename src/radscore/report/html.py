@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import platform
 import re
 from dataclasses import dataclass, field
@@ -53,14 +52,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
-def _figure_bytes(fig, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    # No timestamps in the files, so equal figures give equal bytes.
-    meta = {"Date": None} if fmt == "svg" else {"Software": None}
-    fig.savefig(buf, format=fmt, dpi=150 if fmt == "png" else None, bbox_inches="tight", metadata=meta)
-    return buf.getvalue()
-
-
 def _table_html(df: pd.DataFrame) -> str:
     fmt = df.copy()
     for c in fmt.columns:
@@ -71,7 +62,7 @@ def _table_html(df: pd.DataFrame) -> str:
 
 def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
     """Write ``report.html`` plus ``tables/*.csv`` and ``figures/*.png|svg`` into ``out_dir``."""
-    import matplotlib.pyplot as plt
+    from radscore.report.figures import figure_bytes
 
     out_dir = Path(out_dir)
     rendered = []
@@ -85,10 +76,9 @@ def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
             item["tables"].append({"name": name, "html": _table_html(df), "csv": f"tables/{fname}"})
         for name, fig in sec.figures.items():
             stem = f"{sec.key}_{_slug(name)}"
-            png = _figure_bytes(fig, "png")
+            png = figure_bytes(fig, "png", dpi=150)
             atomic_write_bytes(out_dir / "figures" / f"{stem}.png", png)
-            atomic_write_bytes(out_dir / "figures" / f"{stem}.svg", _figure_bytes(fig, "svg"))
-            plt.close(fig)
+            atomic_write_bytes(out_dir / "figures" / f"{stem}.svg", figure_bytes(fig, "svg"))
             item["figures"].append({"name": name, "src": "data:image/png;base64," + base64.b64encode(png).decode(),
                                     "files": f"figures/{stem}.png, .svg"})
         rendered.append(item)

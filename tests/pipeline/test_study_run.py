@@ -1,0 +1,141 @@
+"""End to end: a simulated study through every stage, its outputs, reuse and honesty checks."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from radscore.cli import main
+from radscore.config import config_from_dict
+from radscore.pipeline import extract as extract_mod
+from radscore.pipeline.context import Study
+from radscore.pipeline.model import run_model
+from radscore.pipeline.run import run_study
+from radscore.simulate import write_study
+from radscore.stats import roc_auc_ci
+
+pytestmark = pytest.mark.slow
+
+FAST = {"model": {"cv_folds": 5, "grid": {"max_depth": [2], "n_estimators": [60], "learning_rate": [0.1]}}}
+
+
+def _patch_config(folder, extra):
+    path = folder / "study.yaml"
+    data = yaml.safe_load(path.read_text())
+    for k, v in extra.items():
+        data.setdefault(k, {}).update(v) if isinstance(v, dict) else data.__setitem__(k, v)
+    path.write_text(yaml.safe_dump(data))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    write_study(folder, 60, seed=11)
+    _patch_config(folder, FAST)
+    metrics = run_study(folder, workers=2)
+    return folder, metrics
+
+
+def test_outputs_scripts_rely_on(study):
+    folder, metrics = study
+    features = pd.read_parquet(folder / "features.parquet")
+    manifest = pd.read_csv(folder / "manifest.csv")
+    assert len(features) == len(manifest)  # every scan extracted
+    assert list(features.columns[:4]) == ["patient_id", "timepoint", "lesion_id", "site"]
+    for image in ("pet", "ct", "petct"):
+        for voi in ("tumor", "core", "ring", "tumor_ring"):
+            assert any(c.startswith(f"{image}_{voi}_original_glcm_") for c in features.columns), (image, voi)
+    scores = pd.read_csv(folder / "scores.csv")
+    assert list(scores.columns) == ["patient_id", "timepoint", "lesion_id", "site", "cohort", "model", "radscore",
+                                    "probability", "group"]
+    assert set(scores["model"]) == {"pet", "ct", "petct", "comb"}
+    assert set(scores["cohort"]) == {"training", "testing"}
+    on_disk = json.loads((folder / "metrics.json").read_text())
+    assert on_disk == json.loads(json.dumps(metrics))
+    for m in on_disk["models"].values():
+        t = m["cohorts"]["testing"]
+        assert t["ci_low"] <= t["auc"] <= t["ci_high"] and t["n"] == 18
+    html = (folder / "report.html").read_text()
+    assert "Methods and parameter record" in html and "data:image/png;base64," in html
+    assert 'src="http' not in html and "<script src" not in html  # self-contained
+    assert (folder / "models" / "comb").is_dir()
+
+
+def test_split_is_seeded_7_to_3_and_cutoff_from_training(study):
+    folder, metrics = study
+    scores = pd.read_csv(folder / "scores.csv")
+    base = scores[(scores["timepoint"] == "baseline") & (scores["model"] == "comb")].drop_duplicates("patient_id")
+    assert (base["cohort"] == "testing").sum() == 18
+    cut = metrics["models"]["comb"]["cutoff"]
+    assert ((base["radscore"] > cut) == (base["group"] == "high")).all()
+
+
+def test_rerun_reuses_everything(study, monkeypatch):
+    folder, _ = study
+    before = (folder / "scores.csv").read_bytes()
+
+    def boom(task):
+        raise AssertionError("a finished scan was recomputed")
+
+    monkeypatch.setattr(extract_mod, "process_scan", boom)
+    run_study(folder, workers=1)
+    assert (folder / "scores.csv").read_bytes() == before
+
+
+def test_changed_model_config_reruns_model_not_extraction(study, tmp_path, monkeypatch):
+    folder, _ = study
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    _patch_config(copy, {"model": {"cutoff": "median"}})
+    monkeypatch.setattr(extract_mod, "process_scan", lambda t: (_ for _ in ()).throw(AssertionError("recomputed")))
+    metrics = run_study(copy, workers=1)
+    scores = pd.read_csv(copy / "scores.csv")
+    train = scores[(scores.cohort == "training") & (scores.model == "comb") & (scores.timepoint == "baseline")]
+    train = train.drop_duplicates("patient_id")
+    assert metrics["models"]["comb"]["cutoff"] == pytest.approx(np.median(train["radscore"]), abs=1e-6)
+
+
+def test_same_seed_gives_identical_tables(study, tmp_path):
+    folder, _ = study
+    copy = tmp_path / "again"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(".radscore", "models", "features.parquet",
+                                                                "scores.csv", "report.html", "tables", "figures"))
+    run_study(copy, workers=2)
+    for name in ("features.parquet", "scores.csv", "metrics.json"):
+        assert (copy / name).read_bytes() == (folder / name).read_bytes(), name
+
+
+def test_shuffled_outcomes_give_chance_auc(study):
+    """No leakage: with outcomes shuffled, the held-out AUC averages to about 0.5."""
+    folder, _ = study
+    s = Study.open(folder)
+    features = pd.read_parquet(folder / "features.parquet")
+    manifest = s.manifest()
+    aucs = []
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        perm = dict(zip(manifest["patient_id"].unique(), rng.permutation(
+            manifest.drop_duplicates("patient_id")["ndb"].to_numpy())))
+        shuffled = manifest.assign(ndb=manifest["patient_id"].map(perm))
+        cfg = config_from_dict({**s.config.to_dict(), "seed": seed, "model": {**s.config.to_dict()["model"],
+                                                                               "models": ["comb"]}})
+        scores, cohorts, _ = run_model(cfg, features, shuffled, s.work_dir / f"shuffle{seed}", workers=2)
+        test = scores[(scores.cohort == "testing") & (scores.timepoint == "baseline")].drop_duplicates("patient_id")
+        y = test["patient_id"].map(perm).to_numpy()
+        aucs.append(roc_auc_ci(y, test["radscore"].to_numpy()).auc)
+    assert abs(np.mean(aucs) - 0.5) < 0.1, aucs
+
+
+def test_cli_run_json_and_bad_config_exit_code(study, tmp_path, capsys):
+    folder, _ = study
+    assert main(["--quiet", "run", str(folder), "--json", "--workers", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "comb" in out["models"]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "study.yaml").write_text("voi:\n  ring_mm: -5\n")
+    assert main(["--quiet", "run", str(bad)]) == 2
+    assert "voi.ring_mm" in capsys.readouterr().err
