@@ -4,6 +4,7 @@ Public names are re-exported here; the science lives in the private-ish modules 
 """
 
 from radscore.modeling.artifact import LoadedModel, load_model, save_model
+from radscore.modeling.compare import ComparisonResult, classifier_zoo, compare_classifiers
 from radscore.modeling.evaluate import NestedCvResult, nested_cv_auc
 from radscore.modeling.icc import IccFilter, IccResult, icc, icc_features
 from radscore.modeling.radscore import RadscoreClassifier, feature_subset, youden_cutoff
@@ -19,7 +20,7 @@ from radscore.modeling.selection import (
 from radscore.modeling.split import split_cohort
 
 __all__ = [
-    "ConstantFilter", "CorrelationFilter", "IccFilter", "IccResult", "LassoSelector", "LoadedModel",
+    "ComparisonResult", "ConstantFilter", "CorrelationFilter", "classifier_zoo", "compare_classifiers", "IccFilter", "IccResult", "LassoSelector", "LoadedModel",
     "MrmrSelector", "NestedCvResult", "RadscoreClassifier", "UnivariateFilter", "feature_subset", "icc",
     "icc_features", "load_model", "nested_cv_auc", "save_model", "selection_steps", "split_cohort",
     "univariate_pvalues", "youden_cutoff",

@@ -224,7 +224,9 @@ class LassoSelector(_Selector):
         Xs = StandardScaler().fit_transform(X)
         folds = max(2, min(self.cv, int(np.bincount(y.astype(int)).min())))
         lr = LogisticRegressionCV(
-            Cs=self.Cs, l1_ratios=(1.0,), solver="liblinear", scoring="neg_log_loss",
+            # C in [1e-3, 1e2] on standardised features: beyond 1e2 the fit is unpenalised
+            # and liblinear stops converging on separable folds.
+            Cs=np.logspace(-3, 2, self.Cs) if isinstance(self.Cs, int) else self.Cs, l1_ratios=(1.0,), solver="liblinear", scoring="neg_log_loss",
             cv=StratifiedKFold(folds, shuffle=True, random_state=self.random_state),
             random_state=self.random_state, use_legacy_attributes=False, max_iter=1000,
         )
