@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from radscore.analyses.dynamic import paired_change, run
+from radscore.analyses.dynamic import paired_change, progression_within, run
 
 
 def test_paired_change_hand_case():
@@ -38,3 +38,24 @@ def test_dynamic_skips_without_followup(demo_ctx):
     ctx = dataclasses.replace(demo_ctx, scores=demo_ctx.scores[demo_ctx.scores["timepoint"] == "baseline"])
     (sec,) = run(ctx)
     assert "follow-up" in sec.skipped
+
+
+def test_progression_within_window():
+    out = progression_within([3, 7, 5, 6, 8], [1, 1, 0, 1, 0], 6)
+    assert out[[0, 1, 3, 4]].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert np.isnan(out[2])  # censored at 5 < 6 months: unknown
+
+
+def test_dynamic_derives_progression_when_column_absent(demo_ctx):
+    import dataclasses
+
+    m = demo_ctx.manifest.drop(columns="progression_6m")
+    (sec,) = run(dataclasses.replace(demo_ctx, manifest=m))
+    assert sec.skipped is None
+    # where the status at 6 months is observable the derived label equals the simulator's
+    fu = demo_ctx.manifest[demo_ctx.manifest["timepoint"] == "followup"]
+    derived = progression_within(fu["pfs_fu_months"], fu["pfs_fu_event"], 6)
+    known = ~np.isnan(derived)
+    assert known.sum() > 20
+    np.testing.assert_array_equal(derived[known], fu["progression_6m"].to_numpy()[known])
+    assert sec.tables["discrimination"]["n"].iloc[0] < fu["patient_id"].nunique() + 1

@@ -15,7 +15,7 @@ def test_failure_cohorts_hand_case():
 
 def test_four_groups_labels():
     g = four_groups(["low", "high"], [50, 49.9], 50)
-    assert g.tolist() == ["low Radscore + TPS >= 50%", "high Radscore + TPS < 50%"]
+    assert g.tolist() == ["low-RS, TPS>=50%", "high-RS, TPS<50%"]
 
 
 def test_tps_on_demo(demo_ctx):

@@ -66,7 +66,7 @@ def km_figure(time, event, groups, title: str):
     """KM curves by group (``radscore.report.figures.plot_km``, log-rank p shown); returns the Figure."""
     time, event, groups = np.asarray(time, float), np.asarray(event, int), np.asarray(groups).astype(str)
     plot_km = tool("radscore.report.figures", "plot_km")
-    fig, ax = new_figure((5.5, 4.6))
+    fig, ax = new_figure((6.4, 5.2))
     plot_km(time, event, groups, ax=ax)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
@@ -84,7 +84,12 @@ def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str):
     for label, (y, s) in curves.items():
         y, s = np.asarray(y, int), np.asarray(s, float)
         if y.size >= 2 and y.min() != y.max():
+            before = len(ax.lines)
             plot_roc(y, {label: s}, ax=ax)
+            # each call starts plot_roc's palette afresh: recolour this call's curve
+            for line in ax.lines[before:]:
+                if line.get_label() != "Chance":
+                    line.set_color(f"C{drawn}")
             drawn += 1
     handles, labels = ax.get_legend_handles_labels()
     keep = [(h, lab) for h, lab in zip(handles, labels) if lab != "Chance"]

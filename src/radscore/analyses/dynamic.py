@@ -57,6 +57,15 @@ def paired_change(baseline, followup, outcome, labels: tuple[str, str] = ("DCB",
     return pd.DataFrame(rows)
 
 
+def progression_within(time, event, window: float) -> np.ndarray:
+    """1 = progression within ``window`` months of the follow-up scan, 0 = event-free beyond it,
+    NaN = censored before the window ends (status unknown)."""
+    t, e = np.asarray(time, float), np.asarray(event, float)
+    out = np.where((e == 1) & (t <= window), 1.0, np.where(t > window, 0.0, np.nan))
+    out[np.isnan(t) | np.isnan(e)] = np.nan
+    return out
+
+
 def trajectory_figure(baseline, followup, outcome, cutoff: float, labels=("DCB", "NDB")):
     """One line per patient from baseline to follow-up, coloured by outcome, with the cutoff."""
 
@@ -80,9 +89,11 @@ def run(ctx: AnalysisContext) -> list[Section]:
     fu = patient_table(ctx, "followup")
     if fu.empty:
         return [Section(key, title, skipped="no follow-up scans (timepoint 'followup') in the scores table")]
+    if require_columns(fu, [s.progression_column]) and not require_columns(fu, [s.pfs_time, s.pfs_event]):
+        fu[s.progression_column] = progression_within(fu[s.pfs_time], fu[s.pfs_event], s.progression_window_months)
     reason = require_columns(fu, [s.progression_column])
     if reason:
-        return [Section(key, title, skipped=reason)]
+        return [Section(key, title, skipped=reason + f" (nor {s.pfs_time}/{s.pfs_event} to derive it)")]
     fu = fu[fu[s.progression_column].notna()]
     base = patient_table(ctx, "baseline").set_index("patient_id")["radscore"]
     y = fu[s.progression_column].astype(int).to_numpy()

@@ -54,10 +54,10 @@ def failure_cohorts(y, group, tps, low_cut: float = 1.0, high_cut: float = 50.0)
 
 
 def four_groups(group, tps, high_cut: float = 50.0) -> np.ndarray:
-    """Labels ``"<low|high> Radscore + TPS >= 50%"`` / ``"... < 50%"``."""
+    """Labels ``"<low|high>-RS, TPS>=50%"`` / ``"<low|high>-RS, TPS<50%"`` (short: KM legends)."""
     g, t = np.asarray(group).astype(str), np.asarray(tps, float)
-    hi = np.where(t >= high_cut, f"TPS >= {high_cut:g}%", f"TPS < {high_cut:g}%")
-    return np.char.add(np.char.add(g.astype("<U8"), " Radscore + "), hi.astype("<U20"))
+    hi = np.where(t >= high_cut, f"TPS>={high_cut:g}%", f"TPS<{high_cut:g}%")
+    return np.char.add(np.char.add(g.astype("<U8"), "-RS, "), hi.astype("<U20"))
 
 
 def integrated_model(train: pd.DataFrame, test: pd.DataFrame, y_col: str, seed: int):
