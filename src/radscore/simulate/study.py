@@ -9,6 +9,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from radscore.config import StudyConfig, TablesSettings, dump_config
+from radscore.runtime.executor import run_tasks
 from radscore.runtime.files import atomic_write_csv, atomic_write_text
 from radscore.runtime.progress import progress
 from radscore.simulate.cohort import simulate_cohort
@@ -25,7 +26,30 @@ def _write(img: sitk.Image, path: Path) -> None:
     tmp.replace(path)
 
 
-def write_study(out: str | Path, n_patients: int = 100, seed: int = 0) -> Path:
+def _patient_scans(task: tuple) -> list[dict]:
+    """Write one patient's scans (runs in a worker process); returns their manifest rows."""
+    out, seed, k, pid, z, z_fu, has_fu, second_site = task
+    scans = [("baseline", "1", "primary", z, 1.0)]
+    if second_site:
+        scans.append(("baseline", "2", second_site, z, 0.8))
+    if has_fu:
+        scans.append(("followup", "1", "primary", z_fu, float(np.clip(1 + 0.1 * z_fu, 0.7, 1.2))))
+    rows = []
+    for j, (tp, lesion, site, zz, scale) in enumerate(scans):
+        # Seeded per patient and scan, so the images do not depend on worker scheduling.
+        rng = np.random.default_rng([seed, k, j])
+        origin = tuple(rng.uniform(-200, 200, 3).round(2))
+        ct, pet, mask, mask2 = make_images(rng, zz, site=site, scale=scale, origin_xyz=origin)
+        stem = f"{pid}_{tp}_L{lesion}"
+        paths = {name: Path("images") / f"{stem}_{name}.nii.gz" for name in ("ct", "pet", "mask", "mask_2")}
+        for name, img in zip(paths, (ct, pet, mask, mask2)):
+            _write(img, Path(out) / paths[name])
+        rows.append({"patient_id": pid, "timepoint": tp, "lesion_id": lesion, "site": site,
+                     **{name: str(p) for name, p in paths.items()}})
+    return rows
+
+
+def write_study(out: str | Path, n_patients: int = 100, seed: int = 0, *, workers: int | None = None) -> Path:
     """Simulate ``n_patients`` and write a runnable study folder at ``out``.
 
     Returns the path of the written ``study.yaml``.
@@ -33,25 +57,17 @@ def write_study(out: str | Path, n_patients: int = 100, seed: int = 0) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cohort = simulate_cohort(n_patients, seed)
-    rows = []
-    latent = cohort.latent.set_index("patient_id")
-    for k, pid in enumerate(progress(list(latent.index), desc="simulating", unit="patient")):
-        lat = latent.loc[pid]
-        scans = [("baseline", "1", "primary", float(lat.z), 1.0)]
-        if lat.second_site:
-            scans.append(("baseline", "2", str(lat.second_site), float(lat.z), 0.8))
-        if lat.has_followup:
-            scans.append(("followup", "1", "primary", float(lat.z_fu), float(np.clip(1 + 0.1 * lat.z_fu, 0.7, 1.2))))
-        for j, (tp, lesion, site, z, scale) in enumerate(scans):
-            rng = np.random.default_rng([seed, k, j])
-            origin = tuple(rng.uniform(-200, 200, 3).round(2))
-            ct, pet, mask, mask2 = make_images(rng, z, site=site, scale=scale, origin_xyz=origin)
-            stem = f"{pid}_{tp}_L{lesion}"
-            paths = {name: Path("images") / f"{stem}_{name}.nii.gz" for name in ("ct", "pet", "mask", "mask_2")}
-            for name, img in zip(paths, (ct, pet, mask, mask2)):
-                _write(img, out / paths[name])
-            rows.append({"patient_id": pid, "timepoint": tp, "lesion_id": lesion, "site": site,
-                         **{name: str(p) for name, p in paths.items()}})
+    tasks = [(str(out), seed, k, r.patient_id, float(r.z), float(r.z_fu), bool(r.has_followup), str(r.second_site))
+             for k, r in enumerate(cohort.latent.itertuples(index=False))]
+    per_patient: list[list[dict]] = [[] for _ in tasks]
+    bar = progress(total=len(tasks), desc="simulating", unit="patient")
+    for res in run_tasks(_patient_scans, tasks, workers=workers):
+        if res.error is not None:
+            raise res.error
+        per_patient[res.index] = res.value
+        bar.update(1)
+    bar.close()
+    rows = [row for patient_rows in per_patient for row in patient_rows]
     manifest = pd.DataFrame(rows).merge(cohort.outcomes, on="patient_id", how="left")
     base = manifest["timepoint"] == "baseline"
     for col in ("scan_month", "progression_6m", "pfs_fu_months", "pfs_fu_event"):
