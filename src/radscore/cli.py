@@ -83,6 +83,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per patient on stdout")
     p.add_argument("--workers", type=int, default=None)
 
+    p = sub.add_parser("serve", help="start the decision-support page for a model (local web server)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="open http://HOST:PORT/ in a browser, upload CT, PET and mask (and optionally a "
+                              "follow-up) and see the Radscore, risk group, training distribution and VOI overlays; "
+                              "uploads are deleted after each response unless 'keep' is ticked")
+    p.add_argument("model", help="model folder, e.g. DIR/models/comb")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-upload-mb", type=int, default=512, help="largest single upload (default 512 MB)")
+
+    p = sub.add_parser("suv", help="convert a PET DICOM series to an SUV image (prints the factor and tags used)")
+    p.add_argument("dicom_dir", help="folder holding one PET DICOM series")
+    p.add_argument("--out", required=True, help="output image, e.g. suv.nii.gz")
+    p.add_argument("--method", default="bw", choices=["bw", "lbm", "lbm_janma", "bsa", "ibw"],
+                   help="body weight (default), lean body mass (James; lbm_janma: Janmahasatian), body surface "
+                        "area, ideal body weight")
+
+    p = sub.add_parser("rtstruct", help="list the ROIs of an RTSTRUCT/SEG file, or rasterise one ROI to a mask")
+    p.add_argument("file", help="RTSTRUCT or DICOM SEG file")
+    p.add_argument("--list", action="store_true", dest="list_rois", help="print the ROI/segment names")
+    p.add_argument("--roi", help="ROI name (RTSTRUCT) or segment label (SEG) to rasterise")
+    p.add_argument("--image", help="DICOM image folder whose grid the mask is drawn on")
+    p.add_argument("--out", help="output mask, e.g. mask.nii.gz")
+
     p = sub.add_parser("validate", help="check study.yaml and the manifest without running anything")
     p.add_argument("dir")
     p.add_argument("--config", default=None)
@@ -150,6 +174,13 @@ def cmd_validate(args) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args) -> int:
+    from radscore.web import ServerSettings, serve
+
+    serve(args.model, host=args.host, port=args.port, settings=ServerSettings(max_upload_mb=args.max_upload_mb))
+    return EXIT_OK
+
+
 def cmd_predict(args) -> int:
     from radscore.errors import ManifestError
     from radscore.pipeline.predict import predict_scans
@@ -187,7 +218,20 @@ def cmd_predict(args) -> int:
     return EXIT_OK if failed == 0 else 2
 
 
-COMMANDS = {"demo": cmd_demo, "simulate": cmd_simulate, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict}
+def cmd_suv(args) -> int:
+    from radscore.imaging.commands import cmd_suv as run
+
+    return run(args.dicom_dir, args.out, args.method)
+
+
+def cmd_rtstruct(args) -> int:
+    from radscore.imaging.commands import cmd_rtstruct as run
+
+    return run(args.file, list_rois=args.list_rois, roi=args.roi, image_dir=args.image, out=args.out)
+
+
+COMMANDS = {"demo": cmd_demo, "simulate": cmd_simulate, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
+            "serve": cmd_serve, "suv": cmd_suv, "rtstruct": cmd_rtstruct}
 
 
 def main(argv: list[str] | None = None) -> int:
