@@ -155,6 +155,9 @@ class ModelSettings(_Settings):
         default_factory=lambda: ["pet", "ct", "petct", "comb"]
     )
     cutoff: Literal["youden", "median"] = "youden"
+    nested_cv_folds: int | None = Field(
+        5, ge=2, description="outer folds of the nested-CV AUC on the training cohort; null = skip"
+    )
 
 
 class RuntimeSettings(_Settings):
@@ -162,6 +165,10 @@ class RuntimeSettings(_Settings):
 
     workers: int | None = Field(None, ge=1, description="processes; null = number of cores")
     scheduler: str | None = Field(None, description="dask.distributed scheduler address, null = local processes")
+    memory_limit_gb: float | None = Field(
+        None, gt=0.0, description="address-space limit of each local worker process (RLIMIT_AS); a scan that "
+        "exceeds it is reported in qc.csv instead of exhausting the machine; null = no limit"
+    )
 
 
 class DynamicSettings(_Settings):

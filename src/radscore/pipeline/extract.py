@@ -112,6 +112,8 @@ def _describe(exc: BaseException) -> str:
     # Unexpected: keep the innermost frame so a bug report is possible, no header data.
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+    if not tb and getattr(exc, "where", ""):  # raised in a worker process (see runtime.executor)
+        where = f" (at {exc.where})"
     return f"unexpected error {type(exc).__name__}: {exc}{where}"
 
 
@@ -146,7 +148,8 @@ def run_extract(config: StudyConfig, manifest: pd.DataFrame, cache_dir: Path, *,
                 todo.append(i)
     log.info("extraction: %d scans, %d cached, %d to compute", len(tasks), len(tasks) - len(todo), len(todo))
     bar = progress(total=len(todo), desc="extracting", unit="scan")
-    for res in run_tasks(process_scan, [tasks[i] for i in todo], workers=workers, scheduler=scheduler):
+    for res in run_tasks(process_scan, [tasks[i] for i in todo], workers=workers, scheduler=scheduler,
+                         memory_limit_gb=config.runtime.memory_limit_gb):
         i = todo[res.index]
         if res.error is None:
             results[i] = res.value

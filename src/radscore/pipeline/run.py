@@ -15,7 +15,8 @@ from radscore.pipeline.extract import run_extract
 from radscore.report.html import ReportInputs, software_versions, write_report
 from radscore.report.sections import Section
 from radscore.runtime.cache import make_key
-from radscore.runtime.files import atomic_write_csv, atomic_write_json, atomic_write_parquet, sha256_file
+from radscore.runtime.files import (atomic_write_csv, atomic_write_json, atomic_write_parquet, ensure_writable,
+                                   sha256_file)
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +72,9 @@ def _summary(study: Study, metrics: dict, state: dict, qc: pd.DataFrame, manifes
 
 
 def _parameters(study: Study, state: dict, records: dict) -> dict:
-    cfg = study.config.to_dict()
-    params = {"Software": software_versions(), "Study": {"name": cfg["name"], "seed": cfg["seed"],
-                                                         "manifest": cfg["manifest"]}}
-    for block in ("endpoint", "split", "preprocess", "voi", "fusion", "features", "selection", "model"):
-        params[block.capitalize()] = {k: json.dumps(v) if isinstance(v, (dict, list)) else v
-                                      for k, v in cfg[block].items()}
-    params["Selected features"] = {MODEL_TITLES.get(m, m): ", ".join(f) for m, f in state["selected"].items()}
-    params["Tuned hyper-parameters"] = {MODEL_TITLES.get(m, m): json.dumps(p, sort_keys=True)
-                                        for m, p in state["best_params"].items()}
-    if records:
-        first = sorted(records)[0]
-        params[f"Preprocessing record (example: scan {first})"] = json.dumps(records[first], indent=1, sort_keys=True)
-    return params
+    from radscore.report.methods import parameter_record
+
+    return parameter_record(study.config.to_dict(), state, records, software_versions())
 
 
 def run_study(folder: str | Path, *, config_path: str | Path | None = None, workers: int | None = None,
@@ -93,6 +84,8 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     study = Study.open(folder, config_path)
     cfg = study.config
     manifest = study.manifest()
+    for out in (study.root, study.work_dir):  # a read-only or full folder fails now, not after extraction
+        ensure_writable(out)
     workers = workers or cfg.runtime.workers
     scheduler = scheduler or cfg.runtime.scheduler
 

@@ -94,3 +94,16 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def ensure_writable(folder: str | Path) -> Path:
+    """Fail fast with :class:`OutputError` when ``folder`` cannot take new files.
+
+    Called before hours of work start, so a read-only or full output folder is found at
+    once rather than at the first write; the probe goes through :func:`atomic_write_bytes`
+    and is removed again.
+    """
+    folder = Path(folder)
+    probe = atomic_write_bytes(folder / f".radscore-write-test-{os.getpid()}", b"ok")
+    probe.unlink(missing_ok=True)
+    return folder

@@ -1,0 +1,91 @@
+"""The local worker pool: a dead or out-of-memory worker costs only its own item."""
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from radscore.runtime.executor import WorkerError, run_tasks
+
+
+def square(x):
+    return x * x
+
+
+def die_on_three(x):
+    if x == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.05)
+    return x * x
+
+
+def raise_on_two(x):
+    if x == 2:
+        raise ValueError("bad item two")
+    return x
+
+
+def allocate(gb):
+    a = np.ones(int(gb * 1024**3 // 8))  # touches every page
+    return float(a.sum())
+
+
+def _vm_size_gb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) / 1024**2
+    pytest.skip("no /proc/self/status: cannot size the memory limit")
+
+
+def _collect(results):
+    return {r.index: r for r in results}
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_every_item_once_with_its_value(workers):
+    out = _collect(run_tasks(square, list(range(9)), workers=workers))
+    assert sorted(out) == list(range(9))
+    assert all(out[i].value == i * i and out[i].error is None for i in out)
+
+
+def test_exception_reported_for_its_item_with_location():
+    out = _collect(run_tasks(raise_on_two, list(range(5)), workers=2))
+    assert isinstance(out[2].error, ValueError) and "bad item two" in str(out[2].error)
+    assert out[2].error.where.startswith("test_executor.py:")  # innermost frame survives the process hop
+    assert [out[i].value for i in (0, 1, 3, 4)] == [0, 1, 3, 4]
+
+
+def test_killed_worker_costs_only_its_item():
+    t0 = time.perf_counter()
+    out = _collect(run_tasks(die_on_three, list(range(8)), workers=2))
+    assert sorted(out) == list(range(8))
+    err = out[3].error
+    assert isinstance(err, WorkerError) and "SIGKILL" in err.message and "rerun" in err.message
+    for i in set(range(8)) - {3}:
+        assert out[i].error is None and out[i].value == i * i
+    assert time.perf_counter() - t0 < 30
+
+
+def test_worker_over_memory_limit_is_reported_not_hung():
+    limit = _vm_size_gb() + 0.5  # the fork inherits this process's address space
+    t0 = time.perf_counter()
+    out = _collect(run_tasks(allocate, [0.01, 4.0, 0.01], workers=2, memory_limit_gb=limit))
+    assert time.perf_counter() - t0 < 60
+    assert out[0].error is None and out[2].error is None
+    err = out[1].error
+    assert isinstance(err, WorkerError) and "memory" in err.message and "memory_limit_gb" in err.message
+
+
+def test_abandoned_run_leaves_no_worker_behind():
+    gen = run_tasks(die_on_three, list(range(6)), workers=2)
+    first = next(gen)
+    assert first.index in range(6)
+    import multiprocessing as mp
+
+    children = mp.active_children()
+    gen.close()  # the caller stopped (error or Ctrl-C): workers are killed, not orphaned
+    time.sleep(0.2)
+    assert not any(c.is_alive() for c in children)
