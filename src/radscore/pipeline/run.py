@@ -72,9 +72,19 @@ def _summary(study: Study, metrics: dict, state: dict, qc: pd.DataFrame, manifes
 
 
 def _parameters(study: Study, state: dict, records: dict) -> dict:
-    from radscore.report.methods import parameter_record
-
-    return parameter_record(study.config.to_dict(), state, records, software_versions())
+    cfg = study.config.to_dict()
+    params = {"Software": software_versions(), "Study": {"name": cfg["name"], "seed": cfg["seed"],
+                                                         "manifest": cfg["manifest"]}}
+    for block in ("endpoint", "split", "preprocess", "voi", "fusion", "features", "selection", "model"):
+        params[block.capitalize()] = {k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                                      for k, v in cfg[block].items()}
+    params["Selected features"] = {MODEL_TITLES.get(m, m): ", ".join(f) for m, f in state["selected"].items()}
+    params["Tuned hyper-parameters"] = {MODEL_TITLES.get(m, m): json.dumps(p, sort_keys=True)
+                                        for m, p in state["best_params"].items()}
+    if records:
+        first = sorted(records)[0]
+        params[f"Preprocessing record (example: scan {first})"] = json.dumps(records[first], indent=1, sort_keys=True)
+    return params
 
 
 def run_study(folder: str | Path, *, config_path: str | Path | None = None, workers: int | None = None,
