@@ -18,10 +18,11 @@ from radscore.modeling.selection import (
     univariate_pvalues,
 )
 from radscore.modeling.split import split_cohort
+from radscore.modeling.train import TrainingResult, train_radscores
 
 __all__ = [
     "ComparisonResult", "ConstantFilter", "CorrelationFilter", "classifier_zoo", "compare_classifiers", "IccFilter", "IccResult", "LassoSelector", "LoadedModel",
-    "MrmrSelector", "NestedCvResult", "RadscoreClassifier", "UnivariateFilter", "feature_subset", "icc",
+    "MrmrSelector", "NestedCvResult", "RadscoreClassifier", "TrainingResult", "UnivariateFilter", "feature_subset", "icc",
     "icc_features", "load_model", "nested_cv_auc", "save_model", "selection_steps", "split_cohort",
-    "univariate_pvalues", "youden_cutoff",
+    "train_radscores", "univariate_pvalues", "youden_cutoff",
 ]
