@@ -98,7 +98,7 @@ def test_body_mask_fills_lungs_and_drops_the_table():
 def test_voi_properties(seed, spacing, core, ring):
     rng = np.random.default_rng(seed)
     tumor = np.zeros((14, 14, 14), bool)
-    lo = rng.integers(2, 6, size=3)
+    lo = rng.integers(0, 6, size=3)  # may touch the image border
     hi = lo + rng.integers(2, 7, size=3)
     tumor[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = True
     tumor &= rng.random(tumor.shape) > 0.1
@@ -109,6 +109,9 @@ def test_voi_properties(seed, spacing, core, ring):
     assert not (vois["ring"] & ~body).any()  # ring inside body
     assert np.array_equal(vois["tumor_ring"], tumor | vois["ring"])
     assert np.array_equal(vois["tumor"], tumor)
+    # the sub-box used for speed gives the whole-array result
+    assert np.array_equal(vois["core"], erode_mm(tumor, spacing, core))
+    assert np.array_equal(vois["ring"], dilate_mm(tumor, spacing, ring) & ~tumor & body)
     # monotone in the distance
     assert not (erode_mm(tumor, spacing, core + 1.0) & ~vois["core"]).any()
     assert not (dilate_mm(tumor, spacing, ring) & ~dilate_mm(tumor, spacing, ring + 1.0)).any()

@@ -5,10 +5,11 @@ Order of operations (each recorded in :attr:`PreparedPatient.record`):
 1. checks: the mask is non-empty, has at least ``voi.min_voxels`` voxels and overlaps
    the CT; a mask on another grid is resampled onto the CT (nearest neighbour, warning);
    PET must overlap the CT.
-2. optional crop of CT and mask to the tumour's box plus ``preprocess.crop_margin_mm``;
-   optional rigid PET-to-CT registration (``preprocess.registration``).
-3. CT resampled to ``preprocess.spacing_mm`` (centre-aligned grid); PET resampled onto
-   that grid; the mask by nearest neighbour or partial volume (``mask_interpolation``).
+2. optional rigid PET-to-CT registration (``preprocess.registration``).
+3. CT resampled to ``preprocess.spacing_mm`` (centre-aligned grid), optionally only the
+   part within ``preprocess.crop_margin_mm`` of the tumour's box (a sub-grid of the full
+   grid: the same voxels); PET resampled onto that grid; the mask by nearest neighbour or
+   partial volume (``mask_interpolation``).
 4. fusion of PET and CT (``fusion``).
 5. body mask and the four VOIs (``voi``); a VOI that is empty or smaller than
    ``min_voxels`` is left out, with a warning.
@@ -30,7 +31,7 @@ from radscore.imaging.resample import (
     physical_bounds,
     resample_like,
     resample_mask_like,
-    resample_to_spacing,
+    grid_for_spacing,
     same_grid,
 )
 from radscore.imaging.voi import VOI_NAMES, body_mask, make_vois
@@ -101,18 +102,62 @@ def check_mask(ct: sitk.Image, mask: sitk.Image, min_voxels: int, *, patient: st
     return out
 
 
-def crop_to_tumour(ct: sitk.Image, mask: sitk.Image, margin_mm: float) -> tuple[sitk.Image, sitk.Image]:
-    """Crop CT and mask (same grid) to the tumour's bounding box plus ``margin_mm`` on every side."""
-    arr = sitk.GetArrayViewFromImage(mask)
-    nz = np.nonzero(arr)
-    lo = np.array([nz[2].min(), nz[1].min(), nz[0].min()])
-    hi = np.array([nz[2].max(), nz[1].max(), nz[0].max()])
-    pad = np.ceil(margin_mm / np.asarray(ct.GetSpacing())).astype(int)
-    size = np.asarray(ct.GetSize())
-    lo = np.maximum(lo - pad, 0)
-    hi = np.minimum(hi + pad, size - 1)
-    extent = (hi - lo + 1).tolist()
-    return (sitk.RegionOfInterest(ct, extent, lo.tolist()), sitk.RegionOfInterest(mask, extent, lo.tolist()))
+def target_grid(ct: sitk.Image, spacing_mm, mask: sitk.Image | None = None,
+                margin_mm: float | None = None) -> tuple[sitk.Image, tuple[int, int, int] | None]:
+    """An empty image holding the common grid: CT's extent at ``spacing_mm`` (centre-aligned).
+
+    With ``margin_mm`` the grid is cut to the tumour's box plus the margin, as a sub-grid of
+    the full one (same voxel positions), so cropping never shifts a voxel.
+
+    Returns
+    -------
+    reference : SimpleITK.Image (uint8, zeros)
+    start : (x, y, z) or None
+        First index of the sub-grid in the full CT grid when it is the CT's own grid.
+    """
+    if spacing_mm is None:
+        size, spacing, origin = list(ct.GetSize()), list(ct.GetSpacing()), list(ct.GetOrigin())
+    else:
+        size, spacing, origin = grid_for_spacing(ct, spacing_mm)
+    d = np.asarray(ct.GetDirection(), float).reshape(3, 3)
+    start = None
+    if margin_mm is not None and mask is not None:
+        lo_mm, hi_mm = _mask_bounds(mask)
+        corners = np.array([[x, y, z] for x in (lo_mm[0], hi_mm[0]) for y in (lo_mm[1], hi_mm[1])
+                            for z in (lo_mm[2], hi_mm[2])])
+        idx = (np.linalg.inv(d) @ (corners - np.asarray(origin)).T).T / np.asarray(spacing)
+        pad = np.ceil(margin_mm / np.asarray(spacing))
+        lo = np.clip(np.floor(idx.min(axis=0)) - pad, 0, np.asarray(size) - 1).astype(int)
+        hi = np.clip(np.ceil(idx.max(axis=0)) + pad, 0, np.asarray(size) - 1).astype(int)
+        origin = (np.asarray(origin) + d @ (lo * np.asarray(spacing))).tolist()
+        size = (hi - lo + 1).tolist()
+        start = tuple(int(v) for v in lo)
+    ref = sitk.Image([int(v) for v in size], sitk.sitkUInt8)
+    ref.SetSpacing([float(v) for v in spacing])
+    ref.SetOrigin([float(v) for v in origin])
+    ref.SetDirection(ct.GetDirection())
+    return ref, (start if spacing_mm is None else None)
+
+
+def _crop_input(image: sitk.Image, reference: sitk.Image, pad: int = 8) -> sitk.Image:
+    """The part of ``image`` that a resampling onto ``reference`` reads, plus ``pad`` voxels.
+
+    B-spline interpolation prefilters the whole input; on a whole-body scan resampled
+    onto a small tumour box that dominates the run time. The prefilter's influence decays
+    as 0.268^n with the distance n in voxels (cubic B-spline pole), so 8 voxels of padding
+    change values by less than 3e-5 of the local contrast.
+    """
+    lo_mm, hi_mm = physical_bounds(reference)
+    corners = [(x, y, z) for x in (lo_mm[0], hi_mm[0]) for y in (lo_mm[1], hi_mm[1]) for z in (lo_mm[2], hi_mm[2])]
+    idx = np.array([image.TransformPhysicalPointToContinuousIndex(c) for c in corners])
+    size = np.asarray(image.GetSize())
+    lo = np.clip(np.floor(idx.min(axis=0)).astype(int) - pad, 0, size - 1)
+    hi = np.clip(np.ceil(idx.max(axis=0)).astype(int) + pad, 0, size - 1)
+    if np.all(lo == 0) and np.all(hi == size - 1):
+        return image
+    if np.any(hi < lo):
+        return image
+    return sitk.RegionOfInterest(image, (hi - lo + 1).tolist(), lo.tolist())
 
 
 def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, config: StudyConfig, *,
@@ -159,13 +204,6 @@ def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, config: S
     if tumor_in_pet < 1.0:
         warnings.append(f"only {tumor_in_pet:.0%} of the tumour's box lies inside the PET field of view.")
 
-    if pp.crop_margin_mm is not None:
-        ct, mask = crop_to_tumour(ct, mask, pp.crop_margin_mm)
-        record["crop"] = {"margin_mm": pp.crop_margin_mm, "grid": _grid(ct)}
-        if pp.crop_margin_mm <= vs.ring_mm:
-            warnings.append(f"crop_margin_mm = {pp.crop_margin_mm:g} does not exceed ring_mm = {vs.ring_mm:g}: "
-                            "the ring is cut by the crop.")
-
     transform = None
     if pp.registration == "rigid":
         from radscore.imaging.registration import register_rigid
@@ -174,12 +212,22 @@ def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, config: S
     else:
         record["registration"] = {"method": "none"}
 
-    # CT to the target spacing; everything else onto that grid.
-    if pp.spacing_mm is not None:
-        ct_r = resample_to_spacing(ct, pp.spacing_mm, pp.image_interpolator, CT_OUTSIDE_HU)
-    else:
+    # CT to the target grid (its extent at spacing_mm, optionally cut to the tumour's box);
+    # PET and mask onto that grid.
+    reference, start = target_grid(ct, pp.spacing_mm, mask, pp.crop_margin_mm)
+    if same_grid(reference, ct):
         ct_r = ct
-    pet_r = resample_like(pet, ct_r, pp.image_interpolator, 0.0, transform=transform)
+    elif start is not None:  # a crop of the CT's own grid: cut, do not interpolate
+        ct_r = sitk.RegionOfInterest(ct, reference.GetSize(), start)
+    else:
+        ct_r = resample_like(_crop_input(ct, reference), reference, pp.image_interpolator, CT_OUTSIDE_HU)
+    if pp.crop_margin_mm is not None:
+        record["crop"] = {"margin_mm": pp.crop_margin_mm, "grid": _grid(ct_r)}
+        if pp.crop_margin_mm <= vs.ring_mm:
+            warnings.append(f"crop_margin_mm = {pp.crop_margin_mm:g} does not exceed ring_mm = {vs.ring_mm:g}: "
+                            "the ring is cut by the crop.")
+    pet_r = resample_like(pet if transform is not None else _crop_input(pet, ct_r), ct_r, pp.image_interpolator,
+                          0.0, transform=transform)
     mask_r = resample_mask_like(mask, ct_r, pp.mask_interpolation)
     record["resampling"] = {
         "grid": _grid(ct_r), "target_spacing_mm": list(pp.spacing_mm) if pp.spacing_mm else None,

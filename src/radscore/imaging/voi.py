@@ -27,11 +27,16 @@ logger = logging.getLogger(__name__)
 VOI_NAMES = ("tumor", "core", "ring", "tumor_ring")
 
 
-def body_mask(ct_hu: np.ndarray, threshold_hu: float = -500.0) -> np.ndarray:
-    """The patient's body on a CT: voxels above ``threshold_hu``, largest 3-D component, holes filled.
+def body_mask(ct_hu: np.ndarray, threshold_hu: float = -500.0, air_hu: float = -950.0) -> np.ndarray:
+    """The patient's body on a CT: everything except the air around the patient.
 
-    Holes are filled slice by slice (axial, array axis 0) so that the lungs and bowel gas,
-    which are enclosed in every axial slice but open to the airway in 3-D, count as body.
+    Voxels below ``threshold_hu`` form candidate air regions; a region is air *outside*
+    the patient when it touches the edge of the image and its median is below ``air_hu``
+    (room air is about -1000 HU, aerated lung about -850 HU). Everything else is body,
+    keeping its largest connected part (so a table beside the patient is dropped),
+    with holes filled slice by slice. Unlike a plain "largest component above -500 HU",
+    this keeps the lungs inside the body also on crops around a tumour, where the lung
+    reaches the crop's edge and is not enclosed by tissue in any slice.
 
     Parameters
     ----------
@@ -39,18 +44,38 @@ def body_mask(ct_hu: np.ndarray, threshold_hu: float = -500.0) -> np.ndarray:
         CT in Hounsfield units.
     threshold_hu : float
         Air/body threshold; -500 HU lies halfway between air (-1000) and soft tissue (0).
+    air_hu : float
+        Median HU below which a low-density region touching the image edge is outside air.
 
     Returns
     -------
     ndarray of bool, same shape
     """
-    fg = np.asarray(ct_hu) > threshold_hu
-    labels, n = ndimage.label(fg)
-    if n == 0:
-        return np.zeros(fg.shape, dtype=bool)
-    sizes = np.bincount(labels.ravel())
+    ct_hu = np.asarray(ct_hu)
+    low = ct_hu <= threshold_hu
+    labels, n = ndimage.label(low)
+    outside = np.zeros(low.shape, dtype=bool)
+    if n:
+        edge = np.zeros(low.shape, dtype=bool)
+        for axis in range(low.ndim):
+            idx = [slice(None)] * low.ndim
+            idx[axis] = 0
+            edge[tuple(idx)] = True
+            idx[axis] = -1
+            edge[tuple(idx)] = True
+        touching = np.unique(labels[edge & low])
+        touching = touching[touching > 0]
+        if touching.size:
+            medians = ndimage.median(ct_hu, labels, touching)
+            air = touching[np.asarray(medians) < air_hu]
+            outside = np.isin(labels, air)
+    # The largest remaining component: drops the table and other objects beside the patient.
+    parts, n_parts = ndimage.label(~outside)
+    if n_parts == 0:
+        return np.zeros(low.shape, dtype=bool)
+    sizes = np.bincount(parts.ravel())
     sizes[0] = 0
-    body = labels == int(np.argmax(sizes))
+    body = parts == int(np.argmax(sizes))
     for z in range(body.shape[0]):
         if body[z].any():
             body[z] = ndimage.binary_fill_holes(body[z])
@@ -116,14 +141,24 @@ def make_vois(tumor: np.ndarray, spacing_zyx: tuple[float, float, float], core_m
     if not tumor.any():
         empty = np.zeros_like(tumor)
         return {k: empty.copy() for k in VOI_NAMES}, ["tumour mask is empty: no VOI can be built."]
-    core = erode_mm(tumor, spacing, core_mm)
+    # Work inside the tumour's box grown by the ring (plus two voxels): distances beyond it
+    # do not matter, and whole-body grids would make the transforms slow and large.
+    idx = np.nonzero(tumor)
+    reach = [int(np.ceil((ring_mm + spacing[i]) / spacing[i])) + 2 for i in range(3)]
+    box = tuple(slice(max(int(idx[i].min()) - reach[i], 0), min(int(idx[i].max()) + reach[i] + 1, tumor.shape[i]))
+                for i in range(3))
+    sub = tumor[box]
+    core = np.zeros_like(tumor)
+    # erode_mm pads with background: right where the box is clipped by the image border,
+    # harmless elsewhere because the box already ends in background voxels.
+    core[box] = erode_mm(sub, spacing, core_mm)
     if not core.any():
         warnings.append(
             f"core is empty: the tumour is nowhere thicker than 2 x core_mm = {2 * core_mm:g} mm, "
             "so its erosion leaves nothing."
         )
-    grown = dilate_mm(tumor, spacing, ring_mm)
-    ring = grown & ~tumor
+    ring = np.zeros_like(tumor)
+    ring[box] = dilate_mm(sub, spacing, ring_mm) & ~sub
     if body is not None:
         body = np.asarray(body, dtype=bool)
         if body.shape != tumor.shape:
@@ -133,10 +168,9 @@ def make_vois(tumor: np.ndarray, spacing_zyx: tuple[float, float, float], core_m
             logger.debug("%d ring voxels outside the body removed", outside)
         ring &= body
     # The ring cannot extend past the image; say so when the tumour is that close to the border.
-    reach = [int(np.ceil((ring_mm + spacing[i]) / spacing[i])) for i in range(3)]
-    idx = np.nonzero(tumor)
+    edge = [int(np.ceil(ring_mm / spacing[i])) for i in range(3)]
     for ax in range(3):
-        if idx[ax].min() < reach[ax] or idx[ax].max() > tumor.shape[ax] - 1 - reach[ax]:
+        if idx[ax].min() < edge[ax] or idx[ax].max() > tumor.shape[ax] - 1 - edge[ax]:
             warnings.append(f"ring is cut by the image border along array axis {ax} (tumour within ring_mm of the edge).")
             break
     if not ring.any():
