@@ -115,3 +115,13 @@ def test_voi_properties(seed, spacing, core, ring):
     # monotone in the distance
     assert not (erode_mm(tumor, spacing, core + 1.0) & ~vois["core"]).any()
     assert not (dilate_mm(tumor, spacing, ring) & ~dilate_mm(tumor, spacing, ring + 1.0)).any()
+
+
+def test_body_mask_keeps_lung_that_reaches_the_edge_of_a_crop():
+    """On a crop around a lung tumour, lung touching the crop edge is body; outside air is not."""
+    ct = np.full((6, 60, 60), -850.0)  # lung filling the top of the crop, open at its edges
+    ct[:, 40:48, :] = 40.0  # chest wall
+    ct[:, 48:, :] = -1000.0  # room air below the patient
+    body = body_mask(ct, -500.0)
+    assert body[:, :48, :].all()
+    assert not body[:, 48:, :].any()
