@@ -30,7 +30,7 @@ def test_absent_inputs_are_skipped_with_reason(demo_ctx):
 
 
 def test_tables_are_deterministic(demo_ctx):
-    parts = ("tps", "tme", "nomogram")
+    parts = ("tps", "nomogram", "radiogenomics")
     a = run_analyses(demo_ctx, parts)
     b = run_analyses(demo_ctx, parts)
     for sa, sb in zip(a, b):

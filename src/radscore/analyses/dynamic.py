@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from radscore.analyses._shared import new_figure, auc_row, fmt_p, km_figure, roc_figure, tool
+from radscore.analyses._shared import auc_row, fmt_p, km_figure, new_figure, roc_figure, tool
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns
 from radscore.report.sections import Section
 
@@ -107,6 +107,13 @@ def run(ctx: AnalysisContext) -> list[Section]:
         disc["pr_auc"], disc["pr_p_value"] = pr.average_precision, pr.p_value
     tables["discrimination"] = disc
     figures["roc"] = roc_figure({"follow-up Radscore": (y, fu["radscore"].to_numpy())}, "Follow-up Radscore")
+    if 0 < y.sum() < y.size:
+        figures["pr"], ax = new_figure((4.8, 4.8))
+        tool("radscore.report.figures", "plot_pr")(y, {"follow-up Radscore": fu["radscore"].to_numpy()}, ax=ax)
+        figures["by_outcome"], ax = new_figure((4.2, 4.2))
+        tool("radscore.report.figures", "plot_score_by_group")(
+            fu["radscore"].to_numpy(), np.where(y == 1, f"{pos} (follow-up)", f"{neg} (follow-up)"), ax=ax,
+            ylabel="Follow-up Radscore", xlabel="Outcome after the follow-up scan")
     text = [f"{len(fu)} patients with a follow-up scan; {int(y.sum())} progressed within "
             f"{s.progression_window_months:g} months after it. Follow-up scans were scored with the baseline "
             f"{ctx.model} model and its training cutoff ({ctx.cutoff():.3f}). "

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from radscore.analyses._shared import auc_row, fmt_p, km_figure, logrank_p, tool
+from radscore.analyses._shared import auc_row, fmt_p, km_figure, logrank_p, roc_figure, tool
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns
 from radscore.report.sections import Section
 
@@ -68,7 +68,10 @@ def run(ctx: AnalysisContext) -> list[Section]:
             counts = les.groupby("patient_id").size()
             text = (f"{len(les)} baseline lesions of {les['patient_id'].nunique()} patients "
                     f"({int((counts > 1).sum())} with several). Patient-level rule: '{s.patient_rule}'.")
-            out.append(Section(key, title, text=text, tables={"by_site": tab}))
+            curves = {str(site): (sub[y_col].to_numpy(), sub["radscore"].to_numpy())
+                      for site, sub in les.groupby("site", sort=True)}
+            out.append(Section(key, title, text=text, tables={"by_site": tab},
+                               figures={"roc_by_site": roc_figure(curves, "Lesion Radscore by site")}))
     key, title = "treatment_arms", "PFS by treatment arm within Radscore groups"
     surv = ctx.config.survival
     pt = patient_table(ctx, "baseline")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from radscore.analyses._nomogram_draw import draw_nomogram, nomogram_scales
-from radscore.analyses._shared import MissingTool, auc_row, new_figure, tool
+from radscore.analyses._shared import MissingTool, auc_row, km_figure, new_figure, tool
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns
 from radscore.analyses.immunoscore import add_immunoscore
 from radscore.errors import DataError
@@ -112,6 +112,10 @@ def fit_nomogram(ctx: AnalysisContext, df: pd.DataFrame, time: str, event: str, 
             f"{int(train[event].sum())} events) holds {', '.join(covs)}. Concordance (training) {cox.concordance:.3f}.")
     if len(test) >= 10 and test[event].sum() >= 2:
         lp = model.predict_log_partial_hazard(test[covs]).to_numpy(float)
+        cut = float(np.median(model.predict_log_partial_hazard(train[covs]).to_numpy(float)))
+        figures["km_risk_group"] = km_figure(test[time], test[event], np.where(lp > cut, "high risk", "low risk"),
+                                             f"{name.upper()} of testing patients by nomogram risk "
+                                             "(training median)")
         surv_h = model.predict_survival_function(test[covs], times=[h]).iloc[0].to_numpy(float)
         try:
             tdauc = tool("radscore.stats", "time_dependent_auc")(test[time], test[event], lp, [h],

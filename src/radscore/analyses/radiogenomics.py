@@ -141,7 +141,8 @@ def run(ctx: AnalysisContext) -> list[Section]:
                            skipped="no expression table (tables.expression)"))
     else:
         expr = ctx.expression.loc[ctx.expression.index.intersection(pt.index)]
-        sig = pd.concat([cytolytic_activity(expr), gep_score(expr, s.gep_weights)], axis=1)
+        genes = [g for g in (*CYT_GENES, "PDCD1") if g in expr.columns]  # the seed's gene-level follow-up
+        sig = pd.concat([cytolytic_activity(expr), gep_score(expr, s.gep_weights), expr[genes]], axis=1)
         sets = dict(s.gene_sets)
         gsea_sets = {"T_CELL_INFLAMED_GEP_AYERS2017": list(GEP_GENES), **sets}
         ss = ssgsea_scores(expr, gsea_sets, s.min_set_size, ctx.seed)
