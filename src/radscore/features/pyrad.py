@@ -91,3 +91,31 @@ def execute(extractor, image: sitk.Image, mask: np.ndarray | sitk.Image, label: 
         mask = m
     out = extractor.execute(image, mask, label=label)
     return {k: float(v) for k, v in out.items() if not k.startswith("diagnostics_")}
+
+
+def _lbp3d_generator(inputImage, inputMask, **kwargs):  # noqa: N803 (PyRadiomics' signature)
+    """Drop-in for ``imageoperations.getLBP3DImage`` on current SciPy (see :mod:`.lbp3d`)."""
+    from radscore.features.lbp3d import lbp3d
+
+    im = sitk.GetArrayFromImage(inputImage)
+    ma = sitk.GetArrayFromImage(inputMask) == kwargs.get("label", 1)
+    res = lbp3d(
+        im, ma, levels=int(kwargs.get("lbp3DLevels", 2)), radius=float(kwargs.get("lbp3DIcosphereRadius", 1)),
+        subdivisions=int(kwargs.get("lbp3DIcosphereSubdivision", 1)),
+    )
+    for name, arr in res.items():
+        out = sitk.GetImageFromArray(arr)
+        out.CopyInformation(inputImage)
+        yield out, name, kwargs
+
+
+def install_lbp3d() -> None:
+    """Make PyRadiomics' ``LBP3D`` image type use :func:`radscore.features.lbp3d.lbp3d`.
+
+    PyRadiomics' own version needs SciPy functions removed in SciPy 1.15+, and without them
+    silently yields no image. Used so the plain-PyRadiomics oracle and benchmark cover the
+    full protocol.
+    """
+    from radiomics import imageoperations
+
+    imageoperations.getLBP3DImage = _lbp3d_generator
