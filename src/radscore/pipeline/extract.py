@@ -79,10 +79,11 @@ def _content_hash(path: str | None) -> str:
 
 def task_key(task: ScanTask, config: StudyConfig) -> str:
     """Cache key: input content + every setting that changes feature values."""
+    from radscore import __version__
     from radscore.features.extract import settings_fingerprint
 
     return make_key(
-        "scan-v1", _content_hash(task.ct), _content_hash(task.pet), _content_hash(task.mask),
+        "scan-v1", __version__, _content_hash(task.ct), _content_hash(task.pet), _content_hash(task.mask),
         task.weight_kg, task.dose_mbq, config.stage_hash("preprocess", "voi", "fusion"),
         settings_fingerprint(config.features),
     )
