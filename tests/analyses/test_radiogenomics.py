@@ -56,3 +56,15 @@ def test_radiogenomics_on_demo(demo_ctx):
     assert sig.loc["GEP", "q_value"] < 0.05
     cells = secs["cell_abundance"].tables["tests"].set_index("variable")
     assert cells.loc["CD8 T cells", "spearman_rho"] < 0
+
+
+def test_without_gseapy_signatures_still_run(demo_ctx, monkeypatch):
+    import sys
+
+    from radscore.analyses.radiogenomics import run
+
+    monkeypatch.setitem(sys.modules, "gseapy", None)
+    sec = {s.key: s for s in run(demo_ctx)}["radiogenomics"]
+    assert "gseapy is not installed" in sec.text
+    assert "gsea_prerank" not in sec.tables
+    assert {"CYT", "GEP"} <= set(sec.tables["signatures"]["variable"])

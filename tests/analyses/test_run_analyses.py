@@ -36,3 +36,25 @@ def test_tables_are_deterministic(demo_ctx):
     for sa, sb in zip(a, b):
         for k in sa.tables:
             pd.testing.assert_frame_equal(sa.tables[k], sb.tables[k])
+
+
+def test_a_failing_part_is_recorded_not_raised(demo_ctx, monkeypatch):
+    import radscore.analyses.tps as tps
+
+    def boom(ctx):
+        raise ValueError("odd data")
+
+    monkeypatch.setattr(tps, "run", boom)
+    (sec,) = run_analyses(demo_ctx, ("tps",))
+    assert sec.skipped == "failed: ValueError: odd data"
+
+
+def test_config_errors_are_raised(demo_ctx):
+    import pytest
+
+    from radscore.config import config_from_dict
+    from radscore.errors import ConfigError
+
+    cfg = config_from_dict({"analyses": {"tps": {"low_cut": 60}}})  # default high_cut 50 < 60
+    with pytest.raises(ConfigError):
+        run_analyses(dataclasses.replace(demo_ctx, config=cfg), ("tps",))

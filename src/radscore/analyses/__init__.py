@@ -2,8 +2,10 @@
 
 :func:`run_analyses` runs every part on an :class:`AnalysisContext` and returns report
 sections. A part whose inputs are absent returns a section with ``skipped`` naming them;
-a part that cannot run on the data (e.g. one outcome class) or needs a statistic this
-installation lacks is also kept, skipped with the reason, so the report says why.
+a part that cannot run on the data (e.g. one outcome class), needs a statistic this
+installation lacks, or fails unexpectedly (logged with its traceback) is also kept, skipped
+with the reason, so the report says why and the other parts still run. Configuration
+errors (:class:`~radscore.errors.ConfigError`) are raised: they need the user's fix.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 
 from radscore.analyses._shared import MissingTool
 from radscore.analyses.context import AnalysisContext, patient_table, pick_lesion
-from radscore.errors import DataError
+from radscore.errors import ConfigError, DataError
 from radscore.report.sections import Section
 
 logger = logging.getLogger(__name__)
@@ -54,11 +56,17 @@ def run_analyses(ctx: AnalysisContext, parts: tuple[str, ...] | None = None) -> 
         mod = importlib.import_module(f"radscore.analyses.{module}")
         try:
             got = mod.run(ctx)
+        except ConfigError:
+            raise
         except MissingTool as exc:
             got = [Section(key, title, skipped=f"needs {exc}")]
         except DataError as exc:
             logger.warning("analysis %s skipped: %s", key, exc.message)
             got = [Section(key, title, skipped=exc.message)]
+        except Exception as exc:  # noqa: BLE001 - one analysis failing on odd data must not lose the run
+            # recorded, with the traceback in the log, and shown in the report: never silent
+            logger.exception("analysis %s failed", key)
+            got = [Section(key, title, skipped=f"failed: {exc.__class__.__name__}: {exc}")]
         for s in got:
             logger.info("analysis %s: %s", s.key, "skipped (" + s.skipped + ")" if s.skipped else "done")
         sections.extend(got)

@@ -145,18 +145,26 @@ def run(ctx: AnalysisContext) -> list[Section]:
         sig = pd.concat([cytolytic_activity(expr), gep_score(expr, s.gep_weights), expr[genes]], axis=1)
         sets = dict(s.gene_sets)
         gsea_sets = {"T_CELL_INFLAMED_GEP_AYERS2017": list(GEP_GENES), **sets}
-        ss = ssgsea_scores(expr, gsea_sets, s.min_set_size, ctx.seed)
-        sig = sig.join(ss.add_prefix("ssGSEA_"))
+        tables = {}
+        try:
+            import gseapy  # noqa: F401
+        except ImportError:
+            gsea_note = " ssGSEA and GSEA skipped: gseapy is not installed."
+        else:
+            gsea_note = ""
+            sig = sig.join(ssgsea_scores(expr, gsea_sets, s.min_set_size, ctx.seed).add_prefix("ssGSEA_"))
+            tables["gsea_prerank"] = gsea_prerank(expr, pt["radscore"], gsea_sets, s.gsea_permutations,
+                                                  s.min_set_size, ctx.seed)
         tests = group_tests(sig, pt["group"], pt["radscore"])
-        gsea = gsea_prerank(expr, pt["radscore"], gsea_sets, s.gsea_permutations, s.min_set_size, ctx.seed)
         text = (f"{len(expr)} patients with expression. CYT = geometric mean of GZMA and PRF1 on the linear TPM "
                 "scale (2**x - 1 of log2(TPM+1), +0.01 offset, Rooney 2015); GEP = unweighted mean of the 18 "
                 "Ayers 2017 genes' log2 expression (the published weights are for NanoString data)"
                 + (" with the configured weights" if s.gep_weights else "") +
                 "; the GEP genes and the configured gene sets scored by ssGSEA (gseapy). Group tests: Mann-Whitney, Benjamini-Hochberg q. GSEA "
-                f"pre-ranked by Spearman correlation with the Radscore ({s.gsea_permutations} permutations).")
+                f"pre-ranked by Spearman correlation with the Radscore ({s.gsea_permutations} permutations)."
+                + gsea_note)
         out.append(Section("radiogenomics", "Radiogenomics: immune signatures", text=text,
-                           tables={"signatures": tests, "gsea_prerank": gsea},
+                           tables={"signatures": tests, **tables},
                            figures={"signatures_by_group": _box_figure(sig, pt["group"].reindex(sig.index), tests)}))
     if ctx.cells is None or ctx.cells.empty:
         out.append(Section("cell_abundance", "Immune-cell abundance by Radscore group",
