@@ -134,3 +134,20 @@ def test_formulas_against_published_examples():
     assert parse_tm("23:59:30.5").total_seconds() == pytest.approx(86370.5)
     assert parse_dt("20250101100000.000000+0100").hour == 10
     assert math.isclose(count_average_time(1e-9, 6586.2), 0.5e-9, rel_tol=1e-3)
+
+
+def test_injection_datetime_and_ge_private_admin_time():
+    h = _header()
+    h.RadiopharmaceuticalInformationSequence[0].RadiopharmaceuticalStartDateTime = "20250101093000"
+    f = suv_factor_from_headers([h])  # the DateTime wins over StartTime (10:00)
+    assert f.tags_used["elapsed_s"] == 5400.0
+    # a date shifted by de-identification: the time of day is kept, with a warning
+    h.RadiopharmaceuticalInformationSequence[0].RadiopharmaceuticalStartDateTime = "19000101093000"
+    f = suv_factor_from_headers([h])
+    assert f.tags_used["elapsed_s"] == 5400.0 and any("more than a day" in w for w in f.warnings)
+    g = _header()
+    del g.RadiopharmaceuticalInformationSequence[0].RadiopharmaceuticalStartTime
+    g.add_new((0x0009, 0x103B), "DT", "20250101094500")
+    f = suv_factor_from_headers([g])
+    assert f.tags_used["elapsed_s"] == 4500.0  # 09:45 to 11:00
+    assert "(0009,103B)" in f.tags_used["injection"]

@@ -158,13 +158,18 @@ def _radiopharm(h):
 def _injection(h, scan_ref: datetime, ctx: _Ctx) -> datetime:
     rp = _radiopharm(h)
     dt = parse_dt(rp.get("RadiopharmaceuticalStartDateTime")) if rp is not None else None
-    if dt is not None:
+    if dt is not None and abs((scan_ref - dt).total_seconds()) <= 86400.0:
         ctx.used["injection"] = f"{dt.isoformat()} from RadiopharmaceuticalStartDateTime (0018,1078)"
         return dt
     t = parse_tm(rp.get("RadiopharmaceuticalStartTime")) if rp is not None else None
+    src = "RadiopharmaceuticalStartTime (0018,1072) on the scan date"
+    if dt is not None:  # dates more than a day apart: shifted by de-identification; keep the time
+        ctx.warnings.append(f"RadiopharmaceuticalStartDateTime ({dt.date()}) is more than a day from the scan "
+                            f"({scan_ref.date()}): its time of day is used on the scan date.")
+        t = timedelta(hours=dt.hour, minutes=dt.minute, seconds=dt.second, microseconds=dt.microsecond)
+        src = "time of RadiopharmaceuticalStartDateTime (0018,1078) on the scan date"
     if t is not None:
         inj = datetime(scan_ref.year, scan_ref.month, scan_ref.day) + t
-        src = "RadiopharmaceuticalStartTime (0018,1072) on the scan date"
         if inj > scan_ref:  # injected before midnight, scanned after: the day before
             inj -= timedelta(days=1)
             ctx.warnings.append("injection time is later than the scan time: injection taken on the day before "

@@ -60,6 +60,8 @@ def read_series(folder: str | Path, *, patient: str | None = None) -> sitk.Image
     _check_slice_spacing(files, patient, folder)
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
+    # float output: each file's own rescale slope/intercept is applied without truncation
+    reader.SetOutputPixelType(sitk.sitkFloat32)
     try:
         img = reader.Execute()
     except RuntimeError as exc:
@@ -99,6 +101,26 @@ def _geometry(headers: list, patient: str | None, folder: Path) -> tuple[list, n
     return headers, direction, pos[order[0]], med
 
 
+def _slice_values(ds, patient: str | None, folder: Path) -> np.ndarray:
+    """Rescaled values (slope * stored + intercept) of one slice.
+
+    pydicom decodes uncompressed and most compressed data; where it lacks a decoder for
+    the transfer syntax, SimpleITK (GDCM) reads the file, applying the same rescale.
+    """
+    slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
+    intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+    try:
+        return ds.pixel_array.astype(np.float64) * slope + intercept
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for missing decoders
+        first = f"{type(exc).__name__}: {str(exc)[:100]}"
+    try:
+        arr = sitk.GetArrayFromImage(sitk.ReadImage(str(ds.filename), sitk.sitkFloat64))
+        return arr.reshape(arr.shape[-2:])
+    except (RuntimeError, AttributeError, TypeError):
+        raise ImageError(f"cannot decode PET pixel data ({first}).", patient=patient, file=str(folder),
+                         fix="decompress the series (e.g. with dcmdjpeg) or install a pydicom pixel-data handler.") from None
+
+
 def read_pet_suv(folder: str | Path, *, patient: str | None = None, method: str = "bw",
                  weight_kg: float | None = None, dose_mbq: float | None = None) -> tuple[sitk.Image, SuvFactor]:
     """Read a PET DICOM series and convert it to SUV.
@@ -135,17 +157,7 @@ def read_pet_suv(folder: str | Path, *, patient: str | None = None, method: str 
     headers, direction, origin, dz = _geometry(headers, patient, folder)
     factor = suv_factor_from_headers(headers, method=method, weight_kg=weight_kg, dose_mbq=dose_mbq,
                                      patient=patient, file=str(folder))
-    slices = []
-    for ds, f in zip(headers, factor.per_slice):
-        try:
-            px = ds.pixel_array.astype(np.float64)
-        except Exception as exc:  # noqa: BLE001
-            raise ImageError(f"cannot decode PET pixel data ({type(exc).__name__}: {str(exc)[:120]}).",
-                             patient=patient, file=str(folder),
-                             fix="install a pydicom pixel-data handler for this transfer syntax or decompress the series.") from None
-        slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
-        intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
-        slices.append((px * slope + intercept) * f)
+    slices = [_slice_values(ds, patient, folder) * f for ds, f in zip(headers, factor.per_slice)]
     arr = np.stack(slices).astype(np.float32)
     img = sitk.GetImageFromArray(arr)
     ps = [float(v) for v in headers[0].PixelSpacing]  # (row spacing, column spacing)
