@@ -3,6 +3,7 @@ import pytest
 from sklearn.feature_selection import RFE
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 from xgboost import XGBClassifier
 
 from radscore.config import SelectionSettings
@@ -92,3 +93,10 @@ def test_steps_compose_in_a_pipeline_with_names(planted):
     names = pipe.get_feature_names_out([f"f{j}" for j in range(X.shape[1])])
     assert len(names) == 6
     assert len({f"f{j}" for j in SIGNAL} & set(names)) >= 4
+
+
+@parametrize_with_checks(
+    [ConstantFilter(), UnivariateFilter(), CorrelationFilter(), MrmrSelector(n_features=2), LassoSelector(cv=2)]
+)
+def test_selectors_follow_scikit_learn_conventions(estimator, check):
+    check(estimator)

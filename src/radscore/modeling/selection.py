@@ -60,19 +60,29 @@ def _top_k(pvalues: np.ndarray, k: int) -> np.ndarray:
 class _Selector(SelectorMixin, BaseEstimator):
     """Shared plumbing: validate X (NaN allowed upstream of the imputer is not), store mask."""
 
-    def _validate(self, X, y=None, reset=True):
-        if y is None:
-            return validate_data(self, X, reset=reset, dtype=np.float64)
-        X, y = validate_data(self, X, y, reset=reset, dtype=np.float64)
-        return X, y
+    def _validate(self, X, reset=True):
+        return validate_data(self, X, reset=reset, dtype=np.float64)
+
+    def _validate_binary(self, X, y):
+        """X as float and y as 0/1 (the larger label is 1); a binary outcome is required."""
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        classes = np.unique(y)
+        if classes.shape[0] != 2:
+            raise ValueError(f"{type(self).__name__} needs a binary outcome (2 classes), got {classes.shape[0]}")
+        return X, (y == classes[1]).astype(int)
 
     def _get_support_mask(self):
         check_is_fitted(self, "support_")
         return self.support_
 
     def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags
+
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        # binary outcomes only (responders vs non-responders): tells scikit-learn's
+        # estimator checks to pass two classes
+        tags.classifier_tags = ClassifierTags(multi_class=False)
         return tags
 
 
@@ -110,7 +120,7 @@ class UnivariateFilter(_Selector):
         self.fallback_k = fallback_k
 
     def fit(self, X, y):
-        X, y = self._validate(X, y)
+        X, y = self._validate_binary(X, y)
         self.pvalues_ = univariate_pvalues(X, y, self.test)
         self.support_ = self.pvalues_ < self.p_threshold
         if not self.support_.any():
@@ -135,7 +145,10 @@ class CorrelationFilter(_Selector):
         self.block = block
 
     def fit(self, X, y=None):
-        X = self._validate(X) if y is None else self._validate(X, y)[0]
+        if y is None:
+            X = self._validate(X)
+        else:
+            X, y = self._validate_binary(X, y)
         n, p = X.shape
         order = np.arange(p) if y is None else np.argsort(univariate_pvalues(X, y), kind="stable")
         sd = X.std(axis=0)
@@ -179,7 +192,7 @@ class MrmrSelector(_Selector):
         self.n_features = n_features
 
     def fit(self, X, y):
-        X, y = self._validate(X, y)
+        X, y = self._validate_binary(X, y)
         n, p = X.shape
         sd = X.std(axis=0)
         Z = (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0) / np.sqrt(n)  # Z.T @ Z = correlation
@@ -220,7 +233,7 @@ class LassoSelector(_Selector):
         self.random_state = random_state
 
     def fit(self, X, y):
-        X, y = self._validate(X, y)
+        X, y = self._validate_binary(X, y)
         Xs = StandardScaler().fit_transform(X)
         folds = max(2, min(self.cv, int(np.bincount(y.astype(int)).min())))
         lr = LogisticRegressionCV(
