@@ -32,3 +32,23 @@ def test_cmd_rtstruct_list_and_rasterise(reference_dir, tmp_path, capsys):
     assert sitk.GetArrayFromImage(sitk.ReadImage(str(out))).sum() > 1000
     with pytest.raises(ConfigError):
         cmd_rtstruct(rs, roi="GTV-1")
+
+
+def test_cmd_segment_on_a_dro(reference_dir, tmp_path, capsys):
+    from radscore.imaging.commands import cmd_segment
+
+    folder = reference_dir / "pet" / "suv_dro" / "DRO" / "DRO_0_0" / "PT"
+    out = tmp_path / "seg.nii.gz"
+    # the DRO's hot region holds SUV 4 in a background of 1: 50 % of SUVmax separates them
+    from radscore.io.dicom import read_pet_suv
+
+    img, _ = read_pet_suv(folder)
+    arr = sitk.GetArrayFromImage(img)
+    hot = np.argwhere(arr >= 3.99)[0]
+    seed = img.TransformIndexToPhysicalPoint([int(hot[2]), int(hot[1]), int(hot[0])])
+    assert cmd_segment(folder, out, 50, seed_mm=seed) == 0
+    assert "SUVmax 4.000" in capsys.readouterr().out
+    seg = sitk.GetArrayFromImage(sitk.ReadImage(str(out))) > 0
+    assert seg[tuple(hot)] and (arr[seg] >= 2.0).all()
+    with pytest.raises(ConfigError):
+        cmd_segment(folder, out, 50)

@@ -3,6 +3,7 @@
 ``radscore suv DICOM_DIR --out FILE.nii.gz [--method bw|lbm|lbm_janma|bsa|ibw]``
 ``radscore rtstruct FILE --list``
 ``radscore rtstruct FILE --roi NAME --image DICOM_DIR --out MASK.nii.gz``
+``radscore segment PET --out MASK.nii.gz --threshold 41 [--mode percent_max|suv] [--seed X Y Z] [--box X0 Y0 Z0 X1 Y1 Z1]``
 
 Errors are raised as :class:`~radscore.errors.RadscoreError` for the CLI to print.
 """
@@ -74,4 +75,33 @@ def cmd_rtstruct(file: str | Path, list_rois: bool = False, roi: str | None = No
     n = int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
     ml = n * float(np.prod(mask.GetSpacing())) / 1000.0
     print(f"ROI '{roi}': {n} voxels ({ml:.2f} ml) written to {out}")
+    return 0
+
+
+def cmd_segment(pet: str | Path, out: str | Path, threshold: float, mode: str = "percent_max",
+                seed_mm: tuple[float, float, float] | None = None,
+                box_mm: tuple[float, float, float, float, float, float] | None = None, method: str = "bw") -> int:
+    """Semi-automatic PET lesion mask: threshold (SUV or % SUVmax) around a seed / in a box (mm, LPS).
+
+    ``pet`` is an SUV image file or a PET DICOM folder (converted with ``method``).
+    """
+    from radscore.imaging.segmentation import segment_pet_image
+    from radscore.io.images import read_image_file
+
+    path = Path(pet)
+    if path.is_dir():
+        from radscore.io.dicom import read_pet_suv
+
+        image, _ = read_pet_suv(path, method=method)
+    else:
+        image = read_image_file(path, what="PET image")
+    if seed_mm is None and box_mm is None:
+        raise ConfigError("give --seed X Y Z and/or --box X0 Y0 Z0 X1 Y1 Z1 (mm).")
+    box = (tuple(box_mm[:3]), tuple(box_mm[3:])) if box_mm is not None else None
+    mask, seg = segment_pet_image(sitk.Cast(image, sitk.sitkFloat32), threshold, mode=mode, seed_mm=seed_mm,
+                                  box_mm=box)
+    save_image(mask, out)
+    ml = seg.n_voxels * float(np.prod(mask.GetSpacing())) / 1000.0
+    print(f"SUVmax {seg.suv_max:.3f}, threshold {seg.threshold_suv:.3f} SUV: {seg.n_voxels} voxels "
+          f"({ml:.2f} ml) written to {out}")
     return 0
