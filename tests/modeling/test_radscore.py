@@ -83,3 +83,11 @@ def test_bad_outcome_is_a_data_error():
         RadscoreClassifier(grid=GRID).fit(X, np.ones(30))
     with pytest.raises(DataError, match="no outcome"):
         RadscoreClassifier(grid=GRID).fit(X, np.r_[np.nan, y[1:]])
+
+
+def test_parallel_folds_give_identical_model():
+    X, y = _table(n=80, p=200, seed=6)
+    a = RadscoreClassifier(grid=GRID, cv_folds=5, n_jobs=1).fit(X, y)
+    b = RadscoreClassifier(grid=GRID, cv_folds=5, n_jobs=2).fit(X, y)
+    pd.testing.assert_frame_equal(a.cv_results_, b.cv_results_)
+    np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X))
