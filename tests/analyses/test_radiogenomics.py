@@ -17,6 +17,12 @@ def test_gep_unweighted_and_weighted():
     assert gep_score(expr, w).iloc[0] == pytest.approx(2 * 0 - 1 * list(GEP_GENES).index("STAT1"))
 
 
+def test_published_weights_cover_the_18_genes():
+    from radscore.analyses.radiogenomics import GEP_WEIGHTS_CRISTESCU2018
+
+    assert set(GEP_WEIGHTS_CRISTESCU2018) == set(GEP_GENES)
+
+
 def test_group_tests_bh_q():
     idx = [f"p{i}" for i in range(8)]
     g = pd.Series(["low"] * 4 + ["high"] * 4, index=idx)

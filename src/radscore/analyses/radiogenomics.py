@@ -4,10 +4,11 @@
   on the **linear** scale. The input is log2(TPM + 1), so TPM = 2**x - 1, and
   CYT = sqrt((TPM_GZMA + 0.01) * (TPM_PRF1 + 0.01)) (Rooney's 0.01 offset).
 * T-cell-inflamed GEP (Ayers et al., J Clin Invest 2017;127:2930-40): the 18 genes
-  below. The published per-gene weights (Cristescu et al., Science 2018) apply to
-  NanoString housekeeping-normalised log10 counts, not to log2 TPM, so by default the
-  score is the **unweighted mean** of the genes' log2 expression; weights can be given in
-  ``analyses.radiogenomics.gep_weights``.
+  below. The published per-gene weights (Cristescu et al., Science 2018;362:eaar3593,
+  Table S2B; :data:`GEP_WEIGHTS_CRISTESCU2018`) are defined on housekeeping-normalised
+  expression (NanoString), which a log2 TPM table without the housekeeping genes cannot
+  reproduce, so by default the score is the **unweighted mean** of the genes' log2
+  expression; weights (those or others) can be given in ``analyses.radiogenomics.gep_weights``.
 * User gene sets scored per sample by ssGSEA (Barbie et al., Nature 2009; gseapy).
 * GSEA pre-ranked (Subramanian et al., PNAS 2005; gseapy) of genes ranked by Spearman
   correlation with the Radscore; gene sets are passed as dicts, nothing is downloaded.
@@ -33,6 +34,14 @@ logger = logging.getLogger(__name__)
 CYT_GENES = ("GZMA", "PRF1")
 GEP_GENES = ("CCL5", "CD27", "CD274", "CD276", "CD8A", "CMKLR1", "CXCL9", "CXCR6", "HLA-DQA1", "HLA-DRB1",
              "HLA-E", "IDO1", "LAG3", "NKG7", "PDCD1LG2", "PSMB10", "STAT1", "TIGIT")
+
+#: Cristescu et al. 2018, Table S2B: weights of the weighted-sum GEP on housekeeping-normalised data.
+GEP_WEIGHTS_CRISTESCU2018 = {
+    "CCL5": 0.008346, "CD27": 0.072293, "CD274": 0.042853, "CD276": -0.0239, "CD8A": 0.031021,
+    "CMKLR1": 0.151253, "CXCL9": 0.074135, "CXCR6": 0.004313, "HLA-DQA1": 0.020091, "HLA-DRB1": 0.058806,
+    "HLA-E": 0.07175, "IDO1": 0.060679, "LAG3": 0.123895, "NKG7": 0.075524, "PDCD1LG2": 0.003734,
+    "PSMB10": 0.032999, "STAT1": 0.250229, "TIGIT": 0.084767,
+}
 
 
 def cytolytic_activity(expression: pd.DataFrame) -> pd.Series:
