@@ -91,3 +91,17 @@ def test_parallel_folds_give_identical_model():
     b = RadscoreClassifier(grid=GRID, cv_folds=5, n_jobs=2).fit(X, y)
     pd.testing.assert_frame_equal(a.cv_results_, b.cv_results_)
     np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X))
+
+
+def test_mrmr_and_rfe_steps_in_the_classifier(tmp_path):
+    from radscore.modeling.artifact import load_model, save_model
+
+    X, y = _table(n=100, p=300, seed=8)
+    sel = SelectionSettings(mrmr_features=10, rfe_features=4)
+    m = RadscoreClassifier(selection=sel, grid=GRID, cv_folds=5).fit(X, y)
+    assert [n for n, _ in m.pipeline_.steps] == ["impute", "constant", "univariate", "deduplicate", "mrmr", "lasso",
+                                                "rfe", "model"]
+    assert len(m.selected_features_) <= 4
+    assert len({"pet_tumor_f0", "pet_tumor_f1", "pet_tumor_f2"} & set(m.selected_features_)) >= 2
+    loaded = load_model(save_model(m, tmp_path / "m", settings={}))
+    np.testing.assert_array_equal(loaded.decision_function(X), m.decision_function(X))
