@@ -52,8 +52,36 @@ def _shared_class(cls: type) -> type:
             self.coefficients["Ng"] = int(np.max(gray_levels))
             return binned.copy()
 
-        _SHARED[cls] = type(cls.__name__, (cls,), {"_applyBinning": _applyBinning, "__module__": cls.__module__})
+        body = {"_applyBinning": _applyBinning, "__module__": cls.__module__}
+        if cls.__name__ == "RadiomicsGLCM":
+            body["getMCCFeatureValue"] = _mcc_symmetric
+        _SHARED[cls] = type(cls.__name__, (cls,), body)
     return _SHARED[cls]
+
+
+def _mcc_symmetric(self):  # noqa: N802
+    r"""Maximal correlation coefficient, PyRadiomics' definition, via a symmetric eigenproblem.
+
+    PyRadiomics forms :math:`Q(i,j) = \sum_k p(i,k)p(j,k)/(p_x(i)p_y(k))` and calls the general
+    ``eigvals`` per angle (the slowest single feature). For a symmetric GLCM (its default),
+    :math:`Q = D^{-1}PD^{-1}P` with :math:`D = \mathrm{diag}(p_x)`, which is similar to
+    :math:`S^2`, :math:`S = D^{-1/2}PD^{-1/2}` symmetric; so the eigenvalues of Q are the
+    squares of ``eigvalsh(S)`` (rows with :math:`p_x(i) = 0` give Q's zero eigenvalues).
+    MCC = sqrt(second largest), averaged over angles; 1 for a flat region, as PyRadiomics.
+
+    References: Haralick RM et al., IEEE Trans SMC 1973; PyRadiomics glcm.getMCCFeatureValue.
+    """
+    if not self.symmetricalGLCM:
+        return type(self).__mro__[1].getMCCFeatureValue(self)
+    P = self.P_glcm[0].transpose(2, 0, 1)  # (angles, Ng, Ng)
+    if P.shape[1] < 2:
+        return 1
+    px = P.sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(px > 0, 1.0 / np.sqrt(px), 0.0)
+    S = P * inv[:, :, None] * inv[:, None, :]
+    ev = np.sort(np.linalg.eigvalsh(S) ** 2, axis=1)
+    return np.nanmean(np.sqrt(ev[:, -2]))
 
 
 def _sitk(arr: np.ndarray, spacing: tuple[float, ...]) -> sitk.Image:
@@ -80,21 +108,20 @@ def _voi_box(voi: np.ndarray, union_box: Box) -> tuple[Box, Box]:
     return own, rel  # type: ignore[return-value]
 
 
-def extract_patient(
-    images: dict[str, sitk.Image],
-    vois: dict[str, np.ndarray],
-    settings: FeatureSettings,
-    *,
-    patient: str | None = None,
-) -> dict[str, float]:
-    """All features of one patient (see :func:`radscore.features.extract.extract_features`)."""
-    from radiomics import imageoperations
+#: PyRadiomics settings the fast path implements; anything else set to a non-default value
+#: (resampling, normalisation, re-segmentation, 2-D, voxel-based) goes to plain PyRadiomics.
+FAST_SETTINGS_DEFAULTS: dict[str, Any] = {
+    "resampledPixelSpacing": None, "normalize": False, "resegmentRange": None, "force2D": False,
+    "voxelBased": False, "removeOutliers": None,
+}
 
-    from radscore.features.extract import pyradiomics_settings
 
-    pyrad.quiet_pyradiomics()
-    image_types = pyrad.canonical_image_types(settings.image_types)
-    classes = [c for c in settings.feature_classes if c in TEXTURE_CLASSES]
+def fast_path_supported(settings: dict[str, Any]) -> bool:
+    """Whether the shared-filter engine covers these PyRadiomics settings exactly."""
+    return all(settings.get(k, d) in (d, None, False) for k, d in FAST_SETTINGS_DEFAULTS.items())
+
+
+def _check_vois(vois: dict[str, np.ndarray], patient: str | None) -> dict[str, np.ndarray]:
     masks = {}
     for name, voi in vois.items():
         voi = np.asarray(voi, dtype=bool)
@@ -104,50 +131,102 @@ def extract_patient(
                 fix="check the segmentation and the VOI distances (voi.core_mm, voi.ring_mm).",
             )
         masks[name] = voi
-    if not masks or not images:
-        return {}
+    return masks
+
+
+def shape_features(masks: dict[str, np.ndarray], spacing: tuple[float, ...]) -> dict[str, dict[str, float]]:
+    """PyRadiomics 3-D shape features per VOI (``original_shape_<name>``); image-independent."""
+    out = {}
+    for name, m in masks.items():
+        own = bounding_box(m)
+        img = _sitk(np.zeros(m[own].shape, np.float32), spacing)
+        vals = _class_features("shape", img, _sitk(m[own].astype(np.uint32), spacing), {"label": 1})
+        out[name] = {f"original_shape_{k}": x for k, x in vals.items()}
+    return out
+
+
+def extract_image(
+    image: sitk.Image,
+    masks: dict[str, np.ndarray],
+    image_types: dict[str, dict[str, Any]],
+    classes: list[str],
+    settings: dict[str, Any],
+    *,
+    patient: str | None = None,
+    image_name: str = "image",
+) -> dict[str, dict[str, float]]:
+    """Texture and first-order features of one image for several VOIs, filters shared.
+
+    Parameters
+    ----------
+    image : SimpleITK.Image
+    masks : dict of str to ndarray of bool
+        Non-empty VOIs on the image grid (z, y, x).
+    image_types : dict
+        PyRadiomics ``imageType`` section, canonical spelling.
+    classes : list of str
+        Non-shape feature classes.
+    settings : dict
+        PyRadiomics ``setting`` section (binWidth / binCount, ...).
+
+    Returns
+    -------
+    dict of VOI name to {pyradiomics feature name: value}
+    """
+    from radiomics import imageoperations
+
+    pyrad.quiet_pyradiomics()
     union = np.logical_or.reduce(list(masks.values()))
     ubox = bounding_box(union)
-    first = next(iter(images.values()))
-    spacing = first.GetSpacing()
+    spacing = image.GetSpacing()
     boxes = {name: _voi_box(m, ubox) for name, m in masks.items()}
-    mask_imgs = {name: _sitk(m[own].astype(np.uint32), spacing) for name, m in masks.items() for own in [boxes[name][0]]}
+    mask_imgs = {name: _sitk(m[boxes[name][0]].astype(np.uint32), spacing) for name, m in masks.items()}
+    per_voi: dict[str, dict[str, float]] = {v: {} for v in masks}
+    for itype_name, arr in filtered_images(image, ubox, image_types, union, settings):
+        class_kw = {**settings, **_custom_for(itype_name, image_types)}
+        for v, m in masks.items():
+            own, rel = boxes[v]
+            a = np.ascontiguousarray(arr[rel])
+            mk = m[own]
+            binned, _ = imageoperations.binImage(a, mk, **class_kw)
+            shared = {**class_kw, "_radscore_binned": (binned, np.unique(binned[mk]))}
+            img = _sitk(a, spacing)
+            for c in classes:
+                try:
+                    vals = _class_features(c, img, mask_imgs[v], shared)
+                except Exception as exc:  # PyRadiomics' own failure, reported with context
+                    raise ImageError(
+                        f"{c} features failed on '{image_name}' {itype_name}, VOI '{v}': {exc}", patient=patient,
+                    ) from None
+                per_voi[v].update({f"{itype_name}_{c}_{k}": x for k, x in vals.items()})
+    return per_voi
 
-    shape_rows: dict[str, dict[str, float]] = {}
-    if "shape" in settings.feature_classes:
-        for name, m in masks.items():
-            own = boxes[name][0]
-            img = _sitk(np.zeros(m[own].shape, np.float32), spacing)
-            shape_rows[name] = _class_features("shape", img, mask_imgs[name], {"label": 1})
 
+def extract_patient(
+    images: dict[str, sitk.Image],
+    vois: dict[str, np.ndarray],
+    settings: FeatureSettings,
+    *,
+    patient: str | None = None,
+) -> dict[str, float]:
+    """All features of one patient (see :func:`radscore.features.extract.extract_features`)."""
+    from radscore.features.extract import pyradiomics_settings
+
+    image_types = pyrad.canonical_image_types(settings.image_types)
+    classes = [c for c in settings.feature_classes if c in TEXTURE_CLASSES]
+    masks = _check_vois(vois, patient)
+    if not masks or not images:
+        return {}
+    spacing = next(iter(images.values())).GetSpacing()
+    shapes = shape_features(masks, spacing) if "shape" in settings.feature_classes else {}
     row: dict[str, float] = {}
     for image_name, image in images.items():
         kw = pyradiomics_settings(image_name, settings)
-        per_voi: dict[str, dict[str, float]] = {v: {} for v in masks}
+        per_voi = extract_image(image, masks, image_types, classes, kw, patient=patient, image_name=image_name)
         for v in masks:
-            per_voi[v].update({f"original_shape_{k}": x for k, x in shape_rows.get(v, {}).items()})
-        for itype_name, arr in filtered_images(image, ubox, image_types, union, kw):
-            custom = _custom_for(itype_name, image_types)
-            class_kw = {**kw, **custom}
-            for v, m in masks.items():
-                own, rel = boxes[v]
-                a = np.ascontiguousarray(arr[rel])
-                mk = m[own]
-                binned, _ = imageoperations.binImage(a, mk, **class_kw)
-                shared = {**class_kw, "_radscore_binned": (binned, np.unique(binned[mk]))}
-                img = _sitk(a, spacing)
-                for c in classes:
-                    try:
-                        vals = _class_features(c, img, mask_imgs[v], shared)
-                    except Exception as exc:  # PyRadiomics' own failure, reported with context
-                        raise ImageError(
-                            f"{c} features failed on '{image_name}' {itype_name}, VOI '{v}': {exc}",
-                            patient=patient,
-                        ) from None
-                    per_voi[v].update({f"{itype_name}_{c}_{k}": x for k, x in vals.items()})
-        for v, values in per_voi.items():
             prefix = f"{image_name}_{v}_"
-            row.update({prefix + k: x for k, x in values.items()})
+            row.update({prefix + k: x for k, x in shapes.get(v, {}).items()})
+            row.update({prefix + k: x for k, x in per_voi[v].items()})
     return row
 
 

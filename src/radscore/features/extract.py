@@ -27,6 +27,24 @@ IMAGE_NAMES = ("ct", "pet", "petct")
 VOI_NAMES = ("tumor", "core", "ring", "tumor_ring")
 
 
+def full_protocol_image_types() -> dict[str, dict[str, Any]]:
+    """The seed's 22 image types (PROTOCOL.md A5), PyRadiomics ``imageType`` format.
+
+    original; wavelet (8 sub-bands, coif1, level 1); LoG sigma 1-5 mm; square, square root,
+    logarithm, exponential, gradient; LBP-3D (m1, m2, kurtosis). With all 7 classes this
+    gives 14 shape + 22 x 93 = 2060 features per VOI.
+    """
+    return {
+        "Original": {}, "Wavelet": {}, "LoG": {"sigma": [1.0, 2.0, 3.0, 4.0, 5.0]},
+        "Square": {}, "SquareRoot": {}, "Logarithm": {}, "Exponential": {}, "Gradient": {}, "LBP3D": {},
+    }
+
+
+def full_protocol_settings(**overrides: Any) -> FeatureSettings:
+    """:class:`FeatureSettings` for the full 2060-feature protocol (other fields overridable)."""
+    return FeatureSettings(image_types=full_protocol_image_types(), **overrides)
+
+
 def discretisation(image: str, settings: FeatureSettings) -> dict[str, float]:
     """PyRadiomics discretisation setting for one image (fixed bin width, or count for fused)."""
     if image == "ct":
