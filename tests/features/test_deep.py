@@ -39,6 +39,29 @@ def test_crop_rejects_bad_input():
         crop_around_mask(np.zeros((4, 4, 4)), np.ones((4, 4, 5)), 4)
 
 
+def test_physical_crop_is_centred_and_resampled():
+    import SimpleITK as sitk
+
+    from radscore.features.deep import crop_lesion
+
+    ct_arr = np.zeros((20, 20, 20), np.float32)
+    ct_arr[10, 10, 10] = 100.0  # a marker voxel at the tumour centre
+    ct = sitk.GetImageFromArray(ct_arr)
+    ct.SetSpacing((2.0, 2.0, 2.0))
+    pet = sitk.GetImageFromArray(np.full((10, 10, 10), 3.0, np.float32))
+    pet.SetSpacing((4.0, 4.0, 4.0))
+    m = np.zeros((20, 20, 20), np.uint8)
+    m[9:12, 9:12, 9:12] = 1  # centre voxel (10, 10, 10) -> 20 mm
+    mask = sitk.GetImageFromArray(m)
+    mask.CopyInformation(ct)
+    c = crop_lesion(ct, pet, mask, size=9, spacing_mm=1.0)
+    assert c["ct"].shape == c["pet"].shape == (9, 9, 9)
+    # 1 mm grid centred on the marker: linear interpolation of a 2 mm voxel at offsets 0, +-1 mm
+    assert c["ct"][4, 4, 4] == pytest.approx(100.0)
+    assert c["ct"][4, 4, 5] == pytest.approx(50.0)
+    assert c["pet"][4, 4, 4] == pytest.approx(3.0)
+
+
 def test_normalisation_scales():
     assert normalise_crop(np.array([-2000.0, 0.0, 500.0]), "ct").tolist() == [-1.0, 0.0, 0.5]
     assert normalise_crop(np.array([-1.0, 5.0, 40.0]), "pet").tolist() == [0.0, 0.5, 3.0]
@@ -126,3 +149,21 @@ def test_weights_round_trip_and_bad_files(torch, tmp_path):
     wrong = SETTINGS.model_copy(update={"latent_size": 4, "weights": str(tmp_path / "deep_{modality}.pt")})
     with pytest.raises(ModelFileError, match="do not fit"):
         add_deep_features(feats, crops, wrong, [])
+
+
+@pytest.mark.slow
+def test_end_to_end_on_simulated_study(torch, tmp_path):
+    from radscore.features.deep import crops_from_manifest
+    from radscore.simulate.study import write_study
+
+    root = write_study(tmp_path / "study", n_patients=4, seed=5, workers=1).parent
+    manifest = pd.read_csv(root / "manifest.csv", dtype={"lesion_id": str})
+    crops = crops_from_manifest(manifest, root, size=16)
+    assert len(crops) == len(manifest)
+    pet = np.stack([c["pet"] for c in crops.values()])
+    assert pet.max() > 1.0  # the FDG-avid tumour is inside the crops
+    feats = manifest[["patient_id", "timepoint", "lesion_id"]].astype(str)
+    s = DeepFeatureSettings(enabled=True, crop_size=16, latent_size=4, epochs=3)
+    out, note = add_deep_features(feats, crops, s, manifest["patient_id"].unique()[:3], seed=0)
+    assert out.filter(like="deep_").shape == (len(manifest), 8)
+    assert np.isfinite(out.filter(like="deep_").to_numpy()).all()

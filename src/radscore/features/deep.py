@@ -66,6 +66,58 @@ def crop_around_mask(image: np.ndarray, mask: np.ndarray, size: int) -> np.ndarr
     return padded[tuple(slice(s, s + size) for s in start)].copy()
 
 
+def crop_lesion(ct, pet, mask, size: int, spacing_mm: float = 1.0) -> dict[str, np.ndarray]:
+    """PET and CT cubes of ``size`` voxels at ``spacing_mm`` around the mask's bounding-box centre.
+
+    Both images are resampled (linear; CT outside the scan -1000 HU, PET 0 SUV) onto one
+    axis-aligned grid centred on the tumour in physical space, so the crop covers the same
+    millimetres whatever the scanners' voxel sizes.
+
+    Parameters
+    ----------
+    ct, pet, mask : SimpleITK.Image
+        CT (HU), PET (SUV) and tumour mask (non-zero inside), each on its own grid.
+    """
+    import SimpleITK as sitk
+
+    arr = sitk.GetArrayViewFromImage(mask)
+    idx = np.argwhere(arr != 0)
+    if idx.size == 0:
+        raise DataError("the mask is empty.", fix="check the segmentation.")
+    centre_zyx = (idx.min(axis=0) + idx.max(axis=0)) / 2.0
+    centre = np.asarray(mask.TransformContinuousIndexToPhysicalPoint([float(c) for c in centre_zyx[::-1]]))
+    ref = sitk.Image([size] * 3, sitk.sitkFloat32)
+    ref.SetSpacing([spacing_mm] * 3)
+    ref.SetOrigin(tuple(centre - spacing_mm * (size - 1) / 2.0))
+    out = {}
+    for name, img, fill in (("ct", ct, -1000.0), ("pet", pet, 0.0)):
+        res = sitk.Resample(sitk.Cast(img, sitk.sitkFloat32), ref, sitk.Transform(), sitk.sitkLinear, fill)
+        out[name] = sitk.GetArrayFromImage(res).astype(float)
+    return out
+
+
+def crops_from_manifest(manifest: pd.DataFrame, root: str | Path, size: int,
+                        spacing_mm: float = 1.0) -> dict[tuple[str, str, str], dict[str, np.ndarray]]:
+    """:func:`crop_lesion` for every manifest row, keyed ``(patient_id, timepoint, lesion_id)``.
+
+    Paths are relative to ``root`` (the study folder) unless absolute.
+    """
+    from radscore.io.images import load_image, load_mask
+
+    root = Path(root)
+    crops = {}
+    for row in manifest.itertuples(index=False):
+        pid = str(row.patient_id)
+        path = {k: (Path(getattr(row, k)) if Path(getattr(row, k)).is_absolute() else root / getattr(row, k))
+                for k in ("ct", "pet", "mask")}
+        ct = load_image(path["ct"], modality="ct", patient=pid)
+        pet = load_image(path["pet"], modality="pet", patient=pid)
+        mask = load_mask(path["mask"], patient=pid)
+        key = (pid, str(getattr(row, "timepoint", "baseline")), str(getattr(row, "lesion_id", "1")))
+        crops[key] = crop_lesion(ct, pet, mask, size, spacing_mm)
+    return crops
+
+
 def normalise_crop(crop: np.ndarray, modality: str) -> np.ndarray:
     """Fixed-scale intensity normalisation: CT HU clipped to [-1000, 1000] / 1000; PET SUV / 10 clipped to [0, 3].
 
