@@ -39,3 +39,19 @@ def test_patient_table_regroups_by_cutoff(demo_ctx):
     assert ((pt["radscore"] >= -0.8) == (pt["group"] == "high")).all()
     assert (pt["site"] == "primary").all()
     assert {"ndb", "tps", "cd3_ct", "cohort"} <= set(pt.columns)
+
+
+def test_tables_are_indexed_by_patient_whatever_the_layout(demo_ctx):
+    import dataclasses
+
+    expr = demo_ctx.expression
+    genes_by_patients = expr.T  # patients as columns
+    with_column = demo_ctx.cells.reset_index()
+    ctx = dataclasses.replace(demo_ctx, expression=genes_by_patients, cells=with_column)
+    pd.testing.assert_frame_equal(ctx.expression, expr, check_names=False)
+    assert ctx.cells.index.name == "patient_id" and "CD8 T cells" in ctx.cells.columns
+    from radscore.analyses import run_analyses
+
+    bad = dataclasses.replace(demo_ctx, cells=pd.DataFrame({"x": [1.0]}, index=["nobody"]))
+    (sec,) = run_analyses(bad, ("tme",))
+    assert "no patient of the manifest is in the cells table" in sec.skipped

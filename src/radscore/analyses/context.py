@@ -62,6 +62,13 @@ class AnalysisContext:
     seed: int = 42
     out_dir: Path = field(default_factory=lambda: Path("."))
 
+    def __post_init__(self) -> None:
+        patients = set(self.manifest["patient_id"].astype(str)) if "patient_id" in self.manifest else set()
+        for name in ("expression", "cells"):
+            table = getattr(self, name)
+            if table is not None:
+                object.__setattr__(self, name, _patients_by_rows(table, patients, name))
+
     @property
     def model(self) -> str:
         """The Radscore model the analyses use (``config.analyses.model``, else the first scored)."""
@@ -77,6 +84,32 @@ class AnalysisContext:
         if model not in self.cutoffs:
             raise DataError(f"no Radscore cutoff for model '{model}'.", fix="score the model before the analyses.")
         return float(self.cutoffs[model])
+
+
+def _patients_by_rows(table: pd.DataFrame, patients: set[str], name: str) -> pd.DataFrame:
+    """The table indexed by ``patient_id`` (str), patients as rows.
+
+    Accepts a ``patient_id`` column, or the transposed layout (genes x patients, common for
+    expression matrices), which is recognised by patient IDs in the columns and transposed.
+    """
+    t = table
+    if "patient_id" in t.columns:
+        t = t.set_index("patient_id")
+    t = t.set_axis(t.index.astype(str), axis=0)
+    if patients and not patients & set(t.index) and patients & set(map(str, t.columns)):
+        logger.info("%s table has patients as columns; transposing", name)
+        t = t.T
+        t.index = t.index.astype(str)
+    return t.rename_axis("patient_id")
+
+
+def table_patients(table: pd.DataFrame, ctx: AnalysisContext, name: str) -> pd.DataFrame:
+    """Rows of ``table`` for the manifest's patients; DataError when there are none."""
+    keep = table.index.intersection(pd.Index(ctx.manifest["patient_id"].astype(str).unique()))
+    if keep.empty:
+        raise DataError(f"no patient of the manifest is in the {name} table.",
+                        fix=f"index the {name} table by the manifest's patient_id.")
+    return table.loc[keep]
 
 
 def pick_lesion(rows: pd.DataFrame, rule: str) -> pd.DataFrame:

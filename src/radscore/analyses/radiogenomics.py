@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from radscore.analyses.context import AnalysisContext, patient_table
+from radscore.analyses.context import AnalysisContext, patient_table, table_patients
 from radscore.errors import DataError
 from radscore.report.sections import Section
 
@@ -149,7 +149,7 @@ def run(ctx: AnalysisContext) -> list[Section]:
         out.append(Section("radiogenomics", "Radiogenomics: immune signatures",
                            skipped="no expression table (tables.expression)"))
     else:
-        expr = ctx.expression.loc[ctx.expression.index.intersection(pt.index)]
+        expr = table_patients(ctx.expression, ctx, "expression").loc[lambda d: d.index.isin(pt.index)]
         genes = [g for g in (*CYT_GENES, "PDCD1") if g in expr.columns]  # the seed's gene-level follow-up
         sig = pd.concat([cytolytic_activity(expr), gep_score(expr, s.gep_weights), expr[genes]], axis=1)
         sets = dict(s.gene_sets)
@@ -179,7 +179,7 @@ def run(ctx: AnalysisContext) -> list[Section]:
         out.append(Section("cell_abundance", "Immune-cell abundance by Radscore group",
                            skipped="no cell-abundance table (tables.cells)"))
     else:
-        cells = ctx.cells.loc[ctx.cells.index.intersection(pt.index)]
+        cells = table_patients(ctx.cells, ctx, "cells").loc[lambda d: d.index.isin(pt.index)]
         tests = group_tests(cells, pt["group"], pt["radscore"])
         top = tests.nsmallest(6, "p_value")["variable"].tolist()
         out.append(Section("cell_abundance", "Immune-cell abundance by Radscore group",

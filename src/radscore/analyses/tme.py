@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from radscore.analyses._shared import auc_row, fmt_p, km_figure, new_figure, tool
-from radscore.analyses.context import AnalysisContext, patient_table, pick_lesion, require_columns
+from radscore.analyses.context import AnalysisContext, patient_table, pick_lesion, require_columns, table_patients
 from radscore.errors import DataError
 from radscore.report.sections import Section
 
@@ -138,7 +138,7 @@ def run(ctx: AnalysisContext) -> list[Section]:
     key, title = "tme", "TME phenotype (k-means on cell abundances)"
     if ctx.cells is None or ctx.cells.empty:
         return [Section(key, title, skipped="no cell-abundance table (tables.cells)")]
-    cells = ctx.cells.dropna()
+    cells = table_patients(ctx.cells, ctx, "cells").dropna()
     immune = s.immune_cells or list(DEFAULT_IMMUNE_CELLS)
     phen = tme_phenotype(cells, immune, s.n_clusters, ctx.seed)
     present = [c for c in immune if c in cells.columns]
