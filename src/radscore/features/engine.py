@@ -183,7 +183,8 @@ def extract_image(
     mask_imgs = {name: _sitk(m[boxes[name][0]].astype(np.uint32), spacing) for name, m in masks.items()}
     per_voi: dict[str, dict[str, float]] = {v: {} for v in masks}
     for itype_name, arr in filtered_images(image, ubox, image_types, union, settings):
-        class_kw = {**settings, **_custom_for(itype_name, image_types)}
+        # the VOIs are handed over as 0/1 masks, whatever label they had in the user's file
+        class_kw = {**settings, **_custom_for(itype_name, image_types), "label": 1}
         for v, m in masks.items():
             own, rel = boxes[v]
             a = np.ascontiguousarray(arr[rel])
