@@ -46,3 +46,9 @@ def test_lesions_skip_without_treatment(demo_ctx):
     ctx = dataclasses.replace(demo_ctx, manifest=demo_ctx.manifest.drop(columns="treatment"))
     secs = {s.key: s for s in run(ctx)}
     assert "treatment" in secs["treatment_arms"].skipped
+
+
+def test_small_site_gets_auc_without_ci():
+    les = pd.DataFrame({"site": ["liver"] * 3, "radscore": [1.0, 2.0, 3.0], "ndb": [0, 1, 1]})
+    row = site_discrimination(les, "ndb").iloc[0]
+    assert row["auc"] == 1.0 and np.isnan(row["ci_low"]) and "DeLong" in row["note"]

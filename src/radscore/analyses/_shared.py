@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radscore.errors import DataError
+
 logger = logging.getLogger(__name__)
 
 
@@ -45,13 +47,23 @@ def auc_row(y, score, label: str) -> dict[str, Any]:
     if y.size < 2 or y.min() == y.max():
         return {**row, "auc": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
                 "note": "one outcome class: AUC undefined"}
-    r = tool("radscore.stats", "roc_auc_ci")(y, score)
+    try:
+        r = tool("radscore.stats", "roc_auc_ci")(y, score)
+    except DataError as exc:  # e.g. too few of a class for the DeLong variance: AUC without CI
+        from sklearn.metrics import roc_auc_score
+
+        return {**row, "auc": float(roc_auc_score(y, score)), "ci_low": np.nan, "ci_high": np.nan,
+                "p_value": np.nan, "note": exc.problem}
     return {**row, "auc": r.auc, "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value, "note": ""}
 
 
 def delong_row(y, a, b, label: str) -> dict[str, Any]:
-    r = tool("radscore.stats", "delong_test")(np.asarray(y, int), np.asarray(a, float), np.asarray(b, float))
-    return {"comparison": label, "auc_a": r.auc_a, "auc_b": r.auc_b, "z": r.z, "p_value": r.p_value}
+    try:
+        r = tool("radscore.stats", "delong_test")(np.asarray(y, int), np.asarray(a, float), np.asarray(b, float))
+    except DataError as exc:
+        return {"comparison": label, "auc_a": np.nan, "auc_b": np.nan, "z": np.nan, "p_value": np.nan,
+                "note": exc.problem}
+    return {"comparison": label, "auc_a": r.auc_a, "auc_b": r.auc_b, "z": r.z, "p_value": r.p_value, "note": ""}
 
 
 def logrank_p(time, event, groups) -> float:

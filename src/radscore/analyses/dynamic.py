@@ -102,7 +102,7 @@ def run(ctx: AnalysisContext) -> list[Section]:
     figures = {}
     disc = pd.DataFrame([auc_row(y, fu["radscore"], f"follow-up Radscore vs progression within "
                                  f"{s.progression_window_months:g} months")])
-    if 0 < y.sum() < y.size:
+    if 1 < y.sum() < y.size - 1:
         pr = tool("radscore.stats", "pr_curve")(y, fu["radscore"].to_numpy(), random_state=ctx.seed)
         disc["pr_auc"], disc["pr_p_value"] = pr.average_precision, pr.p_value
     tables["discrimination"] = disc

@@ -24,7 +24,7 @@ from scipy import stats as sps
 
 from radscore.analyses._shared import MissingTool, auc_row, delong_row, fmt_p, km_figure, roc_figure, tool
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns
-from radscore.errors import ConfigError
+from radscore.errors import ConfigError, DataError
 from radscore.report.sections import Section
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def _reclassification(y, p_old, p_new) -> pd.DataFrame:
     for name in ("nri", "idi"):
         try:
             r = tool("radscore.stats", name)(y, p_old, p_new)
-        except MissingTool as exc:
+        except (MissingTool, DataError) as exc:
             rows.append({"statistic": name.upper(), "note": str(exc)})
             continue
         row = {"statistic": name.upper()}
