@@ -52,3 +52,7 @@ def test_small_site_gets_auc_without_ci():
     les = pd.DataFrame({"site": ["liver"] * 3, "radscore": [1.0, 2.0, 3.0], "ndb": [0, 1, 1]})
     row = site_discrimination(les, "ndb").iloc[0]
     assert row["auc"] == 1.0 and np.isnan(row["ci_low"]) and "DeLong" in row["note"]
+    from radscore.analyses._shared import roc_figure
+
+    fig = roc_figure({"liver": (les["ndb"], les["radscore"])}, "small")
+    assert "no CI" in fig.axes[0].get_legend().get_texts()[0].get_text()

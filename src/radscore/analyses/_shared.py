@@ -97,7 +97,13 @@ def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str):
         y, s = np.asarray(y, int), np.asarray(s, float)
         if y.size >= 2 and y.min() != y.max():
             before = len(ax.lines)
-            plot_roc(y, {label: s}, ax=ax)
+            try:
+                plot_roc(y, {label: s}, ax=ax)
+            except DataError:  # too few of a class for the CI in plot_roc's legend: curve without CI
+                from sklearn.metrics import roc_auc_score, roc_curve
+
+                fpr, tpr, _ = roc_curve(y, s)
+                ax.plot(fpr, tpr, drawstyle="steps-post", label=f"{label}: AUC {roc_auc_score(y, s):.2f} (no CI, n={y.size})")
             # each call starts plot_roc's palette afresh: recolour this call's curve
             for line in ax.lines[before:]:
                 if line.get_label() != "Chance":
