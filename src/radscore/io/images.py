@@ -8,6 +8,7 @@ an :class:`~radscore.errors.ImageError` naming the file and the problem.
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +60,12 @@ def nifti_nonfinite_count(path: str | Path) -> int:
     if not (p.endswith(".nii") or p.endswith(".nii.gz")):
         return 0
     opener = gzip.open if p.endswith(".gz") else open
-    with opener(p, "rb") as fh:
-        raw = fh.read()
+    try:
+        with opener(p, "rb") as fh:
+            raw = fh.read()
+    except (EOFError, OSError, zlib.error) as exc:  # ITK reads a cut-off .nii.gz without complaint
+        raise ImageError(f"cannot read the image ({type(exc).__name__}: {exc}); the file is truncated or damaged.",
+                         file=p, fix="copy or export the file again.") from None
     for endian in ("<", ">"):
         size = int(np.frombuffer(raw[:4], f"{endian}i4")[0])
         if size == 348:  # NIfTI-1
@@ -101,7 +106,10 @@ def load_image(path: str | Path, *, modality: str, patient: str | None = None,
     img = sitk.Cast(img, sitk.sitkFloat32)
     arr = sitk.GetArrayViewFromImage(img)
     finite = np.isfinite(arr)
-    n = int((~finite).sum()) or (nifti_nonfinite_count(path) if p is not None and p.is_file() else 0)
+    try:
+        n = int((~finite).sum()) or (nifti_nonfinite_count(path) if p is not None and p.is_file() else 0)
+    except ImageError as exc:
+        raise exc.with_patient(patient) if patient is not None else exc
     if n:
         raise ImageError(f"{modality.upper()} image has {n} NaN/infinite voxel(s).", patient=patient,
                          file=str(path), fix="re-export the image; radscore does not guess missing intensities.")
@@ -115,6 +123,10 @@ def load_mask(path: str | Path, *, patient: str | None = None, label: int | None
     A mask with several labels is an error unless ``label`` picks one.
     """
     img = read_image_file(path, patient=patient, what=what)
+    try:  # a cut-off .nii.gz mask reads as zeros beyond the cut; refuse it rather than shrink the tumour
+        nifti_nonfinite_count(path)
+    except ImageError as exc:
+        raise exc.with_patient(patient) if patient is not None else exc
     arr = sitk.GetArrayFromImage(img)
     if not np.isfinite(arr).all():
         raise ImageError(f"{what} holds NaN/infinite values.", patient=patient, file=str(path))

@@ -217,7 +217,12 @@ def _assign(worker: _Worker, items: Sequence[Any], pending: list[int]) -> None:
     if pending:
         i = pending.pop()
         worker.task = i
-        worker.conn.send((i, items[i]))
+        try:
+            worker.conn.send((i, items[i]))
+        except OSError:
+            # The worker died between two items; its death shows on its sentinel and the
+            # item is then reported. Rare enough not to retry on a fresh worker.
+            pass
 
 
 def _run_dask(fn: Callable[[Any], Any], items: Sequence[Any], address: str) -> Iterator[TaskResult]:

@@ -1,0 +1,183 @@
+"""Faults: a killed run, a killed worker, a read-only or full disk. No finished work is lost.
+
+The reference is the shared study's uninterrupted run (``base_study``); every run here
+starts from a copy of its inputs only, so each compares its final tables with it byte
+for byte.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from radscore.pipeline import extract as extract_mod
+from radscore.runtime import files as files_mod
+from reliability_helpers import copy_study, file_hashes, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _entries(folder: Path) -> dict[str, tuple[int, int]]:
+    """Finished cache entries: path -> (inode, mtime), to prove none is rewritten."""
+    cache = folder / ".radscore" / "cache"
+    return {str(p.relative_to(cache)): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in sorted(cache.rglob("*.json"))} if cache.exists() else {}
+
+
+def _assert_cache_sound(folder: Path) -> None:
+    cache = folder / ".radscore" / "cache"
+    for p in cache.rglob("*"):
+        if p.is_file():
+            assert p.suffix == ".json" and not p.name.startswith("."), f"stray file in the cache: {p}"
+            json.loads(p.read_text())  # every entry complete
+
+
+def _start_run(folder: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "radscore", "-q", "run", str(folder), "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _wait_for_entries(folder: Path, proc: subprocess.Popen, n: int, timeout: float = 300) -> None:
+    t0 = time.monotonic()
+    while len(_entries(folder)) < n:
+        assert proc.poll() is None, f"the run ended before {n} scans were cached: {proc.stderr.read().decode()}"
+        assert time.monotonic() - t0 < timeout, "extraction too slow"
+        time.sleep(0.2)
+
+
+def _counting(monkeypatch, counter: Path) -> None:
+    """Count process_scan calls, across worker processes, by appending to a file."""
+    real = extract_mod.process_scan
+
+    def counted(task):
+        with open(counter, "a") as fh:
+            fh.write(f"{task.patient_id}/{task.timepoint}/{task.lesion_id}\n")
+        return real(task)
+
+    monkeypatch.setattr(extract_mod, "process_scan", counted)
+
+
+def _computed(counter: Path) -> list[str]:
+    return counter.read_text().split() if counter.exists() else []
+
+
+def _n_scans(folder: Path) -> int:
+    return len(pd.read_csv(folder / "manifest.csv"))
+
+
+def test_kill_9_of_the_run_then_rerun_loses_nothing(base_study, tmp_path, monkeypatch):
+    folder = copy_study(base_study, tmp_path / "study", with_outputs=False)
+    proc = _start_run(folder)
+    try:
+        _wait_for_entries(folder, proc, 5)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, as `kill -9 -PGID` would
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    time.sleep(0.5)
+    before = _entries(folder)
+    assert 5 <= len(before) < _n_scans(folder), "kill came too late to test anything"
+    _assert_cache_sound(folder)
+
+    counter = tmp_path / "computed.txt"
+    _counting(monkeypatch, counter)
+    assert run_cli("run", str(folder), "--workers", "2") == 0
+    assert len(_computed(counter)) == _n_scans(folder) - len(before)  # finished scans not recomputed
+    after = _entries(folder)
+    assert all(after[k] == v for k, v in before.items())  # and not rewritten
+    assert file_hashes(folder) == file_hashes(base_study)  # identical to the uninterrupted run
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to find the worker processes")
+def test_kill_9_of_one_worker_reports_its_scan_and_finishes(base_study, tmp_path, monkeypatch):
+    folder = copy_study(base_study, tmp_path / "study", with_outputs=False)
+    proc = _start_run(folder)
+    try:
+        _wait_for_entries(folder, proc, 3)
+        workers = _children(proc.pid)
+        assert workers, "no worker processes found"
+        os.kill(workers[0], signal.SIGKILL)
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err.decode()
+    qc = pd.read_csv(folder / "qc.csv", dtype={"patient_id": str})
+    killed = qc[qc["problem"].str.contains("SIGKILL")]
+    assert len(killed) == 1 and killed["severity"].iloc[0] == "excluded", qc
+    assert "rerun" in killed["problem"].iloc[0]
+    features = pd.read_parquet(folder / "features.parquet")
+    assert len(features) == _n_scans(folder) - 1  # the rest of the cohort completed
+
+    counter = tmp_path / "computed.txt"
+    _counting(monkeypatch, counter)
+    assert run_cli("run", str(folder), "--workers", "2") == 0
+    row = killed.iloc[0]
+    assert _computed(counter) == [f"{row['patient_id']}/{row['timepoint']}/{row['lesion_id']}"]
+    assert file_hashes(folder) == file_hashes(base_study)
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root ignores file permissions; test_read_only_file_system covers the EROFS path")
+def test_read_only_output_folder(base_study, tmp_path, capsys):
+    folder = copy_study(base_study, tmp_path / "study", with_outputs=False)
+    folder.chmod(0o555)
+    try:
+        assert run_cli("run", str(folder), "--workers", "2") == 4
+    finally:
+        folder.chmod(0o755)
+    err = capsys.readouterr().err
+    assert "permission denied" in err and "Fix:" in err and str(folder) in err
+    assert not (folder / ".radscore").exists()
+
+
+def test_read_only_file_system(base_study, tmp_path, capsys, monkeypatch):
+    folder = copy_study(base_study, tmp_path / "study", with_outputs=False)
+
+    def erofs(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(files_mod.tempfile, "mkstemp", erofs)
+    t0 = time.perf_counter()
+    assert run_cli("run", str(folder), "--workers", "2") == 4
+    assert time.perf_counter() - t0 < 20  # found before extraction, not after hours of it
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "read-only" in err[0] and "Fix:" in err[0] and str(folder) in err[0]
+    assert _entries(folder) == {}
+
+
+def test_disk_full_mid_extraction_leaves_only_complete_entries(base_study, tmp_path, capsys, monkeypatch):
+    folder = copy_study(base_study, tmp_path / "study", with_outputs=False)
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) > 2 + 3:  # two write probes, then three cache entries fit
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(files_mod.os, "fsync", fsync)
+    assert run_cli("run", str(folder), "--workers", "2") == 4
+    err = capsys.readouterr().err
+    assert "the disk is full" in err and "Fix:" in err
+    assert len(_entries(folder)) == 3
+    _assert_cache_sound(folder)  # no half-written entry, no temporary file left behind
+    # Our workers stopped with the run (joblib's loky pool from earlier model fits may linger; not ours).
+    assert not [c for c in mp.active_children() if c.is_alive() and not type(c).__name__.startswith("Loky")]
