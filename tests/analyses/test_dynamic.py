@@ -29,7 +29,7 @@ def test_dynamic_on_demo(demo_ctx):
     assert d["auc"] > 0.7 and d["p_value"] < 0.05  # planted: follow-up state drives progression
     pc = sec.tables["paired_change"].set_index("group")
     assert pc.loc["NDB (follow-up)", "median_change"] > 0
-    assert {"roc", "pfs_followup_km", "trajectories"} <= set(sec.figures)
+    assert {"roc", "pr", "calibration", "decision_curve", "by_outcome", "pfs_followup_km", "trajectories"} <= set(sec.figures)
 
 
 def test_dynamic_skips_without_followup(demo_ctx):

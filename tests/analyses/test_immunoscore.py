@@ -34,3 +34,5 @@ def test_immunoscore_on_demo_uses_training_thresholds(demo_ctx):
     assert thr["cd8_im"] == pytest.approx(np.percentile(train["cd8_im"], 75))
     assert thr["cd8_im"] != pytest.approx(np.percentile(pt["cd8_im"], 75))
     assert "os_km" in sec.figures
+    rho = sec.tables["density_spearman"].set_index("density")
+    assert rho.loc["cd3_ct", "cd3_ct"] == 1.0 and rho.loc["cd3_ct", "cd8_ct"] > 0  # planted: all rise with z

@@ -51,6 +51,6 @@ def test_nomograms_on_demo(demo_ctx):
         cox = s.tables["cox"].set_index("covariate")
         assert cox.loc["radscore", "hr"] > 1  # planted: high Radscore = immune-cold = worse
         assert {"time_dependent_auc", "calibration", "decision_curve"} <= set(s.tables)
-        assert "nomogram" in s.figures
+        assert {"nomogram", "calibration", "decision_curve", "km_risk_group"} <= set(s.figures)
     serum = secs["serum_markers"].tables["auc"].set_index("analysis")["auc"]
     assert serum["Radscore"] > serum["cea"]

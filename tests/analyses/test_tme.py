@@ -33,6 +33,8 @@ def test_tme_on_demo(demo_ctx):
     means = sec.tables["cluster_means"].set_index("cell_type")
     assert means.loc["CD8 T cells", "hot"] > means.loc["CD8 T cells", "cold"]
     assert means.loc["M2 macrophages", "hot"] < means.loc["M2 macrophages", "cold"]
-    assert {"heatmap", "os_km"} <= set(sec.figures)
+    assert {"heatmap", "os_km", "classifier_calibration"} <= set(sec.figures)
+    zoo = sec.tables["classifier_comparison"]
+    assert {"random_forest", "knn", "logistic_regression"} <= set(zoo["model"])
     auc = sec.tables["radscore_auc"].set_index("analysis")["auc"]
     assert auc["Rad-Score (random forest), testing"] > 0.6

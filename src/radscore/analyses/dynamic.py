@@ -110,6 +110,11 @@ def run(ctx: AnalysisContext) -> list[Section]:
     if 0 < y.sum() < y.size:
         figures["pr"], ax = new_figure((4.8, 4.8))
         tool("radscore.report.figures", "plot_pr")(y, {"follow-up Radscore": fu["radscore"].to_numpy()}, ax=ax)
+        prob = fu["probability"].to_numpy(float)
+        figures["calibration"], ax = new_figure((4.8, 4.8))
+        tool("radscore.report.figures", "plot_calibration")(y, {"follow-up": prob}, ax=ax, bins=min(5, max(2, len(y) // 8)))
+        figures["decision_curve"], ax = new_figure((4.8, 3.6))
+        tool("radscore.report.figures", "plot_dca")(y, {"follow-up Radscore": prob}, ax=ax)
         figures["by_outcome"], ax = new_figure((4.2, 4.2))
         tool("radscore.report.figures", "plot_score_by_group")(
             fu["radscore"].to_numpy(), np.where(y == 1, f"{pos} (follow-up)", f"{neg} (follow-up)"), ax=ax,

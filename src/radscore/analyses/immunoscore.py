@@ -79,6 +79,7 @@ def run(ctx: AnalysisContext) -> list[Section]:
     tables = {
         "thresholds": thr.rename("threshold").rename_axis("density").reset_index(),
         "distribution": df.groupby("immunoscore").size().rename("n").reset_index(),
+        "density_spearman": df[s.columns].corr(method="spearman").rename_axis("density").reset_index(),
     }
     figures = {}
     surv = ctx.config.survival

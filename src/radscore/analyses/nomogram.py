@@ -133,6 +133,9 @@ def fit_nomogram(ctx: AnalysisContext, df: pd.DataFrame, time: str, event: str, 
         try:
             dca = _decision_curve(y_h, 1 - surv_h[known], np.round(np.arange(0.05, 0.96, 0.05), 2))
             tables["decision_curve"] = dca
+            figures["decision_curve"], ax = new_figure((4.8, 3.6))
+            tool("radscore.report.figures", "plot_dca")(y_h, {f"nomogram, risk by {h:g} months": 1 - surv_h[known]},
+                                                        np.round(np.arange(0.05, 0.96, 0.05), 2), ax=ax)
             text += (f" The decision curve uses event by {h:g} months among {int(known.sum())} testing patients "
                      "whose status then is known (censored earlier excluded).")
         except (MissingTool, DataError) as exc:

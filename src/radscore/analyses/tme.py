@@ -94,7 +94,7 @@ def heatmap_figure(cells: pd.DataFrame, phenotype: pd.Series):
     return fig
 
 
-def radscore_for_phenotype(ctx: AnalysisContext, phenotype: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def radscore_for_phenotype(ctx: AnalysisContext, phenotype: pd.Series):
     """The Rad-Score for the hot phenotype, and the seed's classifier comparison.
 
     ``radscore.modeling.RadscoreClassifier(model="random_forest", cutoff="median")`` on the
@@ -102,7 +102,7 @@ def radscore_for_phenotype(ctx: AnalysisContext, phenotype: pd.Series) -> tuple[
     patients with a phenotype only; Rad-Score = its log-odds, high/low by the training
     median. ``radscore.modeling.compare_classifiers`` fits the seed's zoo on the same
     training patients. Returns per-patient scores, the Rad-Score AUCs (DeLong CI) and the
-    comparison AUCs.
+    comparison (``ComparisonResult``: AUCs and calibration curves).
     """
     RadscoreClassifier = tool("radscore.modeling", "RadscoreClassifier")
     compare = tool("radscore.modeling.compare", "compare_classifiers")
@@ -131,7 +131,21 @@ def radscore_for_phenotype(ctx: AnalysisContext, phenotype: pd.Series) -> tuple[
                          for name, m in (("training", train), ("testing", ~train)) if m.any()])
     cohorts = {name: (X[m], y[m]) for name, m in (("training", train), ("testing", ~train)) if m.any()}
     zoo = compare(X[train], y[train], cohorts, selection=ctx.config.selection, random_state=ctx.seed)
-    return out, aucs, zoo.auc
+    return out, aucs, zoo
+
+def _calibration_figure(cal: pd.DataFrame):
+    """The classifiers' quantile-binned calibration curves, one panel per cohort."""
+    cohorts = list(pd.unique(cal["cohort"])) or ["testing"]
+    fig, axes = new_figure((4.2 * len(cohorts), 4.2), 1, len(cohorts), squeeze=False)
+    for ax, c in zip(axes[0], cohorts):
+        for i, (m, sub) in enumerate(cal[cal["cohort"] == c].groupby("model", sort=True)):
+            ax.plot(sub["mean_predicted"], sub["fraction_positive"], marker="o", ms=3, color=f"C{i}", label=m)
+        ax.plot([0, 1], [0, 1], ls=":", c="grey")
+        ax.set(xlabel="predicted probability of hot", ylabel="observed fraction hot", title=c)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
 
 def run(ctx: AnalysisContext) -> list[Section]:
     s = ctx.config.analyses.tme
@@ -154,7 +168,9 @@ def run(ctx: AnalysisContext) -> list[Section]:
         figures["os_km"] = km_figure(df[surv.os_time], df[surv.os_event], df["tme_phenotype"], "OS by TME phenotype")
     try:
         scores, aucs, zoo = radscore_for_phenotype(ctx, phen)
-        tables["radscore_auc"], tables["classifier_comparison"], tables["radscore_scores"] = aucs, zoo, scores
+        tables["radscore_auc"], tables["classifier_comparison"] = aucs, zoo.auc
+        tables["classifier_calibration"], tables["radscore_scores"] = zoo.calibration, scores
+        figures["classifier_calibration"] = _calibration_figure(zoo.calibration)
         km = scores.merge(df[["patient_id", *[c for c in (surv.os_time, surv.os_event, surv.pfs_time, surv.pfs_event)
                                                 if c and c in df]]], on="patient_id")
         for name, t, e in (("os", surv.os_time, surv.os_event), ("pfs", surv.pfs_time, surv.pfs_event)):
