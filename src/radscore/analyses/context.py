@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ class AnalysisContext:
             if table is not None:
                 object.__setattr__(self, name, _patients_by_rows(table, patients, name))
 
-    @property
+    @cached_property
     def model(self) -> str:
         """The Radscore model the analyses use (``config.analyses.model``, else the first scored)."""
         wanted = self.config.analyses.model
