@@ -48,6 +48,8 @@ def test_prepared_patient_is_on_one_grid_with_four_vois(patient):
     rec = json.loads(json.dumps(p.record))
     assert rec["fusion"]["method"] == "wavelet" and rec["resampling"]["image_interpolator"] == "bspline"
     assert rec["vois"]["voxels"]["tumor"] == int(p.vois["tumor"].sum())
+    summary = p.summary.set_index("voi")
+    assert summary.loc["tumor", "volume_ml"] == pytest.approx(rec["vois"]["volume_ml"]["tumor"], abs=1e-3)
 
 
 def test_keep_ct_grid_and_weighted_fusion(patient):

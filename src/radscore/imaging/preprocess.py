@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import SimpleITK as sitk
 
 from radscore.config import StudyConfig
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 CT_OUTSIDE_HU = -1024.0  # value of CT voxels resampled from outside the scan: air
 
 
-@dataclass
+@dataclass(frozen=True)
 class PreparedPatient:
     """Images and VOIs of one patient on one common grid.
 
@@ -61,6 +62,13 @@ class PreparedPatient:
     vois: dict[str, np.ndarray]
     warnings: list[str] = field(default_factory=list)
     record: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per VOI kept: voxels and volume (ml) on the common grid."""
+        ml = float(np.prod(self.images["ct"].GetSpacing())) / 1000.0 if "ct" in self.images else float("nan")
+        return pd.DataFrame([{"voi": k, "voxels": int(v.sum()), "volume_ml": float(v.sum()) * ml}
+                             for k, v in self.vois.items()])
 
 
 def _grid(img: sitk.Image) -> dict:
