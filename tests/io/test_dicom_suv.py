@@ -163,3 +163,14 @@ def test_missing_slice_is_an_error(reference_dir, tmp_path):
     with pytest.raises(ImageError, match="not uniform"):
         read_pet_suv(folder)
     shutil.rmtree(folder)
+
+
+def test_mixed_units_between_slices(reference_dir, tmp_path):
+    count = {"n": 0}
+
+    def edit(ds):
+        count["n"] += 1
+        if count["n"] == 5:
+            ds.Units = "CNTS"
+    with pytest.raises(ImageError, match="disagree on Units"):
+        read_pet_suv(_copy_dro(reference_dir, tmp_path, edit=edit))

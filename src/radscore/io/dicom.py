@@ -79,7 +79,16 @@ def _geometry(headers: list, patient: str | None, folder: Path) -> tuple[list, n
         if int(ds.get("NumberOfFrames", 1) or 1) > 1:
             raise ImageError("multi-frame (enhanced) PET objects are not supported.", patient=patient,
                              file=str(folder), fix="export the PET as one file per slice.")
-    iop = np.array([float(v) for v in headers[0].get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0])])
+    iops = np.array([[float(v) for v in ds.get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0])] for ds in headers])
+    if np.abs(iops - iops[0]).max() > 1e-4:
+        raise ImageError("the PET slices have different ImageOrientationPatient (0020,0037): mixed series.",
+                         patient=patient, file=str(folder), fix="put each series in its own folder.")
+    for kw in ("Units", "DecayCorrection"):
+        values = {str(ds.get(kw, "")) for ds in headers}
+        if len(values) > 1:
+            raise ImageError(f"the PET slices disagree on {kw}: {sorted(values)}.", patient=patient,
+                             file=str(folder), fix="re-export the series.")
+    iop = iops[0]
     row, col = iop[:3], iop[3:]
     normal = np.cross(row, col)
     pos = np.array([[float(v) for v in ds.ImagePositionPatient] for ds in headers])
