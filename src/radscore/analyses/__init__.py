@@ -68,6 +68,17 @@ def run_analyses(ctx: AnalysisContext, parts: tuple[str, ...] | None = None) -> 
             logger.exception("analysis %s failed", key)
             got = [Section(key, title, skipped=f"failed: {exc.__class__.__name__}: {exc}")]
         for s in got:
+            _tidy(s)
             logger.info("analysis %s: %s", s.key, "skipped (" + s.skipped + ")" if s.skipped else "done")
         sections.extend(got)
     return sections
+
+
+def _tidy(section: Section) -> None:
+    """Fit every figure's labels inside its canvas (plots drawn by helpers leave that to us)."""
+    import warnings
+
+    for fig in section.figures.values():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "tight_layout not applied" for exotic layouts is harmless
+            fig.tight_layout()
