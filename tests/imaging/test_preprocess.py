@@ -141,9 +141,19 @@ def test_rigid_registration_recovers_a_shift():
     centre = (56.0, 40.0, 40.0)  # the blob, in CT space
     np.testing.assert_allclose(np.subtract(tx.TransformPoint(centre), centre), (6.0, -4.0, 0.0), atol=1.0)
     assert rec["method"] == "rigid"
+    assert register_rigid(ct_img, pet_img, seed=1)[1]["parameters"] == rec["parameters"]  # deterministic
     # through prepare_patient: the registered PET is bright inside the CT's tumour
     cfg = StudyConfig.model_validate({"preprocess": {"registration": "rigid", "spacing_mm": None}, "seed": 1})
     p = prepare_patient(ct_img, pet_img, _img(blob, spacing=(2.0, 2.0, 2.0), dtype=np.uint8), cfg)
     assert p.record["registration"]["method"] == "rigid"
     pet_a = sitk.GetArrayFromImage(p.images["pet"])
     assert np.median(pet_a[p.vois["core"]]) > 7.0
+
+
+def test_prepare_patient_is_deterministic(patient):
+    ct, pet, mask, _ = patient
+    a = prepare_patient(ct, pet, mask, StudyConfig())
+    b = prepare_patient(ct, pet, mask, StudyConfig())
+    for k in a.images:
+        assert sitk.GetArrayFromImage(a.images[k]).tobytes() == sitk.GetArrayFromImage(b.images[k]).tobytes()
+    assert a.record == b.record
