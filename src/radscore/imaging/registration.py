@@ -54,12 +54,17 @@ def register_rigid(fixed_ct: sitk.Image, moving_pet: sitk.Image, *, seed: int = 
     # one thread: multi-threaded metric sums differ in the last bits from run to run, and
     # the run's outputs must be byte-identical for the same inputs and seed
     reg.SetNumberOfThreads(1)
+    previous = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
     try:
+        # the metric's threads follow ITK's global default, not the method's setting
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
         tx = reg.Execute(fixed, moving)
     except RuntimeError as exc:
         raise ImageError(f"rigid PET/CT registration failed ({str(exc).strip().splitlines()[-1][:160]}).",
                          patient=patient, fix="check that PET and CT show the same body region, or set "
                          "preprocess.registration: none.") from None
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(previous)
     params = list(tx.GetParameters()) if tx.GetParameters() else []
     if hasattr(tx, "GetNthTransform"):
         try:
