@@ -11,8 +11,9 @@ clinical evidence):
   (about 30 %, as in the NSCLC seed). The planted treatment interaction: combination
   helps the low-immune (high-Radscore) patients only.
 * OS: PFS plus ``exp(2.0 + 0.5 z + N(0, 0.7))`` months, same censoring.
-* PD-L1 TPS (%): ``100 sigmoid(0.9 z - 0.5 + N(0, 1.2))``, 10 % missing: related to
-  the immune state but noisier than the images, so the two are complementary.
+* PD-L1 TPS (%): with ``t = 0.9 z + N(0, 1.2)``, TPS = 0 when ``t < -0.75`` (about
+  30 %, as TPS < 1 % in NSCLC cohorts), else ``100 sigmoid(1.6 t - 0.5)``; 10 % missing.
+  Related to the immune state but noisier than the images, so the two are complementary.
 * Serum markers: albumin rises and LDH falls with ``z``; the others are noise.
 * CD3/CD8 densities in tumour centre and invasive margin: log-normal, rising with ``z``.
 * 24 TME cell-type abundances: 14 immune types load ``+0.6..0.9`` on ``z``, 10
@@ -90,7 +91,8 @@ def simulate_cohort(n_patients: int, seed: int = 0) -> SimulatedCohort:
     second = rng.random(n) < 0.25
     second_site = np.where(second, rng.choice(SITES, n), "")
 
-    tps = np.round(100 * _sigmoid(0.9 * z - 0.5 + rng.normal(0, 1.2, n)))
+    t = 0.9 * z + rng.normal(0, 1.2, n)
+    tps = np.where(t < -0.75, 0.0, np.round(100 * _sigmoid(1.6 * t - 0.5)))
     tps[rng.random(n) < 0.10] = np.nan
 
     clinical = pd.DataFrame({
