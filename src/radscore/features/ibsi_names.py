@@ -77,18 +77,20 @@ SUFFIX_3D = {"cm": "_3D_avg", "rlm": "_3D_avg", "szm": "_3D", "ngl": "_3D", "ngt
 def ibsi_tag(pyradiomics_name: str, dims: str = "3D") -> str | None:
     """IBSI tag of ``original_glcm_Contrast`` etc. (``None`` when IBSI has no counterpart).
 
-    ``dims`` is ``"3D"`` or ``"2D"`` (PyRadiomics' force2D averages over slices and
-    in-plane directions, IBSI's ``2D_avg``).
+    ``dims`` is ``"3D"`` or ``"2.5D"``: PyRadiomics' ``force2D`` pools in-plane neighbours
+    of all slices into one matrix per direction, which is IBSI's 2.5-D (``_2_5D_avg`` for
+    GLCM/GLRLM, ``_2_5D`` for the others).
     """
     parts = pyradiomics_name.split("_", 1)
-    key = parts[1] if parts[0] in ("original",) else pyradiomics_name
+    key = parts[1] if parts[0] == "original" else pyradiomics_name
     tag = IBSI_TAGS.get(key)
     if tag is None:
         return None
     family = tag.split("_")[0]
     if family in SUFFIX_3D:
-        suffix = SUFFIX_3D[family] if dims == "3D" else ("_2D_avg" if family in ("cm", "rlm") else "_2D")
-        return tag + suffix
+        if dims == "3D":
+            return tag + SUFFIX_3D[family]
+        return tag + ("_2_5D_avg" if family in ("cm", "rlm") else "_2_5D")
     return tag
 
 

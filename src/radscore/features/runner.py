@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -22,7 +22,7 @@ import SimpleITK as sitk
 from radscore.config import FeatureSettings
 from radscore.errors import RadscoreError
 from radscore.runtime.cache import ResultCache, make_key
-from radscore.runtime.executor import run_tasks
+from radscore.runtime.executor import default_workers, run_tasks
 from radscore.runtime.progress import progress
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class _Task:
     settings: FeatureSettings
     cache_dir: str | None
     keys: dict[str, str]
+    single_thread: bool = False
 
 
 def image_hash(image: sitk.Image) -> str:
@@ -75,6 +76,12 @@ def _run_task(task: _Task) -> tuple[str, str, dict[str, dict[str, float]]]:
     from radscore.features import engine
     from radscore.features.extract import pyradiomics_settings
 
+    if task.single_thread:
+        # one process per core already: threaded ITK filters and BLAS would oversubscribe
+        from threadpoolctl import threadpool_limits
+
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+        threadpool_limits(1)
     cache = ResultCache(task.cache_dir) if task.cache_dir else None
     todo = {v: m for v, m in task.vois.items() if cache is None or not cache.has(task.keys[v])}
     out: dict[str, dict[str, float]] = {}
@@ -151,6 +158,9 @@ def extract_cohort(
             if missing:
                 tasks.append(_Task(p.patient, image_name, image, missing, settings,
                                    str(cache_dir) if cache_dir is not None else None, keys))
+    n_workers = workers or default_workers()
+    if scheduler is not None or (n_workers > 1 and len(tasks) > 1):  # tasks run in other processes
+        tasks = [replace(t, single_thread=True) for t in tasks]
     log.info("features: %d (patient, image) tasks to run, %d (image, VOI) results cached", len(tasks), len(cached))
     results = dict(cached)
     errors: list[BaseException] = []

@@ -1,0 +1,165 @@
+"""Benchmark: plain PyRadiomics vs radscore on the same simulated patients, in one run.
+
+Each simulated patient has a 120 x 160 x 160 CT-like volume (1 x 1 x 2 mm voxels) with a
+~14k-voxel tumour, a PET-like volume and a fused PET/CT image in [0, 1]; four VOIs
+(tumour, core = tumour eroded 3 mm, ring = tumour dilated 5 mm minus tumour inside the
+body, tumour + ring). Both sides extract the seed's protocol (PROTOCOL.md A5) from all
+12 VOIs with the same discretisation (CT bin width 25 HU, PET 0.25 SUV, fused 64 bins):
+
+- PyRadiomics: one ``execute`` per (image, VOI), default settings otherwise, the way a
+  user runs it (``LBP3D`` through radscore's SciPy-current LBP-3D, since PyRadiomics' own
+  cannot run on current SciPy; ``--no-lbp3d`` drops it on both sides = 1781 features);
+- radscore: ``radscore.features.runner.extract_cohort`` on ``--workers`` processes.
+
+Each side runs in its own process, so peak memory (max RSS of the process and its
+workers) is measured separately. Prints seconds per patient, the ratio, peak memory and
+the max relative difference |radscore - PyRadiomics| / max(1, |PyRadiomics|).
+
+Run: ``python benchmarks/extraction.py [--patients 2] [--workers 2] [--no-lbp3d]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import time
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage as ndi
+
+SHAPE = (120, 160, 160)
+SPACING = (1.0, 1.0, 2.0)  # x, y, z in mm (SimpleITK order)
+
+
+def simulate_patient(seed: int):
+    """CT (HU), PET (SUV) and fused arrays plus the four VOIs, array order (z, y, x)."""
+    rng = np.random.default_rng(seed)
+    z, y, x = np.indices(SHAPE, dtype=np.float32)
+    cz, cy, cx = (s / 2 for s in SHAPE)
+    body = ((y - cy) / 70) ** 2 + ((x - cx) / 75) ** 2 <= 1
+    lungs = (((y - cy) / 40) ** 2 + ((x - cx + 35) / 25) ** 2 <= 1) | (((y - cy) / 40) ** 2 + ((x - cx - 35) / 25) ** 2 <= 1)
+    ct = np.where(body, 40.0, -1000.0).astype(np.float32)
+    ct[lungs & body] = -850
+    ct += ndi.gaussian_filter(rng.normal(0, 60, SHAPE).astype(np.float32), 1.0)
+    zmm = (z - cz - 5 + seed % 3) * SPACING[2]
+    d = np.sqrt(zmm ** 2 + (y - cy) ** 2 + (x - cx - 35) ** 2)
+    tumor = d + ndi.gaussian_filter(rng.normal(0, 1, SHAPE).astype(np.float32), 3) * 8 <= 19
+    ct[tumor] = 30 + rng.normal(0, 25, int(tumor.sum()))
+    pet = 0.6 + 0.4 * body + ndi.gaussian_filter(rng.normal(0, 0.3, SHAPE).astype(np.float32), 1.5)
+    pet[tumor] += 6 * np.exp(-((d[tumor] / 19) ** 2) * 1.5)
+    pet = ndi.gaussian_filter(pet, 1.2).clip(0, None).astype(np.float32)
+    fused = 0.5 * (ct - ct.min()) / np.ptp(ct) + 0.5 * pet / pet.max()
+    # VOIs in millimetres on the physical grid (distance transforms with the spacing)
+    sampling = SPACING[::-1]
+    core = ndi.distance_transform_edt(tumor, sampling=sampling) > 3.0
+    ring = (ndi.distance_transform_edt(~tumor, sampling=sampling) <= 5.0) & ~tumor & body
+    vois = {"tumor": tumor, "core": core, "ring": ring, "tumor_ring": tumor | ring}
+    return {"ct": ct, "pet": pet, "petct": fused.astype(np.float32)}, vois
+
+
+def _images(arrays):
+    out = {}
+    for name, arr in arrays.items():
+        img = sitk.GetImageFromArray(arr)
+        img.SetSpacing(SPACING)
+        out[name] = img
+    return out
+
+
+def _settings(lbp: bool):
+    from radscore.features.extract import full_protocol_settings, full_protocol_image_types
+
+    types = full_protocol_image_types()
+    if not lbp:
+        types.pop("LBP3D")
+    return full_protocol_settings().model_copy(update={"image_types": types})
+
+
+def _peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024.0
+
+
+def run_pyradiomics(n_patients: int, lbp: bool, queue) -> None:
+    from radscore.features import pyrad
+    from radscore.features.extract import pyradiomics_settings
+
+    settings = _settings(lbp)
+    pyrad.install_lbp3d()
+    results = {}
+    elapsed = 0.0
+    for p in range(n_patients):
+        arrays, vois = simulate_patient(p)  # not timed, as on the radscore side
+        images = _images(arrays)
+        t0 = time.perf_counter()
+        for image_name, image in images.items():
+            ext = pyrad.make_extractor(pyradiomics_settings(image_name, settings), settings.image_types, None)
+            for voi_name, voi in vois.items():
+                for k, v in pyrad.execute(ext, image, voi).items():
+                    results[(p, f"{image_name}_{voi_name}_{k}")] = v
+        elapsed += time.perf_counter() - t0
+    queue.put(("pyradiomics", elapsed, _peak_mb(), results))
+
+
+def run_radscore(n_patients: int, lbp: bool, workers: int, queue) -> None:
+    from radscore.features.runner import PatientImages, extract_cohort
+
+    settings = _settings(lbp)
+    patients = []
+    for p in range(n_patients):
+        arrays, vois = simulate_patient(p)
+        patients.append(PatientImages(f"P{p}", _images(arrays), vois))
+    t0 = time.perf_counter()
+    df = extract_cohort(patients, settings, workers=workers)
+    elapsed = time.perf_counter() - t0
+    results = {}
+    for p, (_, row) in enumerate(df.iterrows()):
+        for k, v in row.items():
+            if k != "patient_id":
+                results[(p, k)] = float(v)
+    queue.put(("radscore", elapsed, _peak_mb(), results))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patients", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-lbp3d", action="store_true")
+    args = ap.parse_args()
+    lbp = not args.no_lbp3d
+
+    arrays, vois = simulate_patient(0)
+    print(f"simulated patient: {SHAPE} voxels, spacing {SPACING} mm, "
+          + ", ".join(f"{k} {int(v.sum())} vox" for k, v in vois.items()))
+    ctx = mp.get_context("spawn")
+    out = {}
+    for target, extra in ((run_pyradiomics, ()), (run_radscore, (args.workers,))):
+        q = ctx.Queue()
+        proc = ctx.Process(target=target, args=(args.patients, lbp, *extra, q))
+        proc.start()
+        name, elapsed, peak, results = q.get()
+        proc.join()
+        out[name] = (elapsed, peak, results)
+        print(f"{name:12s} {elapsed / args.patients:8.1f} s/patient   peak memory {peak:7.0f} MB")
+    (t_ref, _, ref), (t_ours, _, ours) = out["pyradiomics"], out["radscore"]
+    assert set(ref) == set(ours), "the two sides produced different feature sets"
+    worst, worst_key = 0.0, None
+    for key, r in ref.items():
+        o = ours[key]
+        if np.isnan(r) and np.isnan(o):
+            continue
+        d = abs(o - r) / max(1.0, abs(r)) if not (np.isnan(r) or np.isnan(o)) else np.inf
+        if d > worst:
+            worst, worst_key = d, key
+    per_voi = len(ref) // args.patients // 12
+    print(f"features: {len(ref) // args.patients} per patient ({per_voi} per VOI x 12 VOIs), "
+          f"{args.patients} patients, radscore on {args.workers} worker processes")
+    print(f"speed-up (PyRadiomics / radscore, s per patient): {t_ref / t_ours:.1f}x")
+    print(f"max relative difference: {worst:.2e}" + (f" ({worst_key[1]})" if worst_key else ""))
+
+
+if __name__ == "__main__":
+    main()
