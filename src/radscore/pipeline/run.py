@@ -72,19 +72,9 @@ def _summary(study: Study, metrics: dict, state: dict, qc: pd.DataFrame, manifes
 
 
 def _parameters(study: Study, state: dict, records: dict) -> dict:
-    cfg = study.config.to_dict()
-    params = {"Software": software_versions(), "Study": {"name": cfg["name"], "seed": cfg["seed"],
-                                                         "manifest": cfg["manifest"]}}
-    for block in ("endpoint", "split", "preprocess", "voi", "fusion", "features", "selection", "model"):
-        params[block.capitalize()] = {k: json.dumps(v) if isinstance(v, (dict, list)) else v
-                                      for k, v in cfg[block].items()}
-    params["Selected features"] = {MODEL_TITLES.get(m, m): ", ".join(f) for m, f in state["selected"].items()}
-    params["Tuned hyper-parameters"] = {MODEL_TITLES.get(m, m): json.dumps(p, sort_keys=True)
-                                        for m, p in state["best_params"].items()}
-    if records:
-        first = sorted(records)[0]
-        params[f"Preprocessing record (example: scan {first})"] = json.dumps(records[first], indent=1, sort_keys=True)
-    return params
+    from radscore.report.methods import parameter_record
+
+    return parameter_record(study.config.to_dict(), state, records, software_versions())
 
 
 def run_study(folder: str | Path, *, config_path: str | Path | None = None, workers: int | None = None,
@@ -123,14 +113,43 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     return metrics
 
 
+def _deep_features(study: Study, manifest: pd.DataFrame, features: pd.DataFrame,
+                   state: dict) -> tuple[pd.DataFrame, Section]:
+    """Deep features from an encoder trained on the training cohort's crops (mCRC seed).
+
+    They join the hand-crafted features of the analyses (the TME Rad-Score); the
+    portable Radscore models use hand-crafted features only, so `radscore predict` needs
+    no network weights.
+    """
+    deep = study.config.analyses.deep
+    title = "Deep features (3-D convolutional autoencoder)"
+    if not deep.enabled:
+        return features, Section(key="deep_features", title=title,
+                                 skipped="disabled (set analyses.deep.enabled: true in study.yaml)")
+    from radscore.features.deep import add_deep_features, crops_from_manifest
+
+    keys = set(zip(features["patient_id"], features["timepoint"], features["lesion_id"]))
+    rows = manifest[[k in keys for k in zip(manifest["patient_id"], manifest["timepoint"], manifest["lesion_id"])]]
+    crops = crops_from_manifest(rows, study.root, deep.crop_size)
+    training = sorted(pid for pid, c in state["cohorts"].items() if c == "training")
+    out, note = add_deep_features(features, crops, deep, training, study.config.seed,
+                                  weights_dir=study.models_dir / "deep")
+    added = [c for c in out.columns if c.startswith("deep_")]
+    if not added:
+        return features, Section(key="deep_features", title=title, skipped=note)
+    text = (f"{note} {len(added)} deep features per scan ({', '.join(added[:3])}, ...) were computed from "
+            f"{deep.crop_size}³-voxel PET and CT crops around each lesion; they enter the TME Rad-Score's selection "
+            "with the hand-crafted features.")
+    return out, Section(key="deep_features", title=title, text=text)
+
+
 def _analysis_sections(study: Study, manifest: pd.DataFrame, scores: pd.DataFrame, state: dict,
                        features: pd.DataFrame) -> list[Section]:
-    """The seeds' clinical analyses, when the package that computes them is present."""
-    try:
-        from radscore.analyses import AnalysisContext, run_analyses
-    except ImportError:
-        return []
+    """The seeds' clinical analyses, with deep features added when configured."""
+    from radscore.analyses import AnalysisContext, run_analyses
+
+    features, deep_section = _deep_features(study, manifest, features, state)
     ctx = AnalysisContext(config=study.config, manifest=manifest, scores=scores, cutoffs=state["cutoffs"],
                           features=features, expression=study.table("expression"), cells=study.table("cells"),
                           crops=None, seed=study.config.seed, out_dir=study.root)
-    return run_analyses(ctx)
+    return [deep_section, *run_analyses(ctx)]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from radscore.config import StudyConfig, TablesSettings, dump_config
+from radscore.config import AnalysesSettings, DeepFeatureSettings, StudyConfig, TablesSettings, dump_config
 from radscore.runtime.executor import run_tasks
 from radscore.runtime.files import atomic_write_csv, atomic_write_text
 from radscore.runtime.progress import progress
@@ -82,6 +82,7 @@ def write_study(out: str | Path, n_patients: int = 100, seed: int = 0, *, worker
         seed=seed,
         clinical=CLINICAL_COLUMNS,
         tables=TablesSettings(clinical="clinical.csv", expression="expression.csv", cells="cells.csv"),
+        analyses=AnalysesSettings(deep=DeepFeatureSettings(enabled=True)),
     )
     path = out / "study.yaml"
     atomic_write_text(path, "# Written by `radscore simulate`; edit freely.\n" + dump_config(config))
