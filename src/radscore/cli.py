@@ -107,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="DICOM image folder whose grid the mask is drawn on")
     p.add_argument("--out", help="output mask, e.g. mask.nii.gz")
 
+    p = sub.add_parser("segment", help="semi-automatic PET lesion mask: threshold around a seed point or in a box")
+    p.add_argument("pet", help="PET SUV image file or PET DICOM folder")
+    p.add_argument("--out", required=True, help="output mask, e.g. mask.nii.gz")
+    p.add_argument("--threshold", type=float, required=True, help="SUV (--mode suv) or percent of SUVmax")
+    p.add_argument("--mode", default="percent_max", choices=["percent_max", "suv"])
+    p.add_argument("--seed-mm", type=float, nargs=3, metavar=("X", "Y", "Z"), help="seed point (mm, patient LPS)")
+    p.add_argument("--box-mm", type=float, nargs=6, metavar=("X0", "Y0", "Z0", "X1", "Y1", "Z1"),
+                   help="search box corners (mm, patient LPS)")
+    p.add_argument("--method", default="bw", choices=["bw", "lbm", "lbm_janma", "bsa", "ibw"],
+                   help="SUV normalisation for a DICOM folder")
+
     p = sub.add_parser("validate", help="check study.yaml and the manifest without running anything")
     p.add_argument("dir")
     p.add_argument("--config", default=None)
@@ -230,8 +241,16 @@ def cmd_rtstruct(args) -> int:
     return run(args.file, list_rois=args.list_rois, roi=args.roi, image_dir=args.image, out=args.out)
 
 
+def cmd_segment(args) -> int:
+    from radscore.imaging.commands import cmd_segment as run
+
+    return run(args.pet, args.out, args.threshold, mode=args.mode, seed_mm=args.seed_mm, box_mm=args.box_mm,
+               method=args.method)
+
+
 COMMANDS = {"demo": cmd_demo, "simulate": cmd_simulate, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
-            "serve": cmd_serve, "suv": cmd_suv, "rtstruct": cmd_rtstruct}
+            "serve": cmd_serve, "suv": cmd_suv, "rtstruct": cmd_rtstruct,
+            "segment": cmd_segment}
 
 
 def main(argv: list[str] | None = None) -> int:

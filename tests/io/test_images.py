@@ -50,3 +50,17 @@ def test_mask_with_several_labels(tmp_path):
     with pytest.raises(ImageError, match="several labels"):
         load_mask(path, patient="P1")
     assert sitk.GetArrayFromImage(load_mask(path, patient="P1", label=2)).sum() == 8
+
+
+def test_rtstruct_mask_named_in_the_manifest_is_drawn_on_the_ct(reference_dir):
+    from radscore.io.dicom import read_series
+
+    phantom = reference_dir / "ibsi" / "ct_radiomics_phantom"
+    ct = read_series(phantom / "dicom" / "image", patient="IBSI")
+    mask = load_mask(phantom / "dicom" / "mask" / "DCM_RS_00060.dcm", patient="IBSI", roi="GTV-1", reference=ct)
+    expected = sitk.GetArrayFromImage(sitk.ReadImage(str(phantom / "nifti" / "mask" / "mask.nii.gz"))) > 0
+    got = sitk.GetArrayFromImage(mask) > 0
+    dice = 2 * (got & expected).sum() / (got.sum() + expected.sum())
+    assert dice >= 0.98
+    with pytest.raises(ImageError, match="needs the CT"):
+        load_mask(phantom / "dicom" / "mask" / "DCM_RS_00060.dcm", patient="IBSI", roi="GTV-1")

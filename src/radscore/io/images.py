@@ -87,7 +87,7 @@ def nifti_nonfinite_count(path: str | Path) -> int:
 
 
 def load_image(path: str | Path, *, modality: str, patient: str | None = None,
-               weight_kg: float | None = None, dose_mbq: float | None = None) -> sitk.Image:
+               weight_kg: float | None = None, dose_mbq: float | None = None, suv_method: str = "bw") -> sitk.Image:
     """Load a CT (HU) or PET (SUV) volume as float32, rejecting NaN and infinities.
 
     Parameters
@@ -95,12 +95,14 @@ def load_image(path: str | Path, *, modality: str, patient: str | None = None,
     modality : {"ct", "pet"}
     weight_kg, dose_mbq : float, optional
         Manifest overrides for DICOM PET whose header lacks the SUV tags.
+    suv_method : str
+        SUV normalisation for DICOM PET (``bw``, ``lbm``, ``lbm_janma``, ``bsa``, ``ibw``).
     """
     p = Path(path) if path else None
     if p is not None and modality == "pet" and p.is_dir():
         from radscore.io.dicom import read_pet_suv
 
-        img, _ = read_pet_suv(p, patient=patient, weight_kg=weight_kg, dose_mbq=dose_mbq)
+        img, _ = read_pet_suv(p, patient=patient, method=suv_method, weight_kg=weight_kg, dose_mbq=dose_mbq)
     else:
         img = read_image_file(path, patient=patient, what=f"{modality.upper()} image")
     img = sitk.Cast(img, sitk.sitkFloat32)
@@ -117,11 +119,18 @@ def load_image(path: str | Path, *, modality: str, patient: str | None = None,
 
 
 def load_mask(path: str | Path, *, patient: str | None = None, label: int | None = None,
-              what: str = "mask") -> sitk.Image:
+              what: str = "mask", roi: str | None = None, reference: sitk.Image | None = None) -> sitk.Image:
     """Load a binary mask (uint8, 0/1).
 
-    A mask with several labels is an error unless ``label`` picks one.
+    A mask with several labels is an error unless ``label`` picks one. A DICOM RTSTRUCT or
+    SEG file is rasterised on ``reference`` (the CT) for the ROI/segment named ``roi``.
     """
+    if path and Path(path).is_file() and roi is not None:
+        from radscore.io.rtstruct import read_mask
+
+        if reference is None:
+            raise ImageError("an RTSTRUCT/SEG mask needs the CT to be drawn on.", patient=patient, file=str(path))
+        return read_mask(path, roi, reference, patient=patient)
     img = read_image_file(path, patient=patient, what=what)
     try:  # a cut-off .nii.gz mask reads as zeros beyond the cut; refuse it rather than shrink the tumour
         nifti_nonfinite_count(path)

@@ -41,6 +41,7 @@ class ScanTask:
     ct: str | None
     pet: str | None
     mask: str | None
+    mask_roi: str | None
     weight_kg: float | None
     dose_mbq: float | None
     config: dict
@@ -63,6 +64,7 @@ def scan_tasks(manifest: pd.DataFrame, config: StudyConfig) -> list[ScanTask]:
             patient_id=str(r["patient_id"]), timepoint=str(r["timepoint"]), lesion_id=str(r["lesion_id"]),
             site=str(r.get("site") or "primary") if not pd.isna(r.get("site", None)) else "primary",
             ct=r.get("ct"), pet=r.get("pet"), mask=r.get("mask"),
+            mask_roi=None if pd.isna(r.get("mask_roi", None)) else str(r.get("mask_roi")),
             weight_kg=_num(r.get("weight_kg")), dose_mbq=_num(r.get("dose_mbq")), config=cfg,
         ))
     return tasks
@@ -84,7 +86,7 @@ def task_key(task: ScanTask, config: StudyConfig) -> str:
 
     return make_key(
         "scan-v1", __version__, _content_hash(task.ct), _content_hash(task.pet), _content_hash(task.mask),
-        task.weight_kg, task.dose_mbq, config.stage_hash("preprocess", "voi", "fusion"),
+        task.mask_roi, task.weight_kg, task.dose_mbq, config.stage_hash("preprocess", "voi", "fusion"),
         settings_fingerprint(config.features),
     )
 
@@ -99,8 +101,9 @@ def process_scan(task: ScanTask) -> dict:
     config = config_from_dict(task.config)
     pid = task.patient_id
     ct = load_image(task.ct, modality="ct", patient=pid)
-    pet = load_image(task.pet, modality="pet", patient=pid, weight_kg=task.weight_kg, dose_mbq=task.dose_mbq)
-    mask = load_mask(task.mask, patient=pid)
+    pet = load_image(task.pet, modality="pet", patient=pid, weight_kg=task.weight_kg, dose_mbq=task.dose_mbq,
+                     suv_method=config.preprocess.suv_method)
+    mask = load_mask(task.mask, patient=pid, roi=task.mask_roi, reference=ct)
     prepared = prepare_patient(ct, pet, mask, config, patient=pid)
     feats = extract_features(prepared.images, prepared.vois, config.features, patient=pid)
     return {"features": {k: float(v) for k, v in feats.items()}, "record": prepared.record,

@@ -20,7 +20,7 @@ def scan_task(settings: dict, patient_id: str, ct: str, pet: str, mask: str, *, 
     """A :class:`ScanTask` carrying the model's stored settings (validated here)."""
     config_from_dict(settings, source="model manifest.json settings")
     return ScanTask(patient_id=str(patient_id), timepoint=timepoint, lesion_id="1", site="primary", ct=ct, pet=pet,
-                    mask=mask, weight_kg=weight_kg, dose_mbq=dose_mbq, config=settings)
+                    mask=mask, mask_roi=None, weight_kg=weight_kg, dose_mbq=dose_mbq, config=settings)
 
 
 def predict_scans(model_dir: str | Path, scans: list[dict], *, workers: int | None = 1) -> pd.DataFrame:
