@@ -89,3 +89,30 @@ def test_abandoned_run_leaves_no_worker_behind():
     gen.close()  # the caller stopped (error or Ctrl-C): workers are killed, not orphaned
     time.sleep(0.2)
     assert not any(c.is_alive() for c in children)
+
+
+def itk_allocate(n):
+    import SimpleITK as sitk
+
+    return sitk.Image([n, n, n], sitk.sitkFloat32).GetSize()
+
+
+def test_itk_allocation_over_the_limit_is_a_memory_error():
+    limit = _vm_size_gb() + 0.5
+    out = _collect(run_tasks(itk_allocate, [8, 1500], workers=2, memory_limit_gb=limit))  # 1500^3 float = 13 GB
+    assert out[0].value == (8, 8, 8)
+    err = out[1].error
+    assert isinstance(err, WorkerError) and "ran out of memory" in err.message, err
+
+
+def test_cache_ignores_and_sweeps_temporary_files(tmp_path):
+    from radscore.runtime.cache import ResultCache, make_key
+
+    cache = ResultCache(tmp_path)
+    key = make_key("x")
+    cache.put_json(key, {"a": 1})
+    left = tmp_path / key[:2] / f".{make_key('y')}.json.abc.tmp"  # what kill -9 mid-write leaves
+    left.write_text('{"a": ')
+    assert not ResultCache(tmp_path).has(make_key("y")) and left.exists()  # young: may be a live writer's
+    os.utime(left, (time.time() - 7200, time.time() - 7200))
+    assert ResultCache(tmp_path).get_json(key) == {"a": 1} and not left.exists()

@@ -11,18 +11,21 @@ import errno
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
 
 from radscore.pipeline import extract as extract_mod
 from radscore.runtime import files as files_mod
-from reliability_helpers import copy_study, file_hashes, run_cli
+from reliability_helpers import copy_study, file_hashes, patch_config, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +37,15 @@ def _entries(folder: Path) -> dict[str, tuple[int, int]]:
             for p in sorted(cache.rglob("*.json"))} if cache.exists() else {}
 
 
-def _assert_cache_sound(folder: Path) -> None:
+def _assert_cache_sound(folder: Path, *, allow_temporary: bool = False) -> None:
+    """Every entry complete; temporary files only where a writer was killed mid-write."""
     cache = folder / ".radscore" / "cache"
     for p in cache.rglob("*"):
         if p.is_file():
+            if allow_temporary and p.name.startswith(".") and p.suffix == ".tmp":
+                continue  # never read as an entry (see ResultCache), swept when old
             assert p.suffix == ".json" and not p.name.startswith("."), f"stray file in the cache: {p}"
-            json.loads(p.read_text())  # every entry complete
+            json.loads(p.read_text())
 
 
 def _start_run(folder: Path) -> subprocess.Popen:
@@ -87,7 +93,7 @@ def test_kill_9_of_the_run_then_rerun_loses_nothing(base_study, tmp_path, monkey
     time.sleep(0.5)
     before = _entries(folder)
     assert 5 <= len(before) < _n_scans(folder), "kill came too late to test anything"
-    _assert_cache_sound(folder)
+    _assert_cache_sound(folder, allow_temporary=True)
 
     counter = tmp_path / "computed.txt"
     _counting(monkeypatch, counter)
@@ -181,3 +187,38 @@ def test_disk_full_mid_extraction_leaves_only_complete_entries(base_study, tmp_p
     _assert_cache_sound(folder)  # no half-written entry, no temporary file left behind
     # Our workers stopped with the run (joblib's loky pool from earlier model fits may linger; not ours).
     assert not [c for c in mp.active_children() if c.is_alive() and not type(c).__name__.startswith("Loky")]
+
+
+def test_scan_over_the_memory_limit_is_reported_and_the_run_completes(base_study, tmp_path, monkeypatch):
+    """One scan (a test-only hog, 6 GB) exceeds runtime.memory_limit_gb: it is listed in qc.csv, the rest finish."""
+    folder = copy_study(base_study, tmp_path / "study")
+    man = pd.read_csv(folder / "manifest.csv", dtype={"patient_id": str, "lesion_id": str})
+    row = man.iloc[0].to_dict()
+    for col in ("ct", "pet", "mask", "mask_2"):
+        new = f"images/{row['patient_id']}_baseline_Lhog_{col}.nii.gz"
+        shutil.copy(folder / row[col], folder / new)
+        row[col] = new
+    # Same image, other bytes (uncompressed), so the content-addressed cache does not answer for it.
+    sitk.WriteImage(sitk.ReadImage(str(folder / row["ct"])), str(folder / "images" / "hog_ct.nii"))
+    row.update(lesion_id="hog", site="lymph_node", ct="images/hog_ct.nii")
+    pd.concat([man, pd.DataFrame([row])]).to_csv(folder / "manifest.csv", index=False)
+    with open("/proc/self/status") as fh:
+        vm_gb = next(int(ln.split()[1]) for ln in fh if ln.startswith("VmSize:")) / 1024**2
+    limit = round(vm_gb + 1.5, 2)  # workers are forked: they start with this process's address space
+    patch_config(folder, {"runtime": {"workers": 2, "memory_limit_gb": limit}})
+    real = extract_mod.process_scan
+
+    def hog(task):
+        if task.lesion_id == "hog":
+            np.ones(6 * 1024**3 // 8)
+        return real(task)
+
+    monkeypatch.setattr(extract_mod, "process_scan", hog)
+    t0 = time.perf_counter()
+    assert run_cli("run", str(folder)) == 0
+    assert time.perf_counter() - t0 < 300
+    qc = pd.read_csv(folder / "qc.csv", dtype={"lesion_id": str})
+    bad = qc[qc["lesion_id"] == "hog"]
+    assert list(bad["severity"]) == ["excluded"]
+    assert "ran out of memory" in bad["problem"].iloc[0] and f"{limit} GB" in bad["problem"].iloc[0]
+    assert len(pd.read_parquet(folder / "features.parquet")) == len(man)  # every other scan

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,25 @@ class ResultCache:
         The cache folder (created on first write).
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, sweep_after_s: float = 3600.0) -> None:
         self.root = Path(root)
+        self._sweep(sweep_after_s)
+
+    def _sweep(self, older_than_s: float) -> None:
+        """Delete temporary files a killed writer left behind (never read as entries).
+
+        Only old ones: a temporary file younger than ``older_than_s`` may belong to a
+        writer that is still running.
+        """
+        if not self.root.is_dir():
+            return
+        now = time.time()
+        for tmp in self.root.glob("*/.*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > older_than_s:
+                    tmp.unlink()
+            except OSError:
+                pass
 
     def _path(self, key: str, suffix: str) -> Path:
         return self.root / key[:2] / f"{key}{suffix}"

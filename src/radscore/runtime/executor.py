@@ -37,6 +37,9 @@ class TaskResult:
     error: BaseException | None = None
 
 
+_EXIT_OUT_OF_MEMORY = 86  # a worker's own exit code for "cannot even receive an item"
+
+
 class WorkerError(RadscoreError):
     """A worker process died or ran out of memory while processing one item."""
 
@@ -105,6 +108,14 @@ def _where(exc: BaseException) -> str:
     return f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """numpy raises MemoryError; ITK (SimpleITK) and XGBoost raise RuntimeError naming bad_alloc."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("bad_alloc" in text or "Failed to allocate" in text)
+
+
 def _worker_main(conn: Connection, fn: Callable[[Any], Any], limit_gb: float | None) -> None:
     """Loop: receive (index, item), send (index, ok, value-or-exception); ``None`` stops."""
     # The parent handles Ctrl-C and stops the workers itself.
@@ -115,18 +126,21 @@ def _worker_main(conn: Connection, fn: Callable[[Any], Any], limit_gb: float | N
             msg = conn.recv()
         except (EOFError, OSError):
             return
+        except MemoryError:  # the limit is below what the worker already holds
+            os._exit(_EXIT_OUT_OF_MEMORY)
         if msg is None:
             return
         index, item = msg
         try:
             reply = (index, True, fn(item))
-        except MemoryError:
-            reply = (index, False, WorkerError(
-                f"ran out of memory (worker limit {limit_gb} GB)." if limit_gb else "ran out of memory.",
-                fix="raise runtime.memory_limit_gb in study.yaml or run fewer workers."))
         except BaseException as exc:  # noqa: BLE001 - every failure is reported for its item
-            # The traceback does not cross processes; keep its innermost frame for bug reports.
-            exc.__dict__.setdefault("where", _where(exc))
+            if _out_of_memory(exc):
+                exc = WorkerError(
+                    f"ran out of memory (worker limit {limit_gb} GB)." if limit_gb else "ran out of memory.",
+                    fix="raise runtime.memory_limit_gb in study.yaml or run fewer workers.")
+            else:
+                # The traceback does not cross processes; keep its innermost frame for bug reports.
+                exc.__dict__.setdefault("where", _where(exc))
             reply = (index, False, exc)
         try:
             conn.send(reply)
@@ -135,6 +149,9 @@ def _worker_main(conn: Connection, fn: Callable[[Any], Any], limit_gb: float | N
 
 
 def _death_error(exitcode: int | None, limit_gb: float | None) -> WorkerError:
+    if exitcode == _EXIT_OUT_OF_MEMORY:
+        return WorkerError(f"ran out of memory before starting (worker limit {limit_gb} GB is below what the "
+                           "libraries alone need).", fix="raise runtime.memory_limit_gb in study.yaml.")
     if exitcode is not None and exitcode < 0:
         try:
             name = signal.Signals(-exitcode).name
@@ -180,8 +197,24 @@ def _run_local(fn, items: Sequence[Any], n_workers: int, limit_gb: float | None)
     try:
         for _ in range(n_workers):
             pool.append(_Worker(ctx, fn, limit_gb))
-        for w in pool:
-            _assign(w, items, pending)
+        def assign(slot: int) -> None:
+            if not pending:
+                return
+            i = pending.pop()
+            for _ in range(2):
+                try:
+                    pool[slot].conn.send((i, items[i]))
+                    pool[slot].task = i
+                    return
+                except OSError:
+                    # Died while idle, between two items: no work lost; replace it and hand over.
+                    pool[slot].stop(force=True)
+                    pool[slot] = _Worker(ctx, fn, limit_gb)
+            pending.append(i)
+            raise RuntimeError("cannot start a worker process")
+
+        for slot in range(len(pool)):
+            assign(slot)
         while any(w.task is not None for w in pool):
             busy = [w for w in pool if w.task is not None]
             ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
@@ -203,7 +236,7 @@ def _run_local(fn, items: Sequence[Any], n_workers: int, limit_gb: float | None)
                 if result is None:
                     continue
                 w.task = None
-                _assign(w, items, pending)
+                assign(pool.index(w))
                 yield result
         clean = True
     finally:
@@ -211,18 +244,6 @@ def _run_local(fn, items: Sequence[Any], n_workers: int, limit_gb: float | None)
         # so no orphan keeps computing or writing after the run has stopped.
         for w in pool:
             w.stop(force=not clean)
-
-
-def _assign(worker: _Worker, items: Sequence[Any], pending: list[int]) -> None:
-    if pending:
-        i = pending.pop()
-        worker.task = i
-        try:
-            worker.conn.send((i, items[i]))
-        except OSError:
-            # The worker died between two items; its death shows on its sentinel and the
-            # item is then reported. Rare enough not to retry on a fresh worker.
-            pass
 
 
 def _run_dask(fn: Callable[[Any], Any], items: Sequence[Any], address: str) -> Iterator[TaskResult]:
