@@ -259,26 +259,36 @@ class LassoSelector(_Selector):
 
 
     def _path_cap(self, Xs: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Features of the strongest penalty on the L1 path that keeps <= ``max_features``.
+        """Features at the weakest L1 penalty that keeps between 1 and ``max_features``.
 
         Taking the largest |coefficients| of a weakly penalised fit would rank features by
         an unstable, nearly unregularised fit (the inner CV after a univariate filter often
-        picks a tiny penalty); following the path keeps the features that enter first.
+        picks a small penalty); following the path keeps the features that enter first.
+        The penalty is found by bisection on log C (the active set grows with C).
         """
         from sklearn.linear_model import LogisticRegression
 
-        best = _top_k(-np.abs(self.coef_), self.max_features)
-        for C in np.geomspace(self.C_, self.C_ * 1e-6, 40)[1:]:
+        def active(C: float) -> np.ndarray:
             lr = LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", max_iter=1000,
                                     random_state=self.random_state).fit(Xs, y)
-            nz = np.abs(np.ravel(lr.coef_)) > 0
-            if 0 < nz.sum() <= self.max_features:
-                self.C_ = float(C)
-                self.coef_ = np.ravel(lr.coef_)
-                return nz
-            if not nz.any():
-                break
-        return best
+            return np.ravel(lr.coef_)
+
+        hi, lo = np.log(self.C_), np.log(self.C_) - np.log(1e6)  # too many at hi; assume none at lo
+        found = None
+        for _ in range(14):
+            mid = (hi + lo) / 2
+            coef = active(float(np.exp(mid)))
+            n = int((np.abs(coef) > 0).sum())
+            if n > self.max_features:
+                hi = mid
+            else:
+                lo = mid
+                if n > 0:
+                    found = (float(np.exp(mid)), coef)
+        if found is None:
+            return _top_k(-np.abs(self.coef_), self.max_features)
+        self.C_, self.coef_ = found
+        return np.abs(self.coef_) > 0
 
 
 def selection_steps(settings, *, final_estimator=None, random_state: int = 0) -> list[tuple[str, object]]:
