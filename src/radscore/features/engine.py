@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
+from threadpoolctl import threadpool_limits
 
 from radscore.config import FeatureSettings
 from radscore.errors import ImageError
@@ -52,7 +53,13 @@ def _shared_class(cls: type) -> type:
             self.coefficients["Ng"] = int(np.max(gray_levels))
             return binned.copy()
 
-        body = {"_applyBinning": _applyBinning, "__module__": cls.__module__}
+        names = cls.getFeatureNames()  # PyRadiomics re-inspects the class on every instance
+
+        def getFeatureNames(klass):  # noqa: N802
+            return dict(names)
+
+        body = {"_applyBinning": _applyBinning, "__module__": cls.__module__,
+                "getFeatureNames": classmethod(getFeatureNames)}
         if cls.__name__ == "RadiomicsGLCM":
             body["getMCCFeatureValue"] = _mcc_symmetric
         _SHARED[cls] = type(cls.__name__, (cls,), body)
@@ -173,8 +180,6 @@ def extract_image(
     -------
     dict of VOI name to {pyradiomics feature name: value}
     """
-    from radiomics import imageoperations
-
     pyrad.quiet_pyradiomics()
     union = np.logical_or.reduce(list(masks.values()))
     ubox = bounding_box(union)
@@ -182,6 +187,19 @@ def extract_image(
     boxes = {name: _voi_box(m, ubox) for name, m in masks.items()}
     mask_imgs = {name: _sitk(m[boxes[name][0]].astype(np.uint32), spacing) for name, m in masks.items()}
     per_voi: dict[str, dict[str, float]] = {v: {} for v in masks}
+    # The matrices are small (Ng x Ng): threaded BLAS only adds overhead there, and under
+    # load it is catastrophic (measured 60x slower eigvalsh on 2 busy cores).
+    with threadpool_limits(1):
+        _extract_image_loop(image, masks, image_types, classes, settings, ubox, union, boxes, mask_imgs,
+                            per_voi, patient, image_name)
+    return per_voi
+
+
+def _extract_image_loop(image, masks, image_types, classes, settings, ubox, union, boxes, mask_imgs,
+                        per_voi, patient, image_name) -> None:
+    from radiomics import imageoperations
+
+    spacing = image.GetSpacing()
     for itype_name, arr in filtered_images(image, ubox, image_types, union, settings):
         # the VOIs are handed over as 0/1 masks, whatever label they had in the user's file
         class_kw = {**settings, **_custom_for(itype_name, image_types), "label": 1}
@@ -200,7 +218,6 @@ def extract_image(
                         f"{c} features failed on '{image_name}' {itype_name}, VOI '{v}': {exc}", patient=patient,
                     ) from None
                 per_voi[v].update({f"{itype_name}_{c}_{k}": x for k, x in vals.items()})
-    return per_voi
 
 
 def extract_patient(

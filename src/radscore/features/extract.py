@@ -1,8 +1,10 @@
 """Feature extraction for one patient: images x VOIs -> one row of PyRadiomics features.
 
 Column names are ``f"{image}_{voi}_{pyradiomics_name}"`` (``pet_tumor_original_glcm_Contrast``).
-The values follow PyRadiomics' definitions exactly (it is the oracle in the tests); the
-imaging stage has already resampled, so nothing is resampled here.
+The values follow PyRadiomics' definitions exactly (it is the oracle in the tests, see
+``tests/features/test_parity.py``); the imaging stage has already resampled, so nothing is
+resampled here. The work is done by :mod:`radscore.features.engine` (filters shared by
+all VOIs of an image, computed on a padded crop).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from radscore.errors import ImageError
 log = logging.getLogger(__name__)
 
 #: Bumped whenever a change to the engine can change a value (invalidates caches).
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 IMAGE_NAMES = ("ct", "pet", "petct")
 VOI_NAMES = ("tumor", "core", "ring", "tumor_ring")
@@ -99,12 +101,6 @@ def _check_inputs(images: dict[str, sitk.Image], vois: dict[str, np.ndarray], pa
                 f"VOI '{name}' has shape {arr.shape}, the images {shape} (z, y, x).", patient=patient,
                 fix="build the VOIs on the image grid.",
             )
-
-
-def _mask_image(voi: np.ndarray, reference: sitk.Image) -> sitk.Image:
-    mask = sitk.GetImageFromArray(np.asarray(voi).astype(np.uint8))
-    mask.CopyInformation(reference)
-    return mask
 
 
 def pyradiomics_settings(image: str, settings: FeatureSettings) -> dict[str, Any]:

@@ -37,16 +37,22 @@ class PatientImages:
     vois: dict[str, np.ndarray]
 
 
+SHAPE_TASK = "__shape__"
+
+
 @dataclass(frozen=True)
 class _Task:
+    """One image's features for some VOIs, or (``image_name == SHAPE_TASK``) the VOIs' shape."""
+
     patient: str
     image_name: str
-    image: sitk.Image
+    image: sitk.Image | None
     vois: dict[str, np.ndarray]
     settings: FeatureSettings
     cache_dir: str | None
     keys: dict[str, str]
     single_thread: bool = False
+    spacing: tuple[float, ...] = ()
 
 
 def image_hash(image: sitk.Image) -> str:
@@ -88,16 +94,18 @@ def _run_task(task: _Task) -> tuple[str, str, dict[str, dict[str, float]]]:
     if todo:
         st = task.settings
         masks = engine._check_vois(todo, task.patient)
-        shapes = engine.shape_features(masks, task.image.GetSpacing()) if "shape" in st.feature_classes else {}
-        classes = [c for c in st.feature_classes if c in engine.TEXTURE_CLASSES]
-        from radscore.features import pyrad
+        if task.image_name == SHAPE_TASK:  # shape depends on mask and spacing only: once per VOI
+            per_voi = engine.shape_features(masks, task.spacing)
+        else:
+            from radscore.features import pyrad
 
-        per_voi = engine.extract_image(
-            task.image, masks, pyrad.canonical_image_types(st.image_types), classes,
-            pyradiomics_settings(task.image_name, st), patient=task.patient, image_name=task.image_name,
-        )
+            classes = [c for c in st.feature_classes if c in engine.TEXTURE_CLASSES]
+            per_voi = engine.extract_image(
+                task.image, masks, pyrad.canonical_image_types(st.image_types), classes,
+                pyradiomics_settings(task.image_name, st), patient=task.patient, image_name=task.image_name,
+            )
         for v in masks:
-            values = {**shapes.get(v, {}), **per_voi[v]}
+            values = per_voi[v]
             if cache is not None:  # lists keep PyRadiomics' column order (JSON objects get sorted)
                 cache.put_json(task.keys[v], {"names": list(values), "values": list(values.values())})
             out[v] = values
@@ -142,12 +150,17 @@ def extract_cohort(
         _check_inputs(p.images, p.vois, p.patient)
         order.append(p)
         vhash = {v: voi_hash(m) for v, m in p.vois.items()}
-        for image_name in settings.images:
-            if image_name not in p.images:
-                continue
-            image = p.images[image_name]
-            ihash = image_hash(image)
-            keys = {v: entry_key(ihash, v, vhash[v], fingerprint) for v in p.vois}
+        present = [n for n in settings.images if n in p.images]
+        jobs: list[tuple[str, sitk.Image | None, dict[str, str]]] = []
+        if present and "shape" in settings.feature_classes:
+            spacing = p.images[present[0]].GetSpacing()
+            jobs.append((SHAPE_TASK, None, {
+                v: make_key("shape", vhash[v], v, [float(x) for x in spacing], fingerprint) for v in p.vois}))
+        for image_name in present:
+            ihash = image_hash(p.images[image_name])
+            jobs.append((image_name, p.images[image_name],
+                         {v: entry_key(ihash, v, vhash[v], fingerprint) for v in p.vois}))
+        for image_name, image, keys in jobs:
             missing = {}
             for v, m in p.vois.items():
                 hit = cache.get_json(keys[v]) if cache is not None else None
@@ -156,8 +169,11 @@ def extract_cohort(
                 else:
                     cached[(p.patient, image_name, v)] = dict(zip(hit["names"], hit["values"]))
             if missing:
-                tasks.append(_Task(p.patient, image_name, image, missing, settings,
-                                   str(cache_dir) if cache_dir is not None else None, keys))
+                tasks.append(_Task(
+                    p.patient, image_name, image, missing, settings,
+                    str(cache_dir) if cache_dir is not None else None, keys,
+                    spacing=tuple(p.images[present[0]].GetSpacing()),
+                ))
     n_workers = workers or default_workers()
     if scheduler is not None or (n_workers > 1 and len(tasks) > 1):  # tasks run in other processes
         tasks = [replace(t, single_thread=True) for t in tasks]
@@ -182,9 +198,11 @@ def extract_cohort(
     for p in order:
         row: dict[str, float | str] = {"patient_id": p.patient}
         for image_name in settings.images:
+            if image_name not in p.images:
+                continue
             for v in p.vois:
-                values = results.get((p.patient, image_name, v))
-                if values is not None:
-                    row.update({f"{image_name}_{v}_{k}": x for k, x in values.items()})
+                prefix = f"{image_name}_{v}_"
+                row.update({prefix + k: x for k, x in results.get((p.patient, SHAPE_TASK, v), {}).items()})
+                row.update({prefix + k: x for k, x in results.get((p.patient, image_name, v), {}).items()})
         rows.append(row)
     return pd.DataFrame(rows)
