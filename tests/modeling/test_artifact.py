@@ -52,6 +52,7 @@ def test_roundtrip_reproduces_radscores_exactly(fitted, saved):
     assert manifest["cutoff"] == model.cutoff_ and manifest["positive_class"] == "NDB"
     assert "features" in manifest["settings"] and "xgboost" in manifest["versions"]
     assert not list(saved.glob("*.pkl")) and not list(saved.glob("*.joblib"))
+    assert len(loaded.content_hash) == 64 and loaded.content_hash == manifest["manifest_sha256"]
 
 
 def test_out_of_range_feature_is_warned(fitted, saved):

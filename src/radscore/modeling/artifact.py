@@ -124,7 +124,12 @@ class LoadedModel:
     cutoff : float
     distribution : DataFrame
         Training quantiles per feature.
+    content_hash : str
+        SHA-256 of the manifest (which holds every file's hash): the model's identity, for
+        provenance records.
     """
+
+    content_hash: str = ""
 
     def __init__(self, manifest: dict, booster, preprocessing: dict, distribution: dict):
         self.manifest = manifest
@@ -237,5 +242,7 @@ def load_model(folder: str | Path) -> LoadedModel:
         booster.load_model(bytearray((folder / "model.ubj").read_bytes()))
     except xgboost.core.XGBoostError as exc:
         raise ModelFileError(f"XGBoost cannot read the model ({exc}).", file=str(folder / "model.ubj")) from None
-    return LoadedModel(manifest, booster, _read_json(folder / "preprocessing.json"),
-                       _read_json(folder / "feature_distribution.json"))
+    loaded = LoadedModel(manifest, booster, _read_json(folder / "preprocessing.json"),
+                         _read_json(folder / "feature_distribution.json"))
+    loaded.content_hash = claimed
+    return loaded
