@@ -56,7 +56,6 @@ def family_results(values: dict[str, float], ref: dict[str, tuple[float, float]]
     return out
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_ct_phantom_config(reference_dir, config):
     root = reference_dir / "ibsi"
