@@ -60,9 +60,21 @@ def _table_html(df: pd.DataFrame) -> str:
     return fmt.to_html(index=False, border=0, classes="tbl", na_rep="", escape=True)
 
 
+def _n_excluded(qc: pd.DataFrame) -> int:
+    if qc.empty or "severity" not in qc.columns:
+        return 0
+    return int((qc["severity"] == "excluded").sum())
+
+
 def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
-    """Write ``report.html`` plus ``tables/*.csv`` and ``figures/*.png|svg`` into ``out_dir``."""
+    """Write ``report.html`` plus ``tables/*.csv`` and ``figures/*.png|svg`` into ``out_dir``.
+
+    The HTML embeds its CSS and every figure (PNG data URIs), so it opens offline as one
+    file; ``tables/reporting_checklist.csv`` holds the IBSI/CLEAR checklist derived from
+    ``inputs.parameters`` (see :mod:`radscore.report.methods`).
+    """
     from radscore.report.figures import figure_bytes
+    from radscore.report.methods import methods_paragraphs, reporting_checklist
 
     out_dir = Path(out_dir)
     rendered = []
@@ -85,10 +97,15 @@ def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
     qc_html = _table_html(inputs.qc) if not inputs.qc.empty else ""
     if not inputs.qc.empty:
         atomic_write_csv(out_dir / "tables" / "qc.csv", inputs.qc)
+    checklist = reporting_checklist(inputs.parameters, inputs.sections)
+    atomic_write_csv(out_dir / "tables" / "reporting_checklist.csv", checklist)
+    n_cov = int((checklist["covered"] == "covered").sum())
     env = Environment(loader=PackageLoader("radscore.report", "templates"), autoescape=select_autoescape(["html"]))
     css = (Path(__file__).parent / "templates" / "report.css").read_text()
     page = env.get_template("report.html").render(
         title=inputs.title, summary=inputs.summary, sections=rendered, qc_html=qc_html, css=css,
         parameters=inputs.parameters, notes=inputs.notes, esc=html.escape,
+        methods=methods_paragraphs(inputs.parameters), checklist=checklist.to_dict("records"),
+        checklist_counts=(n_cov, len(checklist)), n_excluded=_n_excluded(inputs.qc),
     )
     return atomic_write_text(out_dir / "report.html", page)
