@@ -144,7 +144,8 @@ def write_dicom_scan(ct: sitk.Image, pet_suv: sitk.Image, out: str | Path, *, we
 
     suv = sitk.GetArrayFromImage(pet_suv).astype(np.float64)
     start = scan_datetime + timedelta(minutes=5)
-    injection = start - timedelta(minutes=uptake_min)
+    # Whole seconds, as the TM tags hold them, so the activity matches what a reader computes.
+    injection = start - timedelta(seconds=round(uptake_min * 60.0))
     dose_bq = dose_mbq * 1e6
     decayed = dose_bq * 2.0 ** (-(start - injection).total_seconds() / F18_HALF_LIFE_S)
     activity = np.clip(suv, 0.0, None) * decayed / (weight_kg * 1000.0)  # Bq/ml (1 g/ml tissue density)
