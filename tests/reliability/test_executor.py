@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,14 +108,34 @@ def test_itk_allocation_over_the_limit_is_a_memory_error():
     assert isinstance(err, WorkerError) and "ran out of memory" in err.message, err
 
 
-def test_cache_ignores_and_sweeps_temporary_files(tmp_path):
+def test_cache_keeps_temporary_files_out_and_sweeps_old_ones(tmp_path, monkeypatch):
+    from radscore.runtime import files as files_mod
     from radscore.runtime.cache import ResultCache, make_key
 
-    cache = ResultCache(tmp_path)
+    root = tmp_path / "cache"
+    cache = ResultCache(root)
     key = make_key("x")
+    seen = []
+    real = files_mod._temp_file
+
+    def spy(folder, name):
+        seen.append(Path(folder))
+        return real(folder, name)
+
+    monkeypatch.setattr(files_mod, "_temp_file", spy)
     cache.put_json(key, {"a": 1})
-    left = tmp_path / key[:2] / f".{make_key('y')}.json.abc.tmp"  # what kill -9 mid-write leaves
+    assert seen == [cache.tmp_dir] and root not in cache.tmp_dir.parents  # never inside the cache
+    left = cache.tmp_dir / f".{make_key('y')}.json.abc.tmp"  # what kill -9 mid-write leaves
     left.write_text('{"a": ')
-    assert not ResultCache(tmp_path).has(make_key("y")) and left.exists()  # young: may be a live writer's
+    assert not ResultCache(root).has(make_key("y")) and left.exists()  # young: may be a live writer's
     os.utime(left, (time.time() - 7200, time.time() - 7200))
-    assert ResultCache(tmp_path).get_json(key) == {"a": 1} and not left.exists()
+    assert ResultCache(root).get_json(key) == {"a": 1} and not left.exists()
+    assert [p.name for p in root.rglob("*") if p.is_file()] == [f"{key}.json"]
+
+
+def test_dask_scheduler_without_a_default_client():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        out = _collect(run_tasks(raise_on_two, list(range(4)), scheduler=cl.scheduler_address))
+    assert [out[i].value for i in (0, 1, 3)] == [0, 1, 3]
+    assert isinstance(out[2].error, ValueError)

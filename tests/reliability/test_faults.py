@@ -37,13 +37,11 @@ def _entries(folder: Path) -> dict[str, tuple[int, int]]:
             for p in sorted(cache.rglob("*.json"))} if cache.exists() else {}
 
 
-def _assert_cache_sound(folder: Path, *, allow_temporary: bool = False) -> None:
-    """Every entry complete; temporary files only where a writer was killed mid-write."""
+def _assert_cache_sound(folder: Path) -> None:
+    """Every file in the cache is a complete entry."""
     cache = folder / ".radscore" / "cache"
     for p in cache.rglob("*"):
         if p.is_file():
-            if allow_temporary and p.name.startswith(".") and p.suffix == ".tmp":
-                continue  # never read as an entry (see ResultCache), swept when old
             assert p.suffix == ".json" and not p.name.startswith("."), f"stray file in the cache: {p}"
             json.loads(p.read_text())
 
@@ -93,7 +91,7 @@ def test_kill_9_of_the_run_then_rerun_loses_nothing(base_study, tmp_path, monkey
     time.sleep(0.5)
     before = _entries(folder)
     assert 5 <= len(before) < _n_scans(folder), "kill came too late to test anything"
-    _assert_cache_sound(folder, allow_temporary=True)
+    _assert_cache_sound(folder)  # temporary files are written beside the cache, never in it
 
     counter = tmp_path / "computed.txt"
     _counting(monkeypatch, counter)
@@ -160,7 +158,7 @@ def test_read_only_file_system(base_study, tmp_path, capsys, monkeypatch):
     def erofs(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(files_mod.tempfile, "mkstemp", erofs)
+    monkeypatch.setattr(files_mod, "_temp_file", erofs)
     t0 = time.perf_counter()
     assert run_cli("run", str(folder), "--workers", "2") == 4
     assert time.perf_counter() - t0 < 20  # found before extraction, not after hours of it

@@ -35,18 +35,22 @@ class ResultCache:
 
     def __init__(self, root: str | Path, *, sweep_after_s: float = 3600.0) -> None:
         self.root = Path(root)
+        # Temporary files are written beside the cache, not in it: a writer killed mid-write
+        # leaves nothing among the entries (same file system, so the final rename is atomic).
+        self.tmp_dir = self.root.parent / f".{self.root.name}.tmp"
         self._sweep(sweep_after_s)
 
     def _sweep(self, older_than_s: float) -> None:
-        """Delete temporary files a killed writer left behind (never read as entries).
+        """Delete temporary files killed writers left behind (they are never read as entries).
 
         Only old ones: a temporary file younger than ``older_than_s`` may belong to a
         writer that is still running.
         """
-        if not self.root.is_dir():
-            return
         now = time.time()
-        for tmp in self.root.glob("*/.*.tmp"):
+        leftovers = list(self.tmp_dir.glob("*.tmp")) if self.tmp_dir.is_dir() else []
+        if self.root.is_dir():
+            leftovers += list(self.root.glob("*/.*.tmp"))  # written by older versions
+        for tmp in leftovers:
             try:
                 if now - tmp.stat().st_mtime > older_than_s:
                     tmp.unlink()
@@ -70,7 +74,7 @@ class ResultCache:
             return None
 
     def put_frame(self, key: str, df: pd.DataFrame) -> None:
-        atomic_write_parquet(self._path(key, ".parquet"), df)
+        atomic_write_parquet(self._path(key, ".parquet"), df, tmp_dir=self.tmp_dir)
 
     def get_json(self, key: str) -> Any | None:
         path = self._path(key, ".json")
@@ -83,4 +87,4 @@ class ResultCache:
             return None
 
     def put_json(self, key: str, obj: Any) -> None:
-        atomic_write_json(self._path(key, ".json"), obj)
+        atomic_write_json(self._path(key, ".json"), obj, tmp_dir=self.tmp_dir)

@@ -252,7 +252,7 @@ def _run_dask(fn: Callable[[Any], Any], items: Sequence[Any], address: str) -> I
     with Client(address, set_as_default=False) as client:
         futures = client.map(fn, list(items), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
-        for fut in dask_completed(futures):
+        for fut in dask_completed(futures, loop=client.loop):  # our client is not the default one
             i = index[fut.key]
             try:
                 yield TaskResult(i, value=fut.result())

@@ -20,13 +20,28 @@ import pandas as pd
 from radscore.errors import OutputError
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically; a clear :class:`OutputError` if the disk refuses."""
+def _temp_file(folder: Path, name: str) -> tuple[int, str]:
+    """A new named temporary file in ``folder`` (a seam for tests of unwritable disks)."""
+    return tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, tmp_dir: str | Path | None = None) -> Path:
+    """Write ``data`` to ``path`` atomically; a clear :class:`OutputError` if the disk refuses.
+
+    Parameters
+    ----------
+    tmp_dir : path, optional
+        Where the temporary file is written (same file system as ``path``; default its
+        folder). The result cache keeps them outside its own folder, so a writer killed
+        mid-write leaves no stray file among the entries.
+    """
     path = Path(path)
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        folder = Path(tmp_dir) if tmp_dir is not None else path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = _temp_file(folder, path.name)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -50,20 +65,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: str | Path, text: str, **kwargs: Any) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), **kwargs)
 
 
-def atomic_write_json(path: str | Path, obj: Any) -> Path:
+def atomic_write_json(path: str | Path, obj: Any, **kwargs: Any) -> Path:
     """Deterministic JSON (sorted keys, fixed indentation)."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", **kwargs)
 
 
-def atomic_write_parquet(path: str | Path, df: pd.DataFrame) -> Path:
+def atomic_write_parquet(path: str | Path, df: pd.DataFrame, **kwargs: Any) -> Path:
     """Parquet without pandas' wall-clock metadata, so equal tables give equal bytes."""
     buf = io.BytesIO()
     df.to_parquet(buf, index=False, engine="pyarrow", compression="zstd")
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_bytes(path, buf.getvalue(), **kwargs)
 
 
 def atomic_write_csv(path: str | Path, df: pd.DataFrame, **kwargs: Any) -> Path:
