@@ -13,7 +13,9 @@ body, tumour + ring). Both sides extract the seed's protocol (PROTOCOL.md A5) fr
 
 Each side runs in its own process, so peak memory (max RSS of the process and its
 workers) is measured separately. Prints seconds per patient, the ratio, peak memory and
-the max relative difference |radscore - PyRadiomics| / max(1, |PyRadiomics|).
+the max relative difference |radscore - PyRadiomics| / max(1, |PyRadiomics|). CPU seconds
+(process + workers) are printed too: unlike wall time they do not depend on what else
+runs on the machine.
 
 Run: ``python benchmarks/extraction.py [--patients 2] [--workers 2] [--no-lbp3d]``
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import resource
 import time
 
@@ -77,6 +80,12 @@ def _settings(lbp: bool):
     return full_protocol_settings().model_copy(update={"image_types": types})
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (workers, ITK threads included)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _peak_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -91,17 +100,19 @@ def run_pyradiomics(n_patients: int, lbp: bool, queue) -> None:
     pyrad.install_lbp3d()
     results = {}
     elapsed = 0.0
+    cpu = 0.0
     for p in range(n_patients):
         arrays, vois = simulate_patient(p)  # not timed, as on the radscore side
         images = _images(arrays)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_s()
         for image_name, image in images.items():
             ext = pyrad.make_extractor(pyradiomics_settings(image_name, settings), settings.image_types, None)
             for voi_name, voi in vois.items():
                 for k, v in pyrad.execute(ext, image, voi).items():
                     results[(p, f"{image_name}_{voi_name}_{k}")] = v
         elapsed += time.perf_counter() - t0
-    queue.put(("pyradiomics", elapsed, _peak_mb(), results))
+        cpu += _cpu_s() - c0
+    queue.put(("pyradiomics", elapsed, cpu, _peak_mb(), results))
 
 
 def run_radscore(n_patients: int, lbp: bool, workers: int, queue) -> None:
@@ -112,15 +123,15 @@ def run_radscore(n_patients: int, lbp: bool, workers: int, queue) -> None:
     for p in range(n_patients):
         arrays, vois = simulate_patient(p)
         patients.append(PatientImages(f"P{p}", _images(arrays), vois))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     df = extract_cohort(patients, settings, workers=workers)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, _cpu_s() - c0
     results = {}
     for p, (_, row) in enumerate(df.iterrows()):
         for k, v in row.items():
             if k != "patient_id":
                 results[(p, k)] = float(v)
-    queue.put(("radscore", elapsed, _peak_mb(), results))
+    queue.put(("radscore", elapsed, cpu, _peak_mb(), results))
 
 
 def main() -> None:
@@ -140,11 +151,13 @@ def main() -> None:
         q = ctx.Queue()
         proc = ctx.Process(target=target, args=(args.patients, lbp, *extra, q))
         proc.start()
-        name, elapsed, peak, results = q.get()
+        load = os.getloadavg()[0]
+        name, elapsed, cpu, peak, results = q.get()
         proc.join()
-        out[name] = (elapsed, peak, results)
-        print(f"{name:12s} {elapsed / args.patients:8.1f} s/patient   peak memory {peak:7.0f} MB")
-    (t_ref, _, ref), (t_ours, _, ours) = out["pyradiomics"], out["radscore"]
+        out[name] = (elapsed, peak, results, cpu)
+        print(f"{name:12s} {elapsed / args.patients:8.1f} s/patient   {cpu / args.patients:8.1f} CPU-s/patient   "
+              f"peak memory {peak:6.0f} MB   (1-min load average at start {load:.1f} on {os.cpu_count()} cores)")
+    (t_ref, _, ref, c_ref), (t_ours, _, ours, c_ours) = out["pyradiomics"], out["radscore"]
     assert set(ref) == set(ours), "the two sides produced different feature sets"
     worst, worst_key = 0.0, None
     for key, r in ref.items():
@@ -157,7 +170,8 @@ def main() -> None:
     per_voi = len(ref) // args.patients // 12
     print(f"features: {len(ref) // args.patients} per patient ({per_voi} per VOI x 12 VOIs), "
           f"{args.patients} patients, radscore on {args.workers} worker processes")
-    print(f"speed-up (PyRadiomics / radscore, s per patient): {t_ref / t_ours:.1f}x")
+    print(f"speed-up (PyRadiomics / radscore, s per patient): {t_ref / t_ours:.1f}x   "
+          f"(CPU seconds per patient: {c_ref / c_ours:.1f}x)")
     print(f"max relative difference: {worst:.2e}" + (f" ({worst_key[1]})" if worst_key else ""))
 
 

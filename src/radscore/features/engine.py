@@ -61,7 +61,15 @@ def _shared_class(cls: type) -> type:
         body = {"_applyBinning": _applyBinning, "__module__": cls.__module__,
                 "getFeatureNames": classmethod(getFeatureNames)}
         if cls.__name__ == "RadiomicsGLCM":
-            body["getMCCFeatureValue"] = _mcc_symmetric
+            from radscore.features import glcm_fast
+
+            body.update(
+                getMCCFeatureValue=_mcc_symmetric,
+                _calculateCoefficients=glcm_fast.calculate_coefficients,
+                getClusterProminenceFeatureValue=glcm_fast.cluster_prominence,
+                getClusterShadeFeatureValue=glcm_fast.cluster_shade,
+                getClusterTendencyFeatureValue=glcm_fast.cluster_tendency,
+            )
         _SHARED[cls] = type(cls.__name__, (cls,), body)
     return _SHARED[cls]
 
