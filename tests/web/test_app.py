@@ -25,6 +25,11 @@ def _files(study: Path, pid: str, timepoint: str = "baseline") -> dict[str, Path
     return {k: study / row[k] for k in ("ct", "pet", "mask")}
 
 
+def _with_followup(study: Path) -> str:
+    man = pd.read_csv(study / "manifest.csv", dtype={"patient_id": str})
+    return sorted(man.loc[man["timepoint"] == "followup", "patient_id"])[0]
+
+
 def _post(client, files: dict[str, Path], follow: dict[str, Path] | None = None, **data):
     parts = {k: (p.name, p.read_bytes()) for k, p in files.items()}
     if follow:
@@ -57,10 +62,11 @@ def test_page_and_info(client, small_study):
 
 def test_prediction_equals_cli_and_uploads_are_deleted(client, small_study, capsys, tmp_path, monkeypatch):
     c, keep = client
-    files = _files(small_study, "P0003")
-    follow = _files(small_study, "P0003", "followup")
+    pid = _with_followup(small_study)
+    files = _files(small_study, pid)
+    follow = _files(small_study, pid, "followup")
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # the app's upload folders land here
-    r = _post(c, files, follow, patient_id="P0003")
+    r = _post(c, files, follow, patient_id=pid)
     assert r.status_code == 200, r.text
     body = r.json()
     assert list(tmp_path.iterdir()) == []  # uploads deleted after the response
@@ -108,17 +114,27 @@ def test_bad_uploads_give_clear_errors(client, small_study, case, expect):
 
 
 def test_loader_error_reaches_the_page(client, small_study, tmp_path):
-    """A file with the right magic bytes but a broken body: the loader's RadscoreError message is shown."""
-    import gzip
+    """Files of the right type that the loaders refuse: their RadscoreError message is shown."""
+    import SimpleITK as sitk
 
     c, _ = client
     files = _files(small_study, "P0003")
-    raw = gzip.decompress(files["ct"].read_bytes())
-    parts = {k: (p.name, p.read_bytes()) for k, p in files.items()}
-    parts["ct"] = ("ct.nii.gz", gzip.compress(raw[: len(raw) // 3]))  # truncated payload
-    r = c.post("/api/predict", files=parts)
-    assert r.status_code == 400
-    assert "CT" in r.json()["error"] and "truncated" in r.json()["error"]
+    pet = sitk.ReadImage(str(files["pet"]), sitk.sitkFloat32)
+    arr = sitk.GetArrayFromImage(pet)
+    arr[0, 0, :3] = float("nan")
+    bad = sitk.GetImageFromArray(arr)
+    bad.CopyInformation(pet)
+    sitk.WriteImage(bad, str(tmp_path / "pet.nii.gz"))
+    mask = sitk.ReadImage(str(files["mask"]))
+    empty = sitk.GetImageFromArray(sitk.GetArrayFromImage(mask) * 0)
+    empty.CopyInformation(mask)
+    sitk.WriteImage(empty, str(tmp_path / "mask.nii.gz"))
+    for role, expect in (("pet", "PET image has 3 NaN/infinite voxel(s)"), ("mask", "the tumour mask is empty")):
+        parts = {k: (p.name, p.read_bytes()) for k, p in files.items()}
+        parts[role] = (f"{role}.nii.gz", (tmp_path / f"{role}.nii.gz").read_bytes())
+        r = c.post("/api/predict", files=parts)
+        assert r.status_code == 400
+        assert expect in r.json()["error"]
 
 
 def test_type_checks_and_zip_safety(tmp_path):

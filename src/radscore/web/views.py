@@ -15,7 +15,7 @@ from radscore.imaging.preprocess import PreparedPatient
 from radscore.imaging.voi import VOI_NAMES
 from radscore.report.figures import figure_bytes
 
-VOI_COLOURS = {"tumor": "#00e5ff", "core": "#39ff14", "ring": "#ff3df2", "tumor_ring": "#ffffff"}
+VOI_COLOURS = {"tumor": "#00e5ff", "core": "#39ff14", "ring": "#ff3df2", "tumor_ring": "#b0b0b0"}
 # tumor_ring = tumour + ring: its border is the ring's outer border, drawn under the ring.
 CT_WINDOW = (-160.0, 240.0)  # soft-tissue window (level 40, width 400 HU)
 
