@@ -62,3 +62,13 @@ def test_fingerprint_changes_with_value_changing_settings_only():
     assert a == settings_fingerprint(FeatureSettings())
     assert a != settings_fingerprint(FeatureSettings(bin_width_ct=10.0))
     assert a != settings_fingerprint(FeatureSettings(image_types={"original": {}, "square": {}}))
+
+
+def test_settings_choose_images_and_vois_and_reject_unknown_filters():
+    images, vois = _case()
+    row = extract_features(images, vois, FeatureSettings(images=["pet"], vois=["ring"]))
+    assert row and all(k.startswith("pet_ring_") for k in row)
+    from radscore.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="LBP2D"):
+        extract_features(images, vois, FeatureSettings(image_types={"LBP2D": {}}))

@@ -82,7 +82,7 @@ def extract_with_params(image: sitk.Image, mask: sitk.Image, params: dict[str, A
     roi = sitk.GetArrayFromImage(mask) == label
     if not roi.any():
         raise ImageError(f"the mask has no voxel with label {label}.", fix="set setting: label: in the params file.")
-    if engine.fast_path_supported(setting) and whole_classes and image.GetDimension() == 3:
+    if engine.fast_path_supported(setting, image_types) and whole_classes and image.GetDimension() == 3:
         names = list(classes) if classes is not None else ["shape", *engine.TEXTURE_CLASSES]
         texture = [c for c in names if c in engine.TEXTURE_CLASSES]
         out: dict[str, float] = {}

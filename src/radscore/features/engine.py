@@ -22,7 +22,7 @@ import SimpleITK as sitk
 from threadpoolctl import threadpool_limits
 
 from radscore.config import FeatureSettings
-from radscore.errors import ImageError
+from radscore.errors import ConfigError, ImageError
 from radscore.features import pyrad
 from radscore.features.filters import Box, bounding_box, filtered_images
 
@@ -131,8 +131,15 @@ FAST_SETTINGS_DEFAULTS: dict[str, Any] = {
 }
 
 
-def fast_path_supported(settings: dict[str, Any]) -> bool:
-    """Whether the shared-filter engine covers these PyRadiomics settings exactly."""
+#: Image types with a shared-filter implementation (:func:`.filters.filtered_images`).
+FAST_IMAGE_TYPES = frozenset(
+    {"Original", "Wavelet", "LoG", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient", "LBP3D"})
+
+
+def fast_path_supported(settings: dict[str, Any], image_types: dict[str, Any] | None = None) -> bool:
+    """Whether the shared-filter engine covers these PyRadiomics settings (and image types) exactly."""
+    if image_types is not None and not set(image_types) <= FAST_IMAGE_TYPES:
+        return False
     return all(settings.get(k, d) in (d, None, False) for k, d in FAST_SETTINGS_DEFAULTS.items())
 
 
@@ -239,8 +246,15 @@ def extract_patient(
     from radscore.features.extract import pyradiomics_settings
 
     image_types = pyrad.canonical_image_types(settings.image_types)
+    unsupported = sorted(set(image_types) - FAST_IMAGE_TYPES)
+    if unsupported:
+        raise ConfigError(
+            f"image type(s) {unsupported} are not available in radscore's extraction.",
+            file="features.image_types", fix=f"use: {', '.join(sorted(FAST_IMAGE_TYPES))}.",
+        )
     classes = [c for c in settings.feature_classes if c in TEXTURE_CLASSES]
-    masks = _check_vois(vois, patient)
+    images = {k: v for k, v in images.items() if k in settings.images}
+    masks = _check_vois({k: v for k, v in vois.items() if k in settings.vois}, patient)
     if not masks or not images:
         return {}
     spacing = next(iter(images.values())).GetSpacing()

@@ -148,6 +148,7 @@ def extract_cohort(
     order: list[PatientImages] = []
     for p in patients:
         _check_inputs(p.images, p.vois, p.patient)
+        p = replace(p, vois={v: m for v, m in p.vois.items() if v in settings.vois})
         order.append(p)
         vhash = {v: voi_hash(m) for v, m in p.vois.items()}
         present = [n for n in settings.images if n in p.images]
@@ -180,9 +181,15 @@ def extract_cohort(
     log.info("features: %d (patient, image) tasks to run, %d (image, VOI) results cached", len(tasks), len(cached))
     results = dict(cached)
     errors: list[BaseException] = []
-    with progress(total=len(tasks), desc="features", unit="image") as bar:
+    remaining: dict[str, int] = {}
+    for t in tasks:
+        remaining[t.patient] = remaining.get(t.patient, 0) + 1
+    with progress(total=len(remaining), desc="features", unit="patient") as bar:
         for res in run_tasks(_run_task, tasks, workers=workers, scheduler=scheduler):
-            bar.update(1)
+            done_patient = tasks[res.index].patient
+            remaining[done_patient] -= 1
+            if remaining[done_patient] == 0:  # the bar counts whole patients (rate, ETA)
+                bar.update(1)
             if res.error is not None:
                 errors.append(res.error)
                 continue
