@@ -32,7 +32,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-SHAPE = (120, 160, 160)
+SHAPE = tuple(int(n) for n in os.environ.get("RADSCORE_BENCH_SIZE", "120 160 160").split())
 SPACING = (1.0, 1.0, 2.0)  # x, y, z in mm (SimpleITK order)
 
 
@@ -135,13 +135,18 @@ def run_radscore(n_patients: int, lbp: bool, workers: int, queue) -> None:
 
 
 def main() -> None:
+    global SHAPE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-lbp3d", action="store_true")
+    ap.add_argument("--size", type=int, nargs=3, default=list(SHAPE), metavar=("Z", "Y", "X"),
+                    help="volume size in voxels (default 120 160 160; e.g. 120 320 320 for a full field of view)")
     args = ap.parse_args()
+    os.environ["RADSCORE_BENCH_SIZE"] = " ".join(str(n) for n in args.size)  # read by the spawned sides
     lbp = not args.no_lbp3d
 
+    SHAPE = tuple(args.size)
     arrays, vois = simulate_patient(0)
     print(f"simulated patient: {SHAPE} voxels, spacing {SPACING} mm, "
           + ", ".join(f"{k} {int(v.sum())} vox" for k, v in vois.items()))
