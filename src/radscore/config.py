@@ -142,6 +142,10 @@ class SelectionSettings(_Settings):
     icc_type: Literal["icc2", "icc3"] = Field(
         "icc2", description="ICC(2,1) absolute agreement (default) or ICC(3,1) consistency"
     )
+    icc_source: Literal["auto", "mask_2", "perturbation", "off"] = Field(
+        "auto", description="second segmentation (manifest mask_2) or mask dilation/erosion by one voxel; "
+                            "auto = mask_2 where the manifest has it, else perturbation",
+    )
 
 
 class ModelSettings(_Settings):

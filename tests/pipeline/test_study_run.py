@@ -12,7 +12,7 @@ from radscore.cli import main
 from radscore.config import config_from_dict
 from radscore.pipeline import extract as extract_mod
 from radscore.pipeline.context import Study
-from radscore.pipeline.model import run_model
+from radscore.pipeline.model import make_split, run_model
 from radscore.pipeline.run import run_study
 from radscore.simulate import write_study
 from radscore.stats import roc_auc_ci
@@ -122,7 +122,8 @@ def test_shuffled_outcomes_give_chance_auc(study):
         shuffled = manifest.assign(ndb=manifest["patient_id"].map(perm))
         cfg = config_from_dict({**s.config.to_dict(), "seed": seed, "model": {**s.config.to_dict()["model"],
                                                                                "models": ["comb"]}})
-        scores, cohorts, _ = run_model(cfg, features, shuffled, s.work_dir / f"shuffle{seed}", workers=2)
+        scores, _ = run_model(cfg, features, shuffled, s.work_dir / f"shuffle{seed}",
+                              cohorts=make_split(cfg, shuffled), workers=2)
         test = scores[(scores.cohort == "testing") & (scores.timepoint == "baseline")].drop_duplicates("patient_id")
         y = test["patient_id"].map(perm).to_numpy()
         aucs.append(roc_auc_ci(y, test["radscore"].to_numpy()).auc)

@@ -45,6 +45,7 @@ class ScanTask:
     weight_kg: float | None
     dose_mbq: float | None
     config: dict
+    perturbation: str | None = None  # e.g. "dilate_1": features of a perturbed mask, for the ICC
 
 
 def _num(value: Any) -> float | None:
@@ -55,7 +56,7 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
-def scan_tasks(manifest: pd.DataFrame, config: StudyConfig) -> list[ScanTask]:
+def scan_tasks(manifest: pd.DataFrame, config: StudyConfig, perturbation: str | None = None) -> list[ScanTask]:
     cfg = config.to_dict()
     tasks = []
     for row in manifest.itertuples(index=False):
@@ -66,6 +67,7 @@ def scan_tasks(manifest: pd.DataFrame, config: StudyConfig) -> list[ScanTask]:
             ct=r.get("ct"), pet=r.get("pet"), mask=r.get("mask"),
             mask_roi=None if pd.isna(r.get("mask_roi", None)) else str(r.get("mask_roi")),
             weight_kg=_num(r.get("weight_kg")), dose_mbq=_num(r.get("dose_mbq")), config=cfg,
+            perturbation=perturbation,
         ))
     return tasks
 
@@ -86,7 +88,7 @@ def task_key(task: ScanTask, config: StudyConfig) -> str:
 
     return make_key(
         "scan-v1", __version__, _content_hash(task.ct), _content_hash(task.pet), _content_hash(task.mask),
-        task.mask_roi, task.weight_kg, task.dose_mbq, config.stage_hash("preprocess", "voi", "fusion"),
+        task.mask_roi, task.perturbation, task.weight_kg, task.dose_mbq, config.stage_hash("preprocess", "voi", "fusion"),
         settings_fingerprint(config.features),
     )
 
@@ -104,10 +106,28 @@ def process_scan(task: ScanTask) -> dict:
     pet = load_image(task.pet, modality="pet", patient=pid, weight_kg=task.weight_kg, dose_mbq=task.dose_mbq,
                      suv_method=config.preprocess.suv_method)
     mask = load_mask(task.mask, patient=pid, roi=task.mask_roi, reference=ct)
+    if task.perturbation:
+        mask = _perturbed(mask, task.perturbation, config.seed)
     prepared = prepare_patient(ct, pet, mask, config, patient=pid)
     feats = extract_features(prepared.images, prepared.vois, config.features, patient=pid)
     return {"features": {k: float(v) for k, v in feats.items()}, "record": prepared.record,
             "warnings": list(prepared.warnings)}
+
+
+def _perturbed(mask, name: str, seed: int):
+    """The named perturbation of a mask (same grid), from the imaging stage's set."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from radscore.imaging.perturb import perturbed_masks
+
+    arr = sitk.GetArrayFromImage(mask).astype(bool)
+    variants = perturbed_masks(arr, tuple(reversed(mask.GetSpacing())), seed=seed, n_random=1)
+    if name not in variants:
+        raise RadscoreError(f"mask perturbation '{name}' leaves no voxel.", fix="use a larger tumour mask.")
+    out = sitk.GetImageFromArray(variants[name].astype(np.uint8))
+    out.CopyInformation(mask)
+    return out
 
 
 def _describe(exc: BaseException) -> str:
@@ -122,8 +142,9 @@ def _describe(exc: BaseException) -> str:
 
 
 def run_extract(config: StudyConfig, manifest: pd.DataFrame, cache_dir: Path, *, workers: int | None = None,
-                scheduler: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Extract features for every manifest row.
+                scheduler: str | None = None, perturbation: str | None = None,
+                desc: str = "extracting") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Extract features for every manifest row (of ``perturbation`` of each mask when given).
 
     Returns
     -------
@@ -135,7 +156,7 @@ def run_extract(config: StudyConfig, manifest: pd.DataFrame, cache_dir: Path, *,
         Per-scan preprocessing records (for the report's parameter record).
     """
     cache = ResultCache(cache_dir)
-    tasks = scan_tasks(manifest, config)
+    tasks = scan_tasks(manifest, config, perturbation)
     keys, results, todo = [], {}, []
     for i, t in enumerate(tasks):
         try:
@@ -151,7 +172,7 @@ def run_extract(config: StudyConfig, manifest: pd.DataFrame, cache_dir: Path, *,
             else:
                 todo.append(i)
     log.info("extraction: %d scans, %d cached, %d to compute", len(tasks), len(tasks) - len(todo), len(todo))
-    bar = progress(total=len(todo), desc="extracting", unit="scan")
+    bar = progress(total=len(todo), desc=desc, unit="scan")
     for res in run_tasks(process_scan, [tasks[i] for i in todo], workers=workers, scheduler=scheduler,
                          memory_limit_gb=config.runtime.memory_limit_gb):
         i = todo[res.index]

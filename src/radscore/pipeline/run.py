@@ -12,6 +12,8 @@ import pandas as pd
 from radscore.pipeline.context import Study
 from radscore.pipeline.evaluate import MODEL_TITLES, compute_metrics, discrimination_section, survival_section
 from radscore.pipeline.extract import run_extract
+from radscore.pipeline.model import make_split
+from radscore.pipeline.robustness import run_robustness
 from radscore.report.html import ReportInputs, software_versions, write_report
 from radscore.report.sections import Section
 from radscore.runtime.cache import make_key
@@ -21,21 +23,27 @@ from radscore.runtime.files import (atomic_write_csv, atomic_write_json, atomic_
 log = logging.getLogger(__name__)
 
 
-def _model_stage(study: Study, features: pd.DataFrame, manifest: pd.DataFrame, workers: int | None):
+def _model_stage(study: Study, features: pd.DataFrame, manifest: pd.DataFrame, cohorts: pd.Series,
+                 keep: list[str] | None, workers: int | None):
     """Fit the Radscores, or reuse them when features and modeling settings are unchanged."""
     from radscore.pipeline.model import outcome_table, run_model
 
     cfg = study.config
-    key = make_key("model-v1", sha256_file(study.features_path), cfg.stage_hash("seed", "endpoint", "split",
-                   "selection", "model"), outcome_table(manifest, cfg).to_dict())
+    key = make_key("model-v2", sha256_file(study.features_path), cfg.stage_hash("seed", "endpoint", "split",
+                   "selection", "model"), outcome_table(manifest, cfg).to_dict(), keep)
     state_file = study.work_dir / "model_stage.json"
     if study.stage_key("model") == key and study.scores_path.exists() and state_file.exists():
         log.info("model stage up to date: reusing scores.csv and models/")
         scores = pd.read_csv(study.scores_path, dtype={"patient_id": str, "lesion_id": str})
         state = json.loads(state_file.read_text())
         return scores, state
-    scores, cohorts, fitted = run_model(cfg, features, manifest, study.models_dir, workers=workers)
+    scores, training = run_model(cfg, features, manifest, study.models_dir, cohorts=cohorts, keep=keep,
+                                 workers=workers)
+    fitted = training.models
+    summary = training.summary.set_index("model")
     state = {
+        "nested_cv": {m: {"auc": float(summary.loc[m, "nested_cv_auc"]), "sd": float(summary.loc[m, "nested_cv_sd"]),
+                          "folds": cfg.model.nested_cv_folds} for m in fitted if cfg.model.nested_cv_folds},
         "cutoffs": {m: float(c.cutoff_) for m, c in fitted.items()},
         "cv_auc": {m: float(getattr(c, "best_score_", float("nan"))) for m, c in fitted.items()},
         "selected": {m: list(c.selected_features_) for m, c in fitted.items()},
@@ -63,10 +71,17 @@ def _summary(study: Study, metrics: dict, state: dict, qc: pd.DataFrame, manifes
         t = e["cohorts"].get("testing", {})
         if t.get("auc") is not None:
             out[f"{MODEL_TITLES.get(m, m)} testing AUC"] = f"{t['auc']:.3f} (95 % CI {t['ci_low']:.3f}–{t['ci_high']:.3f})"
-    cv = {m: v for m, v in state["cv_auc"].items() if v == v}
+    for m, e in metrics["models"].items():
+        n = e.get("nested_cv")
+        if n:
+            out[f"{MODEL_TITLES.get(m, m)} nested-CV AUC (training)"] = f"{n['auc']:.3f} ± {n['sd']:.3f} ({n['folds']} folds)"
+    # Chosen on training data only: nested CV when run, else the inner grid-search CV.
+    nested = {m: v["auc"] for m, v in state.get("nested_cv", {}).items() if v["auc"] == v["auc"]}
+    cv = nested or {m: v for m, v in state["cv_auc"].items() if v == v}
     if cv:
         best = max(cv, key=cv.get)
-        out["Recommended model"] = (f"{MODEL_TITLES.get(best, best)} (highest cross-validated AUC in training, "
+        how = "nested cross-validated" if nested else "cross-validated"
+        out["Recommended model"] = (f"{MODEL_TITLES.get(best, best)} (highest {how} AUC in training, "
                                     f"{cv[best]:.3f}; chosen without the testing cohort)")
     return out
 
@@ -89,15 +104,20 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     workers = workers or cfg.runtime.workers
     scheduler = scheduler or cfg.runtime.scheduler
 
+    cohorts = make_split(cfg, manifest)
     features, qc, records = run_extract(cfg, manifest, study.work_dir / "cache", workers=workers, scheduler=scheduler)
     atomic_write_parquet(study.features_path, features)
     atomic_write_csv(study.qc_path, qc)
+    keep, robustness = run_robustness(cfg, manifest, features, cohorts, study.work_dir / "cache", workers=workers,
+                                      scheduler=scheduler)
 
-    scores, state = _model_stage(study, features, manifest, workers)
+    scores, state = _model_stage(study, features, manifest, cohorts, keep, workers)
     metrics = compute_metrics(scores, manifest, cfg, state["cutoffs"])
+    for m, n in state.get("nested_cv", {}).items():
+        metrics["models"][m]["nested_cv"] = n
     atomic_write_json(study.metrics_path, metrics)
 
-    sections: list[Section] = [discrimination_section(scores, manifest, cfg, metrics)]
+    sections: list[Section] = [robustness, discrimination_section(scores, manifest, cfg, metrics)]
     primary = "comb" if "comb" in state["cutoffs"] else next(iter(state["cutoffs"]))
     sections.append(survival_section(scores, manifest, cfg, primary))
     sections.extend(_analysis_sections(study, manifest, scores, state, features))

@@ -6,7 +6,7 @@ clinical evidence):
 * ``z ~ N(0, 1)``: the latent anti-tumour immune state ("hot" when high).
 * Treatment arm: combination or monotherapy, 1:1.
 * PFS (months): ``log PFS = 2.2 + 0.9 z + 0.45 [combination and z < 0] + e``,
-  ``e ~ N(0, 0.8)``; administrative censoring ``C ~ U(8, 36)``.
+  ``e ~ N(0, 0.6)``; administrative censoring ``C ~ U(8, 36)``.
   **DCB/NDB**: NDB (positive class, 1) when progression occurs within 6 months
   (about 30 %, as in the NSCLC seed). The planted treatment interaction: combination
   helps the low-immune (high-Radscore) patients only.
@@ -69,7 +69,7 @@ def simulate_cohort(n_patients: int, seed: int = 0) -> SimulatedCohort:
     ids = [f"P{i + 1:04d}" for i in range(n)]
     z = rng.normal(size=n)
     combo = rng.random(n) < 0.5
-    log_pfs = 2.2 + 0.9 * z + 0.45 * (combo & (z < 0)) + rng.normal(0, 0.8, n)
+    log_pfs = 2.2 + 0.9 * z + 0.45 * (combo & (z < 0)) + rng.normal(0, 0.6, n)
     pfs_true = np.exp(log_pfs)
     censor = rng.uniform(8, 36, n)
     pfs = np.minimum(pfs_true, censor)

@@ -9,9 +9,9 @@ real spherical harmonics of degree 2-4, so shapes differ between patients.
 How the latent immune state ``z`` shows (the planted imaging signal):
 
 * **PET uptake heterogeneity**: the tumour's SUV is ``SUVmean x (1 + h G)`` with ``G`` a
-  smooth Gaussian random field (3 mm correlation) and ``h = clip(0.35 - 0.12 z)``:
+  smooth Gaussian random field (4 mm correlation) and ``h = clip(0.40 - 0.18 z)``:
   immune-cold tumours are more heterogeneous.
-* **Peritumoral CT signal**: a ground-glass halo ``clip(70 + 45 z, 0, 220)`` HU
+* **Peritumoral CT signal**: a ground-glass halo ``clip(80 + 60 z, 0, 260)`` HU
   added in lung within 6 mm of the tumour, fading with distance: inflamed, immune-hot
   tumours show a denser halo.
 * Nuisance: tumour radius 8-15 mm, SUVmean 3-9, noise. PET is blurred (6 mm FWHM) and
@@ -69,7 +69,8 @@ def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", sc
     shape = CT_SHAPE_ZYX
     sz, sy, sx = CT_SPACING_XYZ[2], CT_SPACING_XYZ[1], CT_SPACING_XYZ[0]
     extent = np.array(shape) * np.array([sz, sy, sx])
-    centre = extent / 2 + rng.uniform(-3, 3, 3)
+    # Centred above the chest wall so that the peritumoral ring lies in lung.
+    centre = extent / 2 + rng.uniform(-3, 3, 3) + np.array([0.0, -5.0, 0.0])
     radius = rng.uniform(8, 15) * scale
     tumour = tumour_mask(rng, radius, centre)
 
@@ -77,7 +78,7 @@ def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", sc
     zz, yy, xx = np.meshgrid(np.arange(shape[0]) * sz, np.arange(shape[1]) * sy, np.arange(shape[2]) * sx,
                              indexing="ij")
     body_cy = -120.0 + rng.uniform(-5, 5)
-    dist_edge = 175.0 - np.hypot((yy - body_cy) * 1.0, (xx - extent[2] / 2) * 0.8)
+    dist_edge = 182.0 - np.hypot((yy - body_cy) * 1.0, (xx - extent[2] / 2) * 0.8)
     body = dist_edge > 0
     wall = body & (dist_edge < 12)
 
@@ -92,16 +93,16 @@ def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", sc
 
     # Peritumoral halo in the background tissue around the tumour.
     dist_out = ndimage.distance_transform_edt(~tumour, sampling=(sz, sy, sx))
-    halo_hu = float(np.clip(70 + 45 * z, 0, 220)) * (0.5 if site != "primary" else 1.0)
+    halo_hu = float(np.clip(80 + 60 * z, 0, 260)) * (0.5 if site != "primary" else 1.0)
     halo = (dist_out > 0) & (dist_out <= 6) & body & ~wall
     ct[halo] += halo_hu * (1 - dist_out[halo] / 7) * (1 + 0.3 * _smooth_field(rng, shape, 1.5)[halo])
 
     ct[tumour] = 35.0 + 20 * _smooth_field(rng, shape, 1.5)[tumour]
     ct += rng.normal(0, 12, shape)
 
-    h = float(np.clip(0.35 - 0.12 * z, 0.05, 0.7))
+    h = float(np.clip(0.40 - 0.18 * z, 0.05, 0.9))
     suv_mean = rng.uniform(3, 9)
-    field = _smooth_field(rng, shape, 3.0 / sx)
+    field = _smooth_field(rng, shape, 4.0 / sx)
     suv = bg_suv.copy()
     suv[tumour] = np.clip(suv_mean * (1 + h * field[tumour]), 0.3, None)
     suv = ndimage.gaussian_filter(suv, sigma=np.array([6 / 2.355 / sz, 6 / 2.355 / sy, 6 / 2.355 / sx]))
