@@ -74,7 +74,7 @@ def test_write_report(tmp_path):
         < page.index('id="methods"') < page.index('id="checklist"')
     assert "T &lt;study&gt;" in page and "Second &lt;b&gt;paragraph&lt;/b&gt;." in page  # escaped
     assert "Not run: no tps column" in page and "mask empty" in page and "1 scan(s) excluded" in page
-    assert "@media print" in page
+    assert "@media print" in page and 'font-family: "DejaVu Sans"' in page  # CSS not HTML-escaped
     assert not re.search(r'(src|href)="https?://', page)  # self-contained
     imgs = re.findall(r'<img src="data:image/png;base64,', page)
     assert len(imgs) == 1

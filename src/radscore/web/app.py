@@ -174,16 +174,17 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None) ->
                                 status_code=413)
         return await call_next(request)
 
+    # Light routes are coroutines: they answer on the event loop, not queued behind predictions in the threadpool.
     @app.get("/")
-    def page():
+    async def page():
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     @app.get("/api/health")
-    def health():
+    async def health():
         return {"status": "ok", "model": info.model.name}
 
     @app.get("/api/model")
-    def model_info():
+    async def model_info():
         return info.summary()
 
     @app.post("/api/predict")
@@ -226,8 +227,24 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None) ->
             for f in (ct, pet, mask, fu_ct, fu_pet, fu_mask):
                 if f is not None:
                     f.file.close()
+            _release_memory()
 
     return app
+
+
+def _release_memory() -> None:
+    """Give freed heap pages back to the OS after a prediction.
+
+    glibc keeps memory freed by worker threads in per-thread arenas, so the server's RSS
+    would stay at its peak after a burst; ``malloc_trim`` returns it (no-op elsewhere).
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _given(f: UploadFile | None) -> bool:
