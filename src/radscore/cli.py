@@ -118,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="bw", choices=["bw", "lbm", "lbm_janma", "bsa", "ibw"],
                    help="SUV normalisation for a DICOM folder")
 
+    p = sub.add_parser("extract", help="features of one image and mask, PyRadiomics names, from a PyRadiomics "
+                                       "parameter file", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="output: one CSV row: Image, Mask, then one column per feature "
+                              "(original_glcm_Contrast, wavelet-LLH_firstorder_Mean, ...)")
+    p.add_argument("--image", required=True, help="image file (NIfTI, NRRD, MHA) or DICOM folder")
+    p.add_argument("--mask", required=True, help="mask file")
+    p.add_argument("--params", default=None, help="PyRadiomics parameter YAML (setting, imageType, featureClass)")
+    p.add_argument("--out", required=True, help="CSV file to write")
+
     p = sub.add_parser("validate", help="check study.yaml and the manifest without running anything")
     p.add_argument("dir")
     p.add_argument("--config", default=None)
@@ -248,9 +257,15 @@ def cmd_segment(args) -> int:
                method=args.method)
 
 
+def cmd_extract(args) -> int:
+    from radscore.features.commands import cmd_extract as run
+
+    return run(args.image, args.mask, args.params, args.out)
+
+
 COMMANDS = {"demo": cmd_demo, "simulate": cmd_simulate, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
             "serve": cmd_serve, "suv": cmd_suv, "rtstruct": cmd_rtstruct,
-            "segment": cmd_segment}
+            "segment": cmd_segment, "extract": cmd_extract}
 
 
 def main(argv: list[str] | None = None) -> int:
