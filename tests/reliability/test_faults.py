@@ -64,8 +64,9 @@ def _counting(monkeypatch, counter: Path) -> None:
     real = extract_mod.process_scan
 
     def counted(task):
-        with open(counter, "a") as fh:
-            fh.write(f"{task.patient_id}/{task.timepoint}/{task.lesion_id}\n")
+        if getattr(task, "perturbation", None) is None and "mask_2" not in str(task.mask):  # main extraction only
+            with open(counter, "a") as fh:
+                fh.write(f"{task.patient_id}/{task.timepoint}/{task.lesion_id}\n")
         return real(task)
 
     monkeypatch.setattr(extract_mod, "process_scan", counted)
