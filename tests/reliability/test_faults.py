@@ -221,3 +221,22 @@ def test_scan_over_the_memory_limit_is_reported_and_the_run_completes(base_study
     assert list(bad["severity"]) == ["excluded"]
     assert "ran out of memory" in bad["problem"].iloc[0] and f"{limit} GB" in bad["problem"].iloc[0]
     assert len(pd.read_parquet(folder / "features.parquet")) == len(man)  # every other scan
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc to find the worker processes")
+def test_ctrl_c_stops_the_run_and_its_workers_keeping_finished_scans(base_study, tmp_path):
+    folder = copy_study(base_study, tmp_path / "study", with_outputs=False)
+    proc = _start_run(folder)
+    try:
+        _wait_for_entries(folder, proc, 3)
+        workers = _children(proc.pid)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C reaches the main process only
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130
+    assert "finished work is cached" in err.decode() and "Traceback" not in err.decode()
+    assert workers and not any(Path(f"/proc/{w}").exists() for w in workers)  # no orphan keeps computing
+    assert len(_entries(folder)) >= 3
+    _assert_cache_sound(folder)
