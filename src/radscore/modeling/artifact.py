@@ -108,7 +108,7 @@ def save_model(model, folder: str | Path, *, settings: dict, training_summary: p
     }
     manifest["manifest_sha256"] = sha256_bytes(_dumps(manifest))
     atomic_write_bytes(folder / MANIFEST, _dumps(manifest))
-    logger.info("saved model %s (%d features) to %s", name, len(feats), folder)
+    logger.debug("saved model %s (%d features) to %s", name, len(feats), folder)
     return folder
 
 

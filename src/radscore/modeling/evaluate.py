@@ -97,7 +97,7 @@ def nested_cv_auc(estimator, X: pd.DataFrame, y, outer_folds: int = 5, seed: int
         s = _score(model, X.iloc[te] if isinstance(X, pd.DataFrame) else X[te])
         fold_auc.append(float(roc_auc_score(yy[te], s)) if len(set(yy[te])) == 2 else np.nan)
         frames.append(pd.DataFrame({"patient_id": ids[te], "fold": fold, "y": yy[te], "score": s}))
-        logger.info("nested CV fold %d/%d: AUC %.3f", fold + 1, k, fold_auc[-1])
+        logger.debug("nested CV fold %d/%d: AUC %.3f", fold + 1, k, fold_auc[-1])
     scores = pd.concat(frames, ignore_index=True)
     fa = np.asarray(fold_auc)
     return NestedCvResult(auc=float(np.nanmean(fa)), auc_sd=float(np.nanstd(fa)),

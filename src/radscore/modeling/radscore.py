@@ -247,7 +247,7 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
         self.training_distribution_ = _distribution(A, list(self.feature_names_in_), self.selected_features_)
         train_score = self._margin(A)
         self.cutoff_ = youden_cutoff(yy, train_score) if self.cutoff == "youden" else float(np.median(train_score))
-        logger.info("Radscore (%s): %d features selected, best %s (CV AUC %.3f), cutoff %.4f",
+        logger.debug("Radscore (%s): %d features selected, best %s (CV AUC %.3f), cutoff %.4f",
                     self.model, len(self.selected_features_), self.best_params_, self.best_score_, self.cutoff_)
         return self
 
