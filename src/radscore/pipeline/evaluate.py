@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from radscore.config import StudyConfig
-from radscore.pipeline.model import outcome_table
+from radscore.pipeline.model import outcome_table, patient_level
 from radscore.report.sections import Section
 
 MODEL_TITLES = {"pet": "PET-Radscore", "ct": "CT-Radscore", "petct": "PET/CT-Radscore", "comb": "COMB-Radscore"}
@@ -19,10 +19,7 @@ COHORTS = ("training", "testing")
 
 def baseline_scores(scores: pd.DataFrame) -> pd.DataFrame:
     """One baseline score per patient and model (primary lesion, else the lowest lesion ID)."""
-    base = scores[scores["timepoint"] == "baseline"].copy()
-    base["_rank"] = np.where(base["site"] == "primary", 0, 1)
-    base = base.sort_values(["model", "patient_id", "_rank", "lesion_id"]).drop_duplicates(["model", "patient_id"])
-    return base.drop(columns="_rank")
+    return patient_level(scores, by=("model",))
 
 
 def compute_metrics(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig,

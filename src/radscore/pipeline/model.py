@@ -15,11 +15,13 @@ from radscore.pipeline.extract import ID_COLUMNS
 log = logging.getLogger(__name__)
 
 
-def patient_level(features: pd.DataFrame) -> pd.DataFrame:
-    """One baseline row per patient: the primary lesion, else the lowest lesion ID."""
-    base = features[features["timepoint"] == "baseline"].copy()
+def patient_level(rows: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One baseline row per patient (and per value of ``by``, e.g. model): the primary
+    lesion, else the lowest lesion ID."""
+    keys = [*by, "patient_id"]
+    base = rows[rows["timepoint"] == "baseline"].copy()
     base["_rank"] = np.where(base["site"] == "primary", 0, 1)
-    base = base.sort_values(["patient_id", "_rank", "lesion_id"]).drop_duplicates("patient_id")
+    base = base.sort_values([*keys, "_rank", "lesion_id"]).drop_duplicates(keys)
     return base.drop(columns="_rank").reset_index(drop=True)
 
 
