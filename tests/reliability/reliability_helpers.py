@@ -11,7 +11,7 @@ import yaml
 from radscore.cli import main
 
 N_PATIENTS = 18
-SEED = 7
+SEED = 5  # 10 vs 8 patients per class: the model stage survives losing any one scan
 # A cheap model stage; the expression and cell tables are left out so the TME and
 # radiogenomics analyses (which need bigger cohorts) do not run.
 CHEAP = {

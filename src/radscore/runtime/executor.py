@@ -180,7 +180,7 @@ class _Worker:
         else:
             try:
                 self.conn.send(None)
-            except OSError:
+            except (OSError, ValueError):  # already dead or closed
                 pass
         self.proc.join(timeout=5)
         if self.proc.is_alive():
@@ -224,14 +224,13 @@ def _run_local(fn, items: Sequence[Any], n_workers: int, limit_gb: float | None)
                     try:
                         index, ok, payload = w.conn.recv()
                         result = TaskResult(index, value=payload) if ok else TaskResult(index, error=payload)
-                    except (EOFError, OSError):
-                        pass  # the worker died while replying: a death, below
+                    except Exception:  # noqa: BLE001 - EOF or a cut-off message: the worker died replying
+                        pass
                 if result is None and (w.conn in ready or w.proc.sentinel in ready):
-                    w.proc.join(timeout=5)
+                    w.stop(force=True)  # dead, or alive with a broken pipe: either way replaced
                     log.warning("worker %s died holding item %d (exit code %s); starting a new worker",
                                 w.proc.pid, w.task, w.proc.exitcode)
                     result = TaskResult(w.task, error=_death_error(w.proc.exitcode, limit_gb))
-                    w.conn.close()
                     pool[pool.index(w)] = w = _Worker(ctx, fn, limit_gb)
                 if result is None:
                     continue
