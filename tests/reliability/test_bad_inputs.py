@@ -402,11 +402,6 @@ def test_catalogue_size():
     assert kinds >= 30
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="owner radscore/modeling/radscore.py (+ selection.py LASSO): with 2 patients of one class "
-                          "the CV falls to 2 folds, a fold holds 1 member and LogisticRegression raises a bare "
-                          "ValueError (traceback, exit 1) instead of a DataError; seen when a killed scan removed a "
-                          "training patient")
 def test_two_patients_of_one_class_is_a_data_error_not_a_traceback():
     from radscore.errors import DataError
     from radscore.modeling.radscore import RadscoreClassifier

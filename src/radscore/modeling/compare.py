@@ -34,18 +34,19 @@ from radscore.modeling.selection import selection_steps
 logger = logging.getLogger(__name__)
 
 
-def classifier_zoo(random_state: int = 0) -> dict[str, object]:
+def classifier_zoo(random_state: int = 0, n_train: int | None = None) -> dict[str, object]:
     """The seed's comparison classifiers, each behind a standard scaler (KNN, GP and LR need it).
 
     Hyper-parameters are scikit-learn defaults except where a default is random (seeded)
-    or ill-suited to ~100 patients (random forest: 500 trees; KNN: 10 neighbours).
+    or ill-suited to ~100 patients (random forest: 500 trees; KNN: 10 neighbours, fewer when
+    ``n_train`` patients cannot supply them).
     """
     models = {
         "adaboost": AdaBoostClassifier(random_state=random_state),
         "gaussian_nb": GaussianNB(),
         "gaussian_process": GaussianProcessClassifier(random_state=random_state),
         "gradient_boosting": GradientBoostingClassifier(random_state=random_state),
-        "knn": KNeighborsClassifier(n_neighbors=10),
+        "knn": KNeighborsClassifier(n_neighbors=max(1, min(10, (n_train or 11) - 1))),
         "logistic_regression": LogisticRegression(max_iter=1000),
         "random_forest": RandomForestClassifier(n_estimators=500, random_state=random_state),
     }
@@ -124,7 +125,7 @@ def compare_classifiers(X_train: pd.DataFrame, y_train, cohorts: Mapping[str, tu
 
     Xt = prep(X_train)
     auc_rows, pred_frames, cal_rows = [], [], []
-    for mname, est in (models or classifier_zoo(random_state)).items():
+    for mname, est in (models or classifier_zoo(random_state, n_train=len(yt))).items():
         fitted = clone(est).fit(Xt, yt)
         for cname, (X, y) in cohorts.items():
             yy = np.asarray(y).astype(int)

@@ -219,9 +219,11 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
             ModelSettings().grid if self.model == "xgboost" else DEFAULT_RF_GRID)
         grid = list(ParameterGrid(grid_dict))
         minority = int(np.bincount(yy).min())
-        if minority < 2:
-            raise DataError(f"only {minority} patient(s) in the smaller outcome class.",
-                            fix="the cohort cannot support a model; add patients.")
+        # Cross-validated selection inside each CV fold needs two patients of each class
+        # in every fold's training part, hence three in all.
+        if minority < 3:
+            raise DataError(f"only {minority} patient(s) in the smaller outcome class; cross-validated selection "
+                            "needs at least 3.", fix="the cohort cannot support a model; add patients.")
         folds = min(self.cv_folds, minority)
         if folds < self.cv_folds:
             logger.warning("smaller class has %d patients: using %d CV folds instead of %d",

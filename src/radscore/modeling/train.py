@@ -120,8 +120,12 @@ def train_radscores(features: pd.DataFrame, outcome: pd.Series, cohort: pd.Serie
         t0 = time.perf_counter()
         nres: NestedCvResult | None = None
         if config.model.nested_cv_folds:
-            nres = nested_cv_auc(est, X[train], yv[train], outer_folds=config.model.nested_cv_folds, seed=config.seed)
-            nested[name] = nres
+            try:
+                nres = nested_cv_auc(est, X[train], yv[train], outer_folds=config.model.nested_cv_folds,
+                                     seed=config.seed)
+                nested[name] = nres
+            except DataError as exc:  # too few patients per outer fold: report, still fit the model
+                logger.warning("%s-Radscore: nested CV not possible (%s)", name, exc.problem)
         model = est.fit(X[train], yv[train])
         secs = time.perf_counter() - t0
         fitted[name] = model
