@@ -9,6 +9,7 @@ baseline afterwards. Figures (latency p50/p95, memory) are printed and written t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -109,7 +110,10 @@ def test_200_concurrent_requests(server, small_study):
     before = ps.memory_info().rss
     samples: list[int] = []
     t0 = time.perf_counter()
-    results = asyncio.run(_fire(url, files, samples, proc.pid))
+    # In a thread of its own: another test's Playwright may leave an event loop running
+    # in this thread, where asyncio.run() refuses to start.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        results = pool.submit(asyncio.run, _fire(url, files, samples, proc.pid)).result()
     wall = time.perf_counter() - t0
     time.sleep(2.0)
     after = ps.memory_info().rss
