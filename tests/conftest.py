@@ -33,6 +33,28 @@ def reference_dir() -> Path:
     return require_reference()
 
 
+SMALL_GRID = {"model": {"cv_folds": 3, "grid": {"max_depth": [2], "n_estimators": [40], "learning_rate": [0.1]}}}
+
+
+@pytest.fixture(scope="session")
+def small_study(tmp_path_factory):
+    """A 30-patient simulated study run with a one-point model grid (built once per session; slow)."""
+    import yaml
+
+    from radscore.pipeline.run import run_study
+    from radscore.simulate import write_study
+
+    folder = tmp_path_factory.mktemp("small_study")
+    write_study(folder, 30, seed=7)
+    path = folder / "study.yaml"
+    data = yaml.safe_load(path.read_text())
+    for k, v in SMALL_GRID.items():
+        data.setdefault(k, {}).update(v)
+    path.write_text(yaml.safe_dump(data))
+    run_study(folder, workers=2)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch):
     monkeypatch.setenv("RADSCORE_QUIET", "1")

@@ -15,12 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 CHROMIUM = Path(os.environ.get("RADSCORE_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SMALL_GRID = {"model": {"cv_folds": 3, "grid": {"max_depth": [2], "n_estimators": [40], "learning_rate": [0.1]}}}
 
 
 def require_browser() -> Path:
@@ -51,23 +49,6 @@ def browser(tmp_path_factory):
                                                        args=ARGS, viewport={"width": 1280, "height": 900})
         yield context
         context.close()
-
-
-@pytest.fixture(scope="session")
-def browser_study(tmp_path_factory):
-    """A 30-patient simulated study run with a one-point model grid."""
-    from radscore.pipeline.run import run_study
-    from radscore.simulate import write_study
-
-    folder = tmp_path_factory.mktemp("browser_study")
-    write_study(folder, 30, seed=7)
-    path = folder / "study.yaml"
-    data = yaml.safe_load(path.read_text())
-    for k, v in SMALL_GRID.items():
-        data.setdefault(k, {}).update(v)
-    path.write_text(yaml.safe_dump(data))
-    run_study(folder, workers=2)
-    return folder
 
 
 def free_port() -> int:
@@ -102,10 +83,10 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live(browser_study, tmp_path_factory):
+def live(small_study, tmp_path_factory):
     """The page for the study's COMB model, served on a free loopback port."""
     from radscore.web import ServerSettings, create_app
 
-    app = create_app(browser_study / "models" / "comb", ServerSettings(keep_dir=tmp_path_factory.mktemp("kept")))
+    app = create_app(small_study / "models" / "comb", ServerSettings(keep_dir=tmp_path_factory.mktemp("kept")))
     with LiveServer(app) as server:
         yield server

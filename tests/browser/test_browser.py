@@ -34,12 +34,12 @@ def _watch(page) -> list[str]:
     return problems
 
 
-def test_report_renders_every_figure(browser, browser_study):
+def test_report_renders_every_figure(browser, small_study):
     page = browser.new_page()
     problems = _watch(page)
     external: list[str] = []
     page.on("request", lambda r: external.append(r.url) if r.url.startswith("http") else None)
-    page.goto((browser_study / "report.html").as_uri())
+    page.goto((small_study / "report.html").as_uri())
     page.wait_for_load_state("load")
     imgs = page.eval_on_selector_all("img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth])")
     assert len(imgs) >= 5
@@ -55,11 +55,11 @@ def test_report_renders_every_figure(browser, browser_study):
     page.close()
 
 
-def test_page_radscore_equals_cli(browser, browser_study, live, capsys):
-    pid = _with_followup(browser_study)
-    base = _scan(browser_study, pid)
-    follow = _scan(browser_study, pid, "followup")
-    assert main(["-q", "predict", str(browser_study / "models" / "comb"), "--ct", str(base["ct"]), "--pet",
+def test_page_radscore_equals_cli(browser, small_study, live, capsys):
+    pid = _with_followup(small_study)
+    base = _scan(small_study, pid)
+    follow = _scan(small_study, pid, "followup")
+    assert main(["-q", "predict", str(small_study / "models" / "comb"), "--ct", str(base["ct"]), "--pet",
                  str(base["pet"]), "--mask", str(base["mask"]), "--json"]) == 0
     cli = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     page = browser.new_page()
@@ -88,8 +88,8 @@ def test_page_radscore_equals_cli(browser, browser_study, live, capsys):
     page.close()
 
 
-def test_bad_upload_shows_the_error(browser, browser_study, live, tmp_path):
-    base = _scan(browser_study, "P0004")
+def test_bad_upload_shows_the_error(browser, small_study, live, tmp_path):
+    base = _scan(small_study, "P0004")
     fake = tmp_path / "ct.nii.gz"
     fake.write_bytes(b"definitely not an image\n" * 20)
     page = browser.new_page()
