@@ -62,6 +62,9 @@ def test_outputs_scripts_rely_on(study):
     assert "Methods and parameter record" in html and "data:image/png;base64," in html
     assert 'src="http' not in html and "<script src" not in html  # self-contained
     assert (folder / "models" / "comb").is_dir()
+    icc = pd.read_csv(folder / "tables" / "robustness_icc_by_image_and_voi.csv")
+    assert len(icc) == 12 and icc["features"].nunique() == 1  # each image x VOI on its own row
+    assert (icc["kept"] <= icc["features"]).all()
 
 
 def test_split_is_seeded_7_to_3_and_cutoff_from_training(study):

@@ -69,7 +69,8 @@ def run_robustness(config: StudyConfig, manifest: pd.DataFrame, features: pd.Dat
                              skipped="fewer than 3 training patients have a repeated segmentation")
     filt = IccFilter(threshold=sel.icc_threshold, kind=sel.icc_type).fit(tables, patients=sorted(training))
     summary = filt.summary
-    summary["family"] = summary["feature"].str.split("_").str[:2].str.join("_")
+    summary["family"] = summary["feature"].str.extract(r"^((?:petct|pet|ct)_(?:tumor_ring|tumor|core|ring))_",
+                                                      expand=False)
     by_family = (summary.groupby("family")["kept"].agg(["size", "sum"])
                  .rename(columns={"size": "features", "sum": "kept"}).reset_index())
     n_pat = len(tables[1])
