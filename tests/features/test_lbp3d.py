@@ -66,3 +66,23 @@ def test_lbp3d_matches_definition(levels):
         assert np.all(ours[name][~mask] == 0)
     # not degenerate: the levels carry information
     assert np.ptp(ours["lbp-3D-m1"][mask]) > 0 and np.ptp(ours["lbp-3D-k"][mask]) > 0
+
+
+@pytest.mark.parametrize("where, radius", [("interior", 1.0), ("interior", 2.5), ("edge", 1.0)])
+def test_sphere_samples_equal_map_coordinates_bit_for_bit(where, radius):
+    """The separable sampler gives SciPy's float32 interpolated values exactly (PyRadiomics' step 1)."""
+    from radscore.features.lbp3d import _sample_on_sphere
+
+    rng = np.random.default_rng(3)
+    image = (ndimage.gaussian_filter(rng.normal(0, 300, (30, 32, 34)), 1.0) - 500).astype(np.float32)
+    mask = np.zeros(image.shape, bool)
+    if where == "interior":
+        mask[10:20, 9:22, 8:25] = rng.random((10, 13, 17)) > 0.4
+    else:  # support leaves the array: SciPy's boundary rule, via map_coordinates
+        mask[0:6, 3:9, 28:34] = True
+    verts = icosphere_vertices(1, radius)
+    coords = np.array(np.nonzero(mask)).T[None, :, :] + verts[:, None, :]
+    ref = ndimage.map_coordinates(image, coords.T, order=3)
+    ours = _sample_on_sphere(image, mask, verts)
+    assert ours.dtype == ref.dtype == np.float32
+    np.testing.assert_array_equal(ours, ref)

@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 from radscore.config import FeatureSettings
 from radscore.errors import ConfigError, ImageError
 from radscore.features import pyrad
+from radscore.features.discretise import bin_image
 from radscore.features.filters import Box, bounding_box, filtered_images
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,13 @@ def _feature_classes() -> dict[str, type]:
 
 
 _SHARED: dict[type, type] = {}
+
+
+def warm_up() -> None:
+    """Import PyRadiomics and build the shared feature classes (before forking workers)."""
+    for name, cls in _feature_classes().items():
+        if name in TEXTURE_CLASSES:
+            _shared_class(cls)
 
 
 def _shared_class(cls: type) -> type:
@@ -212,8 +220,6 @@ def extract_image(
 
 def _extract_image_loop(image, masks, image_types, classes, settings, ubox, union, boxes, mask_imgs,
                         per_voi, patient, image_name) -> None:
-    from radiomics import imageoperations
-
     spacing = image.GetSpacing()
     for itype_name, arr in filtered_images(image, ubox, image_types, union, settings):
         # the VOIs are handed over as 0/1 masks, whatever label they had in the user's file
@@ -222,7 +228,7 @@ def _extract_image_loop(image, masks, image_types, classes, settings, ubox, unio
             own, rel = boxes[v]
             a = np.ascontiguousarray(arr[rel])
             mk = m[own]
-            binned, _ = imageoperations.binImage(a, mk, **class_kw)
+            binned = bin_image(a, mk, **class_kw)
             shared = {**class_kw, "_radscore_binned": (binned, np.unique(binned[mk]))}
             img = _sitk(a, spacing)
             for c in classes:
