@@ -25,6 +25,7 @@ from radscore.config import FeatureSettings
 from radscore.errors import ConfigError, ImageError
 from radscore.features import pyrad
 from radscore.features.discretise import bin_image
+from radscore.features.firstorder import firstorder_features
 from radscore.features.filters import Box, bounding_box, filtered_images
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,10 @@ def extract_image(
 def _extract_image_loop(image, masks, image_types, classes, settings, ubox, union, boxes, mask_imgs,
                         per_voi, patient, image_name) -> None:
     spacing = image.GetSpacing()
+    # results[v][itype_name][class] = {feature: value}; first order is batched per VOI over
+    # all image types (:mod:`.firstorder`), so the row is assembled at the end, in PyRadiomics' order
+    results: dict[str, dict[str, dict[str, dict[str, float]]]] = {v: {} for v in masks}
+    first_order: dict[tuple[str, float], tuple[list[str], list[np.ndarray], list[np.ndarray]]] = {}
     for itype_name, arr in filtered_images(image, ubox, image_types, union, settings):
         # the VOIs are handed over as 0/1 masks, whatever label they had in the user's file
         class_kw = {**settings, **_custom_for(itype_name, image_types), "label": 1}
@@ -229,16 +234,36 @@ def _extract_image_loop(image, masks, image_types, classes, settings, ubox, unio
             a = np.ascontiguousarray(arr[rel])
             mk = m[own]
             binned = bin_image(a, mk, **class_kw)
+            results[v][itype_name] = {}
+            if "firstorder" in classes:
+                names, values, levels = first_order.setdefault((v, float(class_kw.get("voxelArrayShift", 0))),
+                                                               ([], [], []))
+                names.append(itype_name)
+                values.append(a[mk])
+                levels.append(binned[mk])
             shared = {**class_kw, "_radscore_binned": (binned, np.unique(binned[mk]))}
             img = _sitk(a, spacing)
             for c in classes:
+                if c == "firstorder":
+                    continue
                 try:
-                    vals = _class_features(c, img, mask_imgs[v], shared)
+                    results[v][itype_name][c] = _class_features(c, img, mask_imgs[v], shared)
                 except Exception as exc:  # PyRadiomics' own failure, reported with context
                     raise ImageError(
                         f"{c} features failed on '{image_name}' {itype_name}, VOI '{v}': {exc}", patient=patient,
                     ) from None
-                per_voi[v].update({f"{itype_name}_{c}_{k}": x for k, x in vals.items()})
+    for (v, shift), (names, values, levels) in first_order.items():
+        try:
+            rows = firstorder_features(np.array(values, dtype=np.float64), np.array(levels), spacing, shift)
+        except ValueError as exc:
+            raise ImageError(f"first-order features failed on '{image_name}', VOI '{v}': {exc}",
+                             patient=patient) from None
+        for itype_name, row in zip(names, rows):
+            results[v][itype_name]["firstorder"] = row
+    for v, by_type in results.items():
+        for itype_name, by_class in by_type.items():
+            for c in classes:
+                per_voi[v].update({f"{itype_name}_{c}_{k}": x for k, x in by_class[c].items()})
 
 
 def extract_patient(
