@@ -13,8 +13,9 @@ PyRadiomics in ``tests/features/test_filters.py``:
   unless the pad reaches the image edge, where the box simply extends to the edge (the
   wavelet then runs on the full axis, as PyRadiomics does, including its wrap padding);
 - the recursive (IIR) LoG and the cubic-spline prefilter of LBP-3D have infinite but
-  exponentially decaying support; pads of ``LOG_PAD_SIGMAS * sigma`` mm and
-  ``LBP_PAD`` voxels give the whole-image values (LoG bit for bit in float32, tested).
+  exponentially decaying support; pads of 22 sigma (:mod:`.log_filter`, which also runs
+  only the 1-D passes the box needs) and ``LBP_PAD`` voxels give the whole-image values
+  (LoG bit for bit in float32 on the benchmark patients, tested).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ import pywt
 import SimpleITK as sitk
 
 from radscore.features.lbp3d import lbp3d
+from radscore.features.log_filter import PAD_SIGMAS, log_on_box
 
 log = logging.getLogger(__name__)
 
-#: LoG pad in units of sigma (mm): at 20 sigma the float32 result equals the whole-image one bit for bit (measured).
-LOG_PAD_SIGMAS = 20.0
+#: LoG pad in units of sigma (mm) for non-float32 images (see :mod:`.log_filter` for the measured residue).
+LOG_PAD_SIGMAS = PAD_SIGMAS
 #: Cubic-spline prefilter pole is 0.268; 0.268**24 ~ 2e-14.
 LBP_PAD = 24
 
@@ -65,19 +67,23 @@ def _log_images(image: sitk.Image, box: Box, sigmas: list[float]) -> Iterator[tu
         log.warning("image too small for LoG (size %s); LoG skipped as in PyRadiomics", size)
         return
     shape = tuple(int(s) for s in size[::-1])
+    whole = sitk.GetArrayViewFromImage(image)
     for sigma in sigmas:
         # PyRadiomics' own applicability rule, on the whole image
         if not (sigma > 0 and np.all(size >= np.ceil(sigma / spacing) + 1)):
             log.warning("LoG sigma %g not applicable to image size %s; skipped as in PyRadiomics", sigma, size)
             continue
-        pad = tuple(int(np.ceil(LOG_PAD_SIGMAS * sigma / sp)) + 2 for sp in spacing[::-1])
-        outer = _pad_box(box, pad, shape)  # type: ignore[arg-type]
-        f = sitk.LaplacianRecursiveGaussianImageFilter()
-        f.SetNormalizeAcrossScale(True)
-        f.SetSigma(sigma)
-        out = f.Execute(_sitk_crop(image, outer))  # keep a reference: the view does not
-        arr = sitk.GetArrayViewFromImage(out)
-        yield f"log-sigma-{str(sigma).replace('.', '-')}-mm-3D", np.array(arr[_inner(box, outer)])
+        if whole.dtype == np.float32:  # ITK reads float32 input as is: the per-pass version is exact
+            values = log_on_box(whole, tuple(spacing), sigma, box)
+        else:  # other pixel types: ITK's filter itself on the padded box
+            pad = tuple(int(np.ceil(LOG_PAD_SIGMAS * sigma / sp)) + 2 for sp in spacing[::-1])
+            outer = _pad_box(box, pad, shape)  # type: ignore[arg-type]
+            f = sitk.LaplacianRecursiveGaussianImageFilter()
+            f.SetNormalizeAcrossScale(True)
+            f.SetSigma(sigma)
+            out = f.Execute(_sitk_crop(image, outer))  # keep a reference: the view does not
+            values = np.array(sitk.GetArrayViewFromImage(out)[_inner(box, outer)])
+        yield f"log-sigma-{str(sigma).replace('.', '-')}-mm-3D", values
 
 
 def _wavelet_images(arr: np.ndarray, box: Box, kwargs: dict[str, Any]) -> Iterator[tuple[str, np.ndarray]]:
