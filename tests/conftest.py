@@ -55,6 +55,35 @@ def small_study(tmp_path_factory):
     return folder
 
 
+def _scan_files(study: Path, pid: str, timepoint: str = "baseline") -> dict[str, Path]:
+    """The ct/pet/mask files of one scan of a simulated study, from its manifest."""
+    import pandas as pd
+
+    man = pd.read_csv(study / "manifest.csv", dtype={"patient_id": str})
+    row = man[(man["patient_id"] == pid) & (man["timepoint"] == timepoint)].iloc[0]
+    return {k: study / row[k] for k in ("ct", "pet", "mask")}
+
+
+def _patient_with_followup(study: Path) -> str:
+    """The first patient (by ID) of a simulated study who has a follow-up scan."""
+    import pandas as pd
+
+    man = pd.read_csv(study / "manifest.csv", dtype={"patient_id": str})
+    return sorted(man.loc[man["timepoint"] == "followup", "patient_id"])[0]
+
+
+@pytest.fixture(scope="session")
+def scan_files():
+    """``scan_files(study, patient_id, timepoint="baseline")`` -> {"ct", "pet", "mask": path}."""
+    return _scan_files
+
+
+@pytest.fixture(scope="session")
+def patient_with_followup():
+    """``patient_with_followup(study)`` -> the first patient ID with a follow-up scan."""
+    return _patient_with_followup
+
+
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch):
     monkeypatch.setenv("RADSCORE_QUIET", "1")

@@ -206,7 +206,7 @@ def cmd_predict(args) -> int:
     from radscore.pipeline.predict import predict_scans
 
     if args.manifest:
-        from radscore.io.manifest import _resolve
+        from radscore.io.manifest import resolve_path
 
         import pandas as pd
 
@@ -215,7 +215,7 @@ def cmd_predict(args) -> int:
         if missing:
             raise ManifestError(f"missing column(s) {missing}.", file=args.manifest)
         base = Path(args.manifest).parent
-        scans = [{**r, **{c: _resolve(base, r[c]) for c in ("ct", "pet", "mask")}} for r in man.to_dict("records")]
+        scans = [{**r, **{c: resolve_path(base, r[c]) for c in ("ct", "pet", "mask")}} for r in man.to_dict("records")]
     else:
         if not (args.ct and args.pet and args.mask):
             raise ManifestError("give --ct, --pet and --mask, or --manifest.", fix="see radscore predict --help.")

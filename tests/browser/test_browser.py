@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from radscore.cli import main
@@ -13,17 +12,6 @@ from radscore.cli import main
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-
-
-def _scan(study: Path, pid: str, timepoint: str = "baseline") -> dict[str, Path]:
-    man = pd.read_csv(study / "manifest.csv", dtype={"patient_id": str})
-    row = man[(man["patient_id"] == pid) & (man["timepoint"] == timepoint)].iloc[0]
-    return {k: study / row[k] for k in ("ct", "pet", "mask")}
-
-
-def _with_followup(study: Path) -> str:
-    man = pd.read_csv(study / "manifest.csv", dtype={"patient_id": str})
-    return sorted(man.loc[man["timepoint"] == "followup", "patient_id"])[0]
 
 
 def _watch(page) -> list[str]:
@@ -55,10 +43,10 @@ def test_report_renders_every_figure(browser, small_study):
     page.close()
 
 
-def test_page_radscore_equals_cli(browser, small_study, live, capsys):
-    pid = _with_followup(small_study)
-    base = _scan(small_study, pid)
-    follow = _scan(small_study, pid, "followup")
+def test_page_radscore_equals_cli(browser, small_study, live, capsys, scan_files, patient_with_followup):
+    pid = patient_with_followup(small_study)
+    base = scan_files(small_study, pid)
+    follow = scan_files(small_study, pid, "followup")
     assert main(["-q", "predict", str(small_study / "models" / "comb"), "--ct", str(base["ct"]), "--pet",
                  str(base["pet"]), "--mask", str(base["mask"]), "--json"]) == 0
     cli = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -88,8 +76,8 @@ def test_page_radscore_equals_cli(browser, small_study, live, capsys):
     page.close()
 
 
-def test_bad_upload_shows_the_error(browser, small_study, live, tmp_path):
-    base = _scan(small_study, "P0004")
+def test_bad_upload_shows_the_error(browser, small_study, live, tmp_path, scan_files):
+    base = scan_files(small_study, "P0004")
     fake = tmp_path / "ct.nii.gz"
     fake.write_bytes(b"definitely not an image\n" * 20)
     page = browser.new_page()

@@ -19,17 +19,6 @@ from radscore.web.uploads import check_content, suffix_of, unzip_dicom
 pytestmark = pytest.mark.slow
 
 
-def _files(study: Path, pid: str, timepoint: str = "baseline") -> dict[str, Path]:
-    man = pd.read_csv(study / "manifest.csv", dtype={"patient_id": str})
-    row = man[(man["patient_id"] == pid) & (man["timepoint"] == timepoint)].iloc[0]
-    return {k: study / row[k] for k in ("ct", "pet", "mask")}
-
-
-def _with_followup(study: Path) -> str:
-    man = pd.read_csv(study / "manifest.csv", dtype={"patient_id": str})
-    return sorted(man.loc[man["timepoint"] == "followup", "patient_id"])[0]
-
-
 def _post(client, files: dict[str, Path], follow: dict[str, Path] | None = None, **data):
     parts = {k: (p.name, p.read_bytes()) for k, p in files.items()}
     if follow:
@@ -60,11 +49,12 @@ def test_page_and_info(client, small_study):
     assert c.get("/api/health").json()["status"] == "ok"
 
 
-def test_prediction_equals_cli_and_uploads_are_deleted(client, small_study, capsys, tmp_path, monkeypatch):
+def test_prediction_equals_cli_and_uploads_are_deleted(client, small_study, capsys, tmp_path, monkeypatch, scan_files,
+                                                       patient_with_followup):
     c, keep = client
-    pid = _with_followup(small_study)
-    files = _files(small_study, pid)
-    follow = _files(small_study, pid, "followup")
+    pid = patient_with_followup(small_study)
+    files = scan_files(small_study, pid)
+    follow = scan_files(small_study, pid, "followup")
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # the app's upload folders land here
     r = _post(c, files, follow, patient_id=pid)
     assert r.status_code == 200, r.text
@@ -94,9 +84,9 @@ def test_prediction_equals_cli_and_uploads_are_deleted(client, small_study, caps
     ("big", "larger than the limit"),
     ("partial_followup", "a follow-up needs all three files"),
 ])
-def test_bad_uploads_give_clear_errors(client, small_study, case, expect):
+def test_bad_uploads_give_clear_errors(client, small_study, case, expect, scan_files):
     c, _ = client
-    files = _files(small_study, "P0003")
+    files = scan_files(small_study, "P0003")
     parts = {k: (p.name, p.read_bytes()) for k, p in files.items()}
     if case == "text":
         parts["ct"] = ("ct.nii.gz", b"this is not an image" * 10)
@@ -113,12 +103,12 @@ def test_bad_uploads_give_clear_errors(client, small_study, case, expect):
     assert expect in r.json()["error"]
 
 
-def test_loader_error_reaches_the_page(client, small_study, tmp_path):
+def test_loader_error_reaches_the_page(client, small_study, tmp_path, scan_files):
     """Files of the right type that the loaders refuse: their RadscoreError message is shown."""
     import SimpleITK as sitk
 
     c, _ = client
-    files = _files(small_study, "P0003")
+    files = scan_files(small_study, "P0003")
     pet = sitk.ReadImage(str(files["pet"]), sitk.sitkFloat32)
     arr = sitk.GetArrayFromImage(pet)
     arr[0, 0, :3] = float("nan")

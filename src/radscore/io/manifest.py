@@ -77,11 +77,12 @@ def read_manifest(path: str | Path, outcome: str | None = None, required_extra: 
         df[outcome] = vals
     for col in PATH_COLUMNS:
         if col in df.columns:
-            df[col] = [_resolve(path.parent, v) for v in df[col]]
+            df[col] = [resolve_path(path.parent, v) for v in df[col]]
     return df
 
 
-def _resolve(base: Path, value) -> str | None:
+def resolve_path(base: Path, value) -> str | None:
+    """A manifest cell as a path: relative paths are taken from ``base`` (the manifest's folder); empty -> None."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
         return None
     p = Path(str(value).strip())
