@@ -11,7 +11,7 @@ body, tumour + ring). Both sides extract the seed's protocol (PROTOCOL.md A5) fr
   cannot run on current SciPy; ``--no-lbp3d`` drops it on both sides = 1781 features);
 - radscore: ``radscore.features.runner.extract_cohort`` on ``--workers`` processes.
 
-Each side runs in its own process, so peak memory (max RSS of the process and its
+Each side runs in its own (forked) process, so peak memory (max RSS of the process and its
 workers) is measured separately. Prints seconds per patient, the ratio, peak memory and
 the max relative difference |radscore - PyRadiomics| / max(1, |PyRadiomics|). CPU seconds
 (process + workers) are printed too: unlike wall time they do not depend on what else
@@ -143,14 +143,18 @@ def main() -> None:
     ap.add_argument("--size", type=int, nargs=3, default=list(SHAPE), metavar=("Z", "Y", "X"),
                     help="volume size in voxels (default 120 160 160; e.g. 120 320 320 for a full field of view)")
     args = ap.parse_args()
-    os.environ["RADSCORE_BENCH_SIZE"] = " ".join(str(n) for n in args.size)  # read by the spawned sides
+    os.environ["RADSCORE_BENCH_SIZE"] = " ".join(str(n) for n in args.size)  # read by the two sides
     lbp = not args.no_lbp3d
 
     SHAPE = tuple(args.size)
     arrays, vois = simulate_patient(0)
     print(f"simulated patient: {SHAPE} voxels, spacing {SPACING} mm, "
           + ", ".join(f"{k} {int(v.sum())} vox" for k, v in vois.items()))
-    ctx = mp.get_context("spawn")
+    del arrays, vois  # not inherited by the two sides (their peak memory is measured)
+    # Each side runs in a forked child, as `radscore run` on Linux forks its worker pool: a
+    # spawned side would make multiprocessing spawn radscore's workers too, and every worker
+    # would re-import PyRadiomics and load the numba kernels (~1 s each) before its first scan.
+    ctx = mp.get_context("fork")
     out = {}
     for target, extra in ((run_pyradiomics, ()), (run_radscore, (args.workers,))):
         q = ctx.Queue()

@@ -1,15 +1,19 @@
 """Patient-level extraction: every image x VOI x image type, PyRadiomics definitions.
 
-What PyRadiomics does per VOI is done here once where it can be shared, without changing
-a value (PyRadiomics is the oracle in ``tests/features``):
+What PyRadiomics does per VOI is done here once where it can be shared, or in a faster
+form, without changing a value beyond rounding (PyRadiomics is the oracle in
+``tests/features``; the benchmark's largest relative difference is ~1e-8):
 
 - each filter runs once per image on the union box of all VOIs (:mod:`.filters`), not once
-  per VOI on the whole volume;
+  per VOI on the whole volume; the LoG runs only the 1-D recursive passes the box needs
+  (:mod:`.log_filter`), LBP-3D samples the sphere with separable spline sums (:mod:`.lbp3d`);
 - shape features depend on the mask and spacing only: computed once per VOI, not per image;
-- the gray-level discretisation of one (image type, VOI) is computed once and shared by
-  the six classes that each redo it in PyRadiomics (:class:`_SharedBinning`);
-- the feature formulas and C texture matrices are PyRadiomics' own classes, called on the
-  shared, cropped arrays.
+- the gray-level discretisation of one (image type, VOI) is computed once (:mod:`.discretise`)
+  and shared by the classes that each redo it in PyRadiomics (:func:`_shared_class`);
+- first-order features of all image types of a VOI are computed in one batch (:mod:`.firstorder`);
+- texture matrices come from numba kernels equal to PyRadiomics' C ones (:mod:`.matrices`);
+  the texture feature formulas are PyRadiomics' own classes, with the slow GLCM steps
+  replaced (:mod:`.glcm_fast`).
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ def _shared_class(cls: type) -> type:
 
         body = {"_applyBinning": _applyBinning, "__module__": cls.__module__,
                 "getFeatureNames": classmethod(getFeatureNames)}
+        if "_calculateMatrix" in vars(cls):
+            body["_calculateMatrix"] = _with_numba_matrices(vars(cls)["_calculateMatrix"])
         if cls.__name__ == "RadiomicsGLCM":
             from radscore.features import glcm_fast
 
@@ -81,6 +87,24 @@ def _shared_class(cls: type) -> type:
             )
         _SHARED[cls] = type(cls.__name__, (cls,), body)
     return _SHARED[cls]
+
+
+def _with_numba_matrices(method):
+    """PyRadiomics' own ``_calculateMatrix`` with its ``cMatrices`` global bound to :mod:`.matrices`.
+
+    The post-processing around the matrix (deleting absent gray levels, symmetrising,
+    normalising) stays PyRadiomics' code, unchanged; only the C call is swapped for the
+    numba kernels, which return element-for-element the same matrices 4x faster
+    (``tests/features/test_matrices.py``). PyRadiomics' module itself is left alone, so the
+    plain-PyRadiomics oracle in the tests keeps its C functions.
+    """
+    import types
+
+    from radscore.features import matrices
+
+    module_globals = {**method.__globals__, "cMatrices": matrices}
+    return types.FunctionType(method.__code__, module_globals, method.__name__, method.__defaults__,
+                              method.__closure__)
 
 
 def _mcc_symmetric(self):  # noqa: N802

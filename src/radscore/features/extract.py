@@ -23,7 +23,7 @@ from radscore.errors import ImageError
 log = logging.getLogger(__name__)
 
 #: Bumped whenever a change to the engine can change a value (invalidates caches).
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"
 
 IMAGE_NAMES = ("ct", "pet", "petct")
 VOI_NAMES = ("tumor", "core", "ring", "tumor_ring")

@@ -1,0 +1,411 @@
+"""PyRadiomics' texture matrices (GLCM, GLRLM, GLSZM, GLDM, NGTDM) as numba kernels.
+
+Drop-in replacements for ``radiomics._cmatrices.calculate_*`` (PyRadiomics 3.1.4,
+``radiomics/src/cmatrices.c``): same positional arguments, same outputs, element for
+element (``tests/features/test_matrices.py`` compares them with ``np.array_equal``).
+
+Why they are faster while counting the same things:
+
+- the binned image and mask are copied once into a box padded with a ring of
+  out-of-mask voxels as wide as the largest angle offset, so a neighbour is ``i + offset``
+  on the flat array with no bounds check. ``cmatrices.c`` recomputes each voxel's
+  (z, y, x) with integer divisions and checks the bounds of every neighbour; a neighbour
+  outside the box and a neighbour outside the mask are skipped alike there, so the ring
+  changes no count;
+- the image and mask are one int32 array (gray level inside the mask, 0 outside), so
+  "neighbour in the mask with gray level g" is a single load and compare;
+- GLRLM: ``cmatrices.c`` scans the whole box once per angle to find line starts and
+  recomputes coordinates with divisions at every step of a line. Here each mask voxel is
+  visited once per angle and the run length follows from its predecessor's (a recurrence
+  along the angle), with branch-free updates;
+- GLSZM: a flood fill over the padded flat array with a preallocated stack;
+- GLDM and NGTDM loop over the same neighbourhoods: :func:`gldm_ngtdm` gives both in one
+  pass for a caller that needs both.
+
+Measured on the benchmark patient (264 calls of each, one thread): 3.9 s of CPU in the C
+functions, 0.87 s here; loading the compiled kernels from numba's cache costs ~0.33 s
+once per process (~2.3 s to compile them when there is no cache yet).
+
+Voxel-based calls (``kernelRadius``, ``voxels``) and non-3-D arrays go to the C functions.
+Where the C functions fail (gray level outside 1..Ng in the mask, box without angles) these
+raise the same exception type. One deliberate difference: with ``Nr`` smaller than the
+longest run (PyRadiomics always passes ``Nr = max(shape)``), cmatrices.c only checks the
+flat index and may shift counts into the next gray level; this raises ``IndexError``.
+Angles are PyRadiomics' own (``_cmatrices.generate_angles``), so their order and the
+matrices' last axis are the same.
+
+The floating-point NGTDM column (sum of |i - mean of neighbours|) is accumulated in the
+same raster order and with the same operations as ``cmatrices.c``, so it is bit-identical,
+not only close.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from radiomics import _cmatrices
+
+__all__ = ["calculate_glcm", "calculate_glrlm", "calculate_glszm", "calculate_gldm", "calculate_ngtdm",
+           "gldm_ngtdm"]
+
+
+def _angles(shape: tuple[int, ...], distances, bidirectional: bool, force2D, force2Ddimension) -> np.ndarray:
+    """PyRadiomics' angle table (Na, 3), int32, exactly as the C functions build it."""
+    return _cmatrices.generate_angles(np.asarray(shape), np.asarray(distances), bool(bidirectional),
+                                      bool(force2D), int(force2Ddimension))
+
+
+def _labels(image: np.ndarray, mask: np.ndarray, pad: int) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Flat int32 array: the gray level inside the mask, 0 outside and on a ``pad``-wide ring.
+
+    Gray levels are >= 1 inside the mask (the kernels check it), so "neighbour in the mask
+    with gray level g" is one comparison ``lab[j] == g``. The C functions cast the image to
+    C ``int`` and the mask to bool the same way (``PyArray_FROM_OTF(..., NPY_INT / NPY_BOOL,
+    NPY_ARRAY_FORCECAST)``).
+    """
+    shape = tuple(s + 2 * pad for s in image.shape)
+    inner = tuple(slice(pad, pad + s) for s in image.shape)
+    lab = np.zeros(shape, np.int32)
+    np.copyto(lab[inner], image, casting="unsafe", where=mask)
+    return lab.ravel(), shape  # type: ignore[return-value]
+
+
+def _offsets(angles: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Flat-index offset of each angle on a C-ordered array of ``shape``."""
+    strides = np.array([shape[1] * shape[2], shape[2], 1], dtype=np.int64)
+    return angles.astype(np.int64) @ strides
+
+
+def _fallback(image, voxels) -> bool:
+    """Voxel-based calls and non-3-D arrays are left to the C functions."""
+    return voxels is not None or np.ndim(image) != 3
+
+
+# ---------------------------------------------------------------------------------------
+# kernels: ``lab`` from :func:`_labels`; ``offs`` flat angle offsets. Each returns an ``ok``
+# flag, False where cmatrices.c fails with an index out of range (gray level outside 1..Ng,
+# run longer than Nr): the caller raises the same IndexError.
+# ---------------------------------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def _mask_indices(lab, Ng, n_mask):
+    """Flat indices of the mask voxels, and whether their gray levels are all within 1..Ng.
+
+    A gray level 0 inside the mask reads as "outside" in ``lab``; it shows as fewer
+    nonzero voxels than ``n_mask``.
+    """
+    n = 0
+    for i in range(lab.shape[0]):
+        if lab[i] != 0:
+            n += 1
+    idx = np.empty(n, np.int64)
+    n = 0
+    ok = True
+    for i in range(lab.shape[0]):
+        g = lab[i]
+        if g != 0:
+            idx[n] = i
+            n += 1
+            if g < 0 or g > Ng:
+                ok = False
+    return idx, ok and n == n_mask
+
+
+@njit(cache=True, nogil=True)
+def _glcm_kernel(lab, offs, Ng, n_mask):
+    Na = offs.shape[0]
+    out = np.zeros((Ng, Ng, Na))
+    idx, ok = _mask_indices(lab, Ng, n_mask)
+    if not ok:
+        return out, False
+    for i in idx:
+        gi = lab[i] - 1
+        for a in range(Na):
+            gj = lab[i + offs[a]]
+            if gj != 0:
+                out[gi, gj - 1, a] += 1.0
+    return out, True
+
+
+@njit(cache=True, nogil=True)
+def _gldm_ngtdm_kernel(lab, offs, Ng, n_mask, alpha, want_gldm, want_ngtdm):
+    """GLDM and NGTDM share the neighbourhood loop: one pass computes either or both."""
+    Na = offs.shape[0]
+    gldm = np.zeros((Ng, 2 * Na + 1))
+    ngtdm = np.zeros((Ng, 3))
+    for g in range(Ng):
+        ngtdm[g, 2] = g + 1
+    idx, ok = _mask_indices(lab, Ng, n_mask)
+    if not ok:
+        return gldm, ngtdm, False
+    for i in idx:
+        gi = lab[i]
+        dep = 0
+        count = 0.0
+        total = 0.0
+        for a in range(Na):
+            gj = lab[i + offs[a]]
+            if gj != 0:
+                count += 1.0
+                total += gj
+                if abs(gi - gj) <= alpha:
+                    dep += 1
+        if want_gldm:
+            gldm[gi - 1, dep] += 1.0
+        if want_ngtdm:
+            # cmatrices.c: diff = |(double)image[i] - sum / count|, 0 without neighbours;
+            # summed per gray level in raster order, as there
+            diff = 0.0
+            if count != 0.0:
+                diff = abs(gi - total / count)
+            ngtdm[gi - 1, 0] += 1.0
+            ngtdm[gi - 1, 1] += diff
+    return gldm, ngtdm, True
+
+
+@njit(cache=True, nogil=True)
+def _glrlm_kernel(lab, offs, angles, shape, pad, Ng, n_mask, Nr):
+    """Run lengths by a recurrence along each angle, counted at the last voxel of each run.
+
+    ``length[i] = length[i - o] + 1`` if voxel ``i - o`` continues the run, else 1; visiting
+    the voxels so that ``i - o`` comes first (ascending for o > 0) makes this one pass per
+    angle. A run ends where ``i + o`` does not continue it. The updates are branch-free:
+    which voxels start or end runs is unpredictable, and mispredicted branches were the
+    cost of walking the runs.
+    """
+    Na = offs.shape[0]
+    out = np.zeros((Ng, Nr, Na))
+    idx, ok = _mask_indices(lab, Ng, n_mask)
+    if not ok:
+        return out, False
+    n = idx.shape[0]
+    length = np.zeros(lab.shape[0], np.int32)
+    # one angle's counts (the output interleaves the angles); no run is longer than the box
+    Lmax = max(shape[0], shape[1], shape[2]) - 2 * pad
+    block = np.zeros((Ng, Lmax), np.int32)
+    for a in range(Na):
+        o = offs[a]
+        longest = 0
+        for k in range(n):
+            i = idx[k] if o > 0 else idx[n - 1 - k]
+            g = lab[i]
+            L = length[i - o] * (lab[i - o] == g) + 1
+            length[i] = L
+            block[g - 1, L - 1] += lab[i + o] != g
+            longest = max(longest, L)
+        if longest > Nr:
+            return out, False  # cmatrices.c: run-length index out of range
+        # cmatrices.c: if no line along this angle holds 2 mask voxels, the segmentation is
+        # 2-D for this angle and its run-length-1 counts are removed
+        keep_ones = longest > 1 or _line_has_two(lab, angles[a], shape, pad)
+        for g in range(Ng):
+            for r in range(longest):
+                if r > 0 or keep_ones:
+                    out[g, r, a] = block[g, r]
+                block[g, r] = 0
+    return out, True
+
+
+@njit(cache=True, nogil=True)
+def _line_has_two(lab, angle, shape, pad):
+    """Whether some line along ``angle`` inside the unpadded box holds >= 2 mask voxels.
+
+    Only asked when every run has length 1 (rare), so a plain walk is fine.
+    """
+    S0, S1, S2 = shape[0], shape[1], shape[2]
+    s0 = S1 * S2
+    dz, dy, dx = angle[0], angle[1], angle[2]
+    for z in range(pad, S0 - pad):
+        for y in range(pad, S1 - pad):
+            for x in range(pad, S2 - pad):
+                if lab[z * s0 + y * S2 + x] != 0:
+                    zz, yy, xx = z + dz, y + dy, x + dx
+                    while pad <= zz < S0 - pad and pad <= yy < S1 - pad and pad <= xx < S2 - pad:
+                        if lab[zz * s0 + yy * S2 + xx] != 0:
+                            return True
+                        zz += dz
+                        yy += dy
+                        xx += dx
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _glszm_kernel(lab, offs, Ng, n_mask):
+    """Zones = same-gray-level mask voxels connected through ``offs``; ``lab`` is consumed."""
+    idx, ok = _mask_indices(lab, Ng, n_mask)
+    n = max(idx.shape[0], 1)
+    stack = np.empty(n, np.int64)
+    zone_gl = np.empty(n, np.int64)
+    zone_size = np.empty(n, np.int64)
+    if not ok:
+        return np.zeros((Ng, 1)), False
+    nz = 0
+    max_size = 0
+    for i in idx:
+        g = lab[i]
+        if g == 0:
+            continue  # already in a zone
+        lab[i] = 0  # visited voxels leave the mask, as in cmatrices.c
+        stack[0] = i
+        top = 1
+        size = 0
+        while top > 0:
+            top -= 1
+            k = stack[top]
+            size += 1
+            for a in range(offs.shape[0]):
+                j = k + offs[a]
+                if lab[j] == g:
+                    lab[j] = 0
+                    stack[top] = j
+                    top += 1
+        zone_gl[nz] = g
+        zone_size[nz] = size
+        nz += 1
+        if size > max_size:
+            max_size = size
+    out = np.zeros((Ng, max(max_size, 1)))
+    for z in range(nz):
+        out[zone_gl[z] - 1, zone_size[z] - 1] += 1.0
+    return out, True
+
+
+# ---------------------------------------------------------------------------------------
+# drop-in functions
+# ---------------------------------------------------------------------------------------
+
+def _prepare(image, mask, pad):
+    mask = np.asarray(mask, dtype=bool)
+    lab, shape = _labels(np.asarray(image), mask, pad)
+    return lab, shape, int(np.count_nonzero(mask))
+
+
+def _failed(what: str) -> IndexError:
+    return IndexError(f"Calculation of {what} Failed.")  # the C functions' error
+
+
+def calculate_glcm(image, mask, distances, Ng, force2D, force2Ddimension, kernelRadius=None, voxels=None):
+    """GLCM per angle, as ``_cmatrices.calculate_glcm``.
+
+    Parameters
+    ----------
+    image : ndarray of int, shape (z, y, x)
+        Binned gray levels (1..Ng inside the mask).
+    mask : ndarray of bool, same shape
+    distances : array_like of int
+    Ng : int
+    force2D : bool
+    force2Ddimension : int
+    kernelRadius, voxels : optional
+        Voxel-based extraction: handed to the C function.
+
+    Returns
+    -------
+    P : ndarray of float64, shape (1, Ng, Ng, Na)
+        Asymmetric co-occurrence counts, ``P[0, i-1, j-1, a]``.
+    angles : ndarray of int32, shape (Na, 3)
+    """
+    if _fallback(image, voxels):
+        args = () if voxels is None else (kernelRadius, voxels)
+        return _cmatrices.calculate_glcm(image, mask, distances, Ng, force2D, force2Ddimension, *args)
+    angles = _angles(np.shape(image), distances, False, force2D, force2Ddimension)
+    lab, shape, n_mask = _prepare(image, mask, int(np.abs(angles).max()))
+    P, ok = _glcm_kernel(lab, _offsets(angles, shape), int(Ng), n_mask)
+    if not ok:
+        raise _failed("GLCM")
+    return P[None], angles
+
+
+def calculate_glrlm(image, mask, Ng, Nr, force2D, force2Ddimension, kernelRadius=None, voxels=None):
+    """GLRLM per angle, as ``_cmatrices.calculate_glrlm`` (same arguments as there).
+
+    Returns
+    -------
+    P : ndarray of float64, shape (1, Ng, Nr, Na)
+        Run counts, ``P[0, i-1, r-1, a]`` for gray level i and run length r.
+    angles : ndarray of int32, shape (Na, 3)
+    """
+    if _fallback(image, voxels):
+        args = () if voxels is None else (kernelRadius, voxels)
+        return _cmatrices.calculate_glrlm(image, mask, Ng, Nr, force2D, force2Ddimension, *args)
+    angles = _angles(np.shape(image), [1], False, force2D, force2Ddimension)
+    lab, shape, n_mask = _prepare(image, mask, 1)
+    P, ok = _glrlm_kernel(lab, _offsets(angles, shape), angles.astype(np.int64), np.array(shape, np.int64), 1,
+                          int(Ng), n_mask, int(Nr))
+    if not ok:
+        raise _failed("GLRLM")
+    return P[None], angles
+
+
+def calculate_glszm(image, mask, Ng, Ns, force2D, force2Ddimension, kernelRadius=None, voxels=None):
+    """GLSZM, as ``_cmatrices.calculate_glszm`` (26-connected zones in 3-D).
+
+    ``Ns`` (the number of mask voxels) only sizes buffers in C; it is not needed here.
+
+    Returns
+    -------
+    P : ndarray of float64, shape (1, Ng, max zone size)
+        Zone counts, ``P[0, i-1, s-1]``; the last axis is cropped to the largest zone (>= 1).
+    """
+    if _fallback(image, voxels):
+        args = () if voxels is None else (kernelRadius, voxels)
+        return _cmatrices.calculate_glszm(image, mask, Ng, Ns, force2D, force2Ddimension, *args)
+    angles = _angles(np.shape(image), [1], True, force2D, force2Ddimension)
+    lab, shape, n_mask = _prepare(image, mask, 1)
+    P, ok = _glszm_kernel(lab, _offsets(angles, shape), int(Ng), n_mask)
+    if not ok:
+        raise _failed("GLSZM")
+    return P[None]
+
+
+def gldm_ngtdm(image, mask, distances, Ng, alpha, force2D, force2Ddimension):
+    """GLDM and NGTDM of one image in one pass over the neighbourhoods.
+
+    Same values as ``calculate_gldm(...)`` and ``calculate_ngtdm(...)``, for a caller that
+    needs both (the neighbourhood loop is the cost of each).
+
+    Returns
+    -------
+    gldm : ndarray of float64, shape (1, Ng, 2 Na + 1)
+    ngtdm : ndarray of float64, shape (1, Ng, 3)
+    """
+    return _gldm_ngtdm(image, mask, distances, Ng, alpha, force2D, force2Ddimension, True, True)
+
+
+def _gldm_ngtdm(image, mask, distances, Ng, alpha, force2D, force2Ddimension, want_gldm, want_ngtdm):
+    angles = _angles(np.shape(image), distances, True, force2D, force2Ddimension)
+    lab, shape, n_mask = _prepare(image, mask, int(np.abs(angles).max()))
+    gldm, ngtdm, ok = _gldm_ngtdm_kernel(lab, _offsets(angles, shape), int(Ng), n_mask, int(alpha),
+                                         want_gldm, want_ngtdm)
+    if not ok:
+        raise _failed("GLDM" if want_gldm else "NGTDM")
+    return gldm[None], ngtdm[None]
+
+
+def calculate_gldm(image, mask, distances, Ng, alpha, force2D, force2Ddimension, kernelRadius=None, voxels=None):
+    """GLDM, as ``_cmatrices.calculate_gldm``.
+
+    Returns
+    -------
+    P : ndarray of float64, shape (1, Ng, 2 Na + 1)
+        ``P[0, i-1, d]``: voxels of gray level i with d dependent neighbours (|i - j| <= alpha),
+        Na the number of (two-way) neighbour offsets.
+    """
+    if _fallback(image, voxels):
+        args = () if voxels is None else (kernelRadius, voxels)
+        return _cmatrices.calculate_gldm(image, mask, distances, Ng, alpha, force2D, force2Ddimension, *args)
+    return _gldm_ngtdm(image, mask, distances, Ng, alpha, force2D, force2Ddimension, True, False)[0]
+
+
+def calculate_ngtdm(image, mask, distances, Ng, force2D, force2Ddimension, kernelRadius=None, voxels=None):
+    """NGTDM, as ``_cmatrices.calculate_ngtdm``.
+
+    Returns
+    -------
+    P : ndarray of float64, shape (1, Ng, 3)
+        Per gray level i: voxel count, sum of |i - mean of the neighbours in the mask|, i.
+    """
+    if _fallback(image, voxels):
+        args = () if voxels is None else (kernelRadius, voxels)
+        return _cmatrices.calculate_ngtdm(image, mask, distances, Ng, force2D, force2Ddimension, *args)
+    return _gldm_ngtdm(image, mask, distances, Ng, 0, force2D, force2Ddimension, False, True)[1]
