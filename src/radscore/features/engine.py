@@ -47,10 +47,16 @@ _SHARED: dict[type, type] = {}
 
 
 def warm_up() -> None:
-    """Import PyRadiomics and build the shared feature classes (before forking workers)."""
+    """Import PyRadiomics, build the shared feature classes and load the numba kernels.
+
+    Called before forking worker processes, so each starts ready (~0.6 s less per worker).
+    """
+    from radscore.features import matrices
+
     for name, cls in _feature_classes().items():
         if name in TEXTURE_CLASSES:
             _shared_class(cls)
+    matrices.warm_up()
 
 
 def _shared_class(cls: type) -> type:

@@ -409,3 +409,20 @@ def calculate_ngtdm(image, mask, distances, Ng, force2D, force2Ddimension, kerne
         args = () if voxels is None else (kernelRadius, voxels)
         return _cmatrices.calculate_ngtdm(image, mask, distances, Ng, force2D, force2Ddimension, *args)
     return _gldm_ngtdm(image, mask, distances, Ng, 0, force2D, force2Ddimension, False, True)[1]
+
+
+def warm_up() -> None:
+    """Load the compiled kernels (numba's cache, or compile) in this process.
+
+    Worth calling once before forking workers: numba's first dispatch in a process costs
+    ~0.4 s (typing context set-up and cache load), which forked workers then inherit done.
+    """
+    image = np.ones((3, 3, 3), dtype=int)
+    image[1, 1, 1] = 2
+    mask = np.ones((3, 3, 3), dtype=bool)
+    distances = np.array([1])
+    calculate_glcm(image, mask, distances, 2, False, 0)
+    calculate_glrlm(image, mask, 2, 3, False, 0)
+    calculate_glszm(image, mask, 2, 27, False, 0)
+    calculate_gldm(image, mask, distances, 2, 0, False, 0)
+    calculate_ngtdm(image, mask, distances, 2, False, 0)

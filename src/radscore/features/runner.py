@@ -177,7 +177,7 @@ def extract_cohort(
                 ))
     n_workers = workers or default_workers()
     if tasks and scheduler is None:
-        # imported once here, so forked workers start with PyRadiomics loaded (~0.5 s each otherwise)
+        # once here, so forked workers start with PyRadiomics and the numba kernels loaded
         from radscore.features import engine
 
         engine.warm_up()

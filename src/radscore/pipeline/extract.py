@@ -172,6 +172,10 @@ def run_extract(config: StudyConfig, manifest: pd.DataFrame, cache_dir: Path, *,
             else:
                 todo.append(i)
     log.info("extraction: %d scans, %d cached, %d to compute", len(tasks), len(tasks) - len(todo), len(todo))
+    if todo and scheduler is None:
+        from radscore.features import engine
+
+        engine.warm_up()  # forked workers start with PyRadiomics and the numba kernels loaded
     bar = progress(total=len(todo), desc=desc, unit="scan")
     for res in run_tasks(process_scan, [tasks[i] for i in todo], workers=workers, scheduler=scheduler,
                          memory_limit_gb=config.runtime.memory_limit_gb):
