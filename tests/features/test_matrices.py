@@ -214,3 +214,17 @@ def test_glrlm_run_longer_than_nr_raises():
     M.calculate_glrlm(image, mask, 1, 6, False, 0)
     with pytest.raises(IndexError):
         M.calculate_glrlm(image, mask, 1, 5, False, 0)
+
+
+def test_kernels_compile_without_a_writable_cache():
+    """A function numba cannot cache (here: no source file) still compiles, uncached."""
+    from radscore.features.matrices import _kernel
+
+    namespace: dict = {}
+    exec("def twice(x):\n    return 2 * x\n", namespace)  # '<string>': numba has no cache locator
+    compiled = _kernel(namespace["twice"])
+    assert compiled(21) == 42
+    assert type(compiled._cache).__name__ == "NullCache"
+    from radscore.features import matrices
+
+    assert type(matrices._glcm_kernel._cache).__name__ == "FunctionCache"  # the real kernels are cached
