@@ -260,6 +260,10 @@ def _extract_image_loop(image, masks, image_types, classes, settings, ubox, unio
     # all image types (:mod:`.firstorder`), so the row is assembled at the end, in PyRadiomics' order
     results: dict[str, dict[str, dict[str, dict[str, float]]]] = {v: {} for v in masks}
     first_order: dict[tuple[str, float], tuple[list[str], list[np.ndarray], list[np.ndarray]]] = {}
+    # The texture classes read only the grid (shape, spacing) of the image they are given: its
+    # values are replaced by the shared binned array (_applyBinning). One grid per VOI box
+    # serves every image type instead of a new SimpleITK image per (image type, VOI).
+    grids = {v: _sitk(np.zeros(m[boxes[v][0]].shape, np.float32), spacing) for v, m in masks.items()}
     for itype_name, arr in filtered_images(image, ubox, image_types, union, settings):
         # the VOIs are handed over as 0/1 masks, whatever label they had in the user's file
         class_kw = {**settings, **_custom_for(itype_name, image_types), "label": 1}
@@ -276,12 +280,11 @@ def _extract_image_loop(image, masks, image_types, classes, settings, ubox, unio
                 values.append(a[mk])
                 levels.append(binned[mk])
             shared = {**class_kw, "_radscore_binned": (binned, np.unique(binned[mk]))}
-            img = _sitk(a, spacing)
             for c in classes:
                 if c == "firstorder":
                     continue
                 try:
-                    results[v][itype_name][c] = _class_features(c, img, mask_imgs[v], shared)
+                    results[v][itype_name][c] = _class_features(c, grids[v], mask_imgs[v], shared)
                 except Exception as exc:  # PyRadiomics' own failure, reported with context
                     raise ImageError(
                         f"{c} features failed on '{image_name}' {itype_name}, VOI '{v}': {exc}", patient=patient,

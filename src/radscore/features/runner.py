@@ -153,14 +153,14 @@ def extract_cohort(
         vhash = {v: voi_hash(m) for v, m in p.vois.items()}
         present = [n for n in settings.images if n in p.images]
         jobs: list[tuple[str, sitk.Image | None, dict[str, str]]] = []
-        if present and "shape" in settings.feature_classes:
-            spacing = p.images[present[0]].GetSpacing()
-            jobs.append((SHAPE_TASK, None, {
-                v: make_key("shape", vhash[v], v, [float(x) for x in spacing], fingerprint) for v in p.vois}))
         for image_name in present:
             ihash = image_hash(p.images[image_name])
             jobs.append((image_name, p.images[image_name],
                          {v: entry_key(ihash, v, vhash[v], fingerprint) for v in p.vois}))
+        if present and "shape" in settings.feature_classes:  # the short task last: it fills the pool's gaps
+            spacing = p.images[present[0]].GetSpacing()
+            jobs.append((SHAPE_TASK, None, {
+                v: make_key("shape", vhash[v], v, [float(x) for x in spacing], fingerprint) for v in p.vois}))
         for image_name, image, keys in jobs:
             missing = {}
             for v, m in p.vois.items():
