@@ -57,3 +57,21 @@ def test_rescaled_filters_use_whole_image_maximum():
     a = dict(filtered_images(img, box, {"Square": {}}, mask))["square"]
     b = dict(filtered_images(img2, box, {"Square": {}}, mask))["square"]
     assert not np.allclose(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int16])
+def test_log_of_other_pixel_types_equals_pyradiomics(dtype):
+    """Non-float32 images take ITK's own LoG on the padded box; still PyRadiomics' values."""
+    arr = sitk.GetArrayFromImage(_image()).astype(dtype)
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing((0.9, 0.9, 2.5))
+    mask = np.zeros(arr.shape, bool)
+    mask[15:24, 25:40, 30:44] = True
+    box = bounding_box(mask)
+    ours = dict(filtered_images(img, box, {"LoG": {"sigma": [1.0, 3.0]}}, mask))
+    mimg = sitk.GetImageFromArray(mask.astype(np.uint8))
+    mimg.CopyInformation(img)
+    refs = list(imageoperations.getLoGImage(img, mimg, sigma=[1.0, 3.0]))
+    assert len(refs) == len(ours) == 2
+    for out, name, _ in refs:
+        np.testing.assert_array_equal(ours[name][mask[box]], sitk.GetArrayFromImage(out)[box][mask[box]], err_msg=name)

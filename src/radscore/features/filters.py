@@ -32,8 +32,6 @@ from radscore.features.log_filter import PAD_SIGMAS, log_on_box
 
 log = logging.getLogger(__name__)
 
-#: LoG pad in units of sigma (mm) for non-float32 images (see :mod:`.log_filter` for the measured residue).
-LOG_PAD_SIGMAS = PAD_SIGMAS
 #: Cubic-spline prefilter pole is 0.268; 0.268**24 ~ 2e-14.
 LBP_PAD = 24
 
@@ -76,7 +74,7 @@ def _log_images(image: sitk.Image, box: Box, sigmas: list[float]) -> Iterator[tu
         if whole.dtype == np.float32:  # ITK reads float32 input as is: the per-pass version is exact
             values = log_on_box(whole, tuple(spacing), sigma, box)
         else:  # other pixel types: ITK's filter itself on the padded box
-            pad = tuple(int(np.ceil(LOG_PAD_SIGMAS * sigma / sp)) + 2 for sp in spacing[::-1])
+            pad = tuple(int(np.ceil(PAD_SIGMAS * sigma / sp)) + 2 for sp in spacing[::-1])  # see .log_filter
             outer = _pad_box(box, pad, shape)  # type: ignore[arg-type]
             f = sitk.LaplacianRecursiveGaussianImageFilter()
             f.SetNormalizeAcrossScale(True)
