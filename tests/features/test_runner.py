@@ -16,7 +16,7 @@ import SimpleITK as sitk
 
 from radscore.config import FeatureSettings
 from radscore.errors import RadscoreError
-from radscore.features import engine, runner
+from radscore.features import engine, pyrad, runner
 from radscore.features.extract import extract_features
 from radscore.features.runner import PatientImages, extract_cohort
 
@@ -63,6 +63,17 @@ def test_cache_hit_recomputes_nothing(tmp_path, monkeypatch):
         extract_cohort(pats, SETTINGS.model_copy(update={"bin_width_ct": 10.0}), cache_dir=tmp_path, workers=1)
 
 
+def test_patients_with_identical_vois_both_get_shape_features(tmp_path):
+    # the second patient's shape entry is written by the first one's task after the run was
+    # planned: the task must return it, not drop it
+    a, b = make_patient(0), make_patient(3)  # same VOIs (i % 3), different images
+    assert runner.voi_hash(a.vois["tumor"]) == runner.voi_hash(b.vois["tumor"])
+    df = extract_cohort([a, b], SETTINGS, cache_dir=tmp_path, workers=1)
+    shape_cols = [c for c in df.columns if "_shape_" in c]
+    assert shape_cols and not df[shape_cols].isna().any().any()
+    assert df[shape_cols].iloc[0].equals(df[shape_cols].iloc[1])
+
+
 _CHILD = """
 import sys, time
 sys.path.insert(0, {tests!r})
@@ -91,7 +102,10 @@ def test_killed_run_resumes_without_recomputing(tmp_path, monkeypatch):
     done = list(cache.rglob("*.json"))
     entries = [json.loads(f.read_text()) for f in done]  # every entry complete: atomic writes
     n_image_entries = sum(not e["names"][0].startswith("original_shape_") for e in entries)
-    assert 1 <= n_image_entries < 16, "the kill should land mid-run"
+    n_parts = len(runner.split_image_types(pyrad.canonical_image_types(SETTINGS.image_types)))
+    assert n_parts == 2  # original | LoG: two tasks per image
+    total = 4 * 2 * n_parts * 2  # patients x images x parts x VOIs
+    assert 1 <= n_image_entries < total, "the kill should land mid-run"
     assert not [f for f in cache.rglob("*") if f.is_file() and f.suffix != ".json"]
 
     calls = []
@@ -104,10 +118,10 @@ def test_killed_run_resumes_without_recomputing(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "extract_image", counting)
     pats = [make_patient(i) for i in range(4)]
     resumed = extract_cohort(pats, SETTINGS, cache_dir=cache, workers=1)
-    assert sum(calls) == 16 - n_image_entries  # only the (image, VOI) pairs without an entry
+    assert sum(calls) == total - n_image_entries  # only the (image, part, VOI) results without an entry
     fresh = extract_cohort(pats, SETTINGS, workers=1)
-    pd_equal = resumed.equals(fresh)
-    assert pd_equal
+    assert list(resumed.columns) == list(fresh.columns)
+    assert resumed.equals(fresh)
 
 
 def test_process_pool_and_dask_local_cluster_give_same_table():

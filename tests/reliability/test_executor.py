@@ -52,6 +52,30 @@ def test_every_item_once_with_its_value(workers):
     assert all(out[i].value == i * i and out[i].error is None for i in out)
 
 
+class NotPicklable:
+    """An item that cannot be sent through a pipe: only a forked worker can hold it."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def __reduce__(self):
+        raise TypeError("this item was pickled")
+
+
+def unwrap(item):
+    return item.x * 10
+
+
+def test_forked_workers_inherit_items_instead_of_receiving_them():
+    import multiprocessing as mp
+
+    if mp.get_start_method() != "fork":
+        pytest.skip("items are inherited only by forked workers (the default on Linux)")
+    out = _collect(run_tasks(unwrap, [NotPicklable(i) for i in range(5)], workers=2))
+    assert [out[i].error for i in range(5)] == [None] * 5
+    assert [out[i].value for i in range(5)] == [0, 10, 20, 30, 40]
+
+
 def test_exception_reported_for_its_item_with_location():
     out = _collect(run_tasks(raise_on_two, list(range(5)), workers=2))
     assert isinstance(out[2].error, ValueError) and "bad item two" in str(out[2].error)
