@@ -110,6 +110,12 @@ def entry_key(image_digest: str, part: dict[str, dict[str, Any]], voi_name: str,
     return make_key("features", image_digest, sorted(part), voi_name, voi_digest, fingerprint)
 
 
+def _cached(cache: ResultCache | None, key: str) -> dict[str, float] | None:
+    """One cached (image, part, VOI) result in PyRadiomics' column order, or None."""
+    hit = cache.get_json(key) if cache is not None else None
+    return None if hit is None else dict(zip(hit["names"], hit["values"]))
+
+
 def _run_task(task: _Task) -> tuple[str, str, int, dict[str, dict[str, float]]]:
     """Worker: features of one image part for the VOIs not yet cached; caches each VOI at once."""
     from radscore.features import engine
@@ -124,9 +130,9 @@ def _run_task(task: _Task) -> tuple[str, str, int, dict[str, dict[str, float]]]:
     cache = ResultCache(task.cache_dir) if task.cache_dir else None
     out: dict[str, dict[str, float]] = {}
     for v in task.vois:  # cached since the run was planned, e.g. by a patient with the same VOI (shape)
-        hit = cache.get_json(task.keys[v]) if cache is not None else None
+        hit = _cached(cache, task.keys[v])
         if hit is not None:
-            out[v] = dict(zip(hit["names"], hit["values"]))
+            out[v] = hit
     todo = {v: m for v, m in task.vois.items() if v not in out}
     if todo:
         st = task.settings
@@ -202,11 +208,11 @@ def extract_cohort(
         for image_name, i, part, keys in jobs:
             missing = {}
             for v, m in p.vois.items():
-                hit = cache.get_json(keys[v]) if cache is not None else None
+                hit = _cached(cache, keys[v])
                 if hit is None:
                     missing[v] = m
                 else:
-                    cached[(p.patient, image_name, i, v)] = dict(zip(hit["names"], hit["values"]))
+                    cached[(p.patient, image_name, i, v)] = hit
             if missing:
                 tasks.append(_Task(
                     p.patient, image_name, p.images.get(image_name), missing, settings,
