@@ -235,7 +235,8 @@ def test_ctrl_c_stops_the_run_and_its_workers_keeping_finished_scans(base_study,
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130
+    # stderr in the message: once in CI (2026-12-01) the run ended with 0 here, not reproduced since
+    assert proc.returncode == 130, f"exit {proc.returncode}; stderr: {err.decode()[-2000:]}"
     assert "finished work is cached" in err.decode() and "Traceback" not in err.decode()
     assert workers and not any(Path(f"/proc/{w}").exists() for w in workers)  # no orphan keeps computing
     assert len(_entries(folder)) >= 3
