@@ -60,6 +60,15 @@ def test_calibration(cohort, tmp_path):
     _check(figures.plot_calibration(cohort["y"], cohort["prob"], bins=5), tmp_path, "cal")
 
 
+def test_calibration_bins_with_no_or_only_events_draw():
+    # Wilson's interval at 0/7 starts at 2.8e-17, above the proportion by rounding: the error
+    # bar must not come out negative (it did: "'yerr' must not contain negative values")
+    y = np.array([0] * 7 + [1] * 7 + [0, 1] * 4)
+    p = np.r_[np.full(7, 0.05), np.full(7, 0.95), np.linspace(0.3, 0.7, 8)]
+    ax = figures.plot_calibration(y, {"model": p}, bins=3)
+    assert ax.get_lines()
+
+
 def test_dca(cohort, tmp_path):
     ax = figures.plot_dca(cohort["y"], {"Radscore": cohort["prob"]}, np.arange(0, 0.9, 0.01))
     _check(ax, tmp_path, "dca")

@@ -140,8 +140,9 @@ def plot_calibration(y, probs, ax=None, bins: int = 10, title: str | None = None
             c = stats.calibration(y, p, bins=bins)
             col = PALETTE[i % len(PALETTE)]
             b = c.binned
-            ax.errorbar(b["mean_predicted"], b["observed"],
-                        yerr=[b["observed"] - b["ci_low"], b["ci_high"] - b["observed"]],
+            # a Wilson interval contains its proportion; at 0 or 1 it can miss it by rounding (-1e-17)
+            yerr = np.clip([b["observed"] - b["ci_low"], b["ci_high"] - b["observed"]], 0.0, None)
+            ax.errorbar(b["mean_predicted"], b["observed"], yerr=yerr,
                         fmt="o", ms=3.5, color=col, capsize=2, lw=0.8)
             ax.plot(c.smoothed["predicted"], c.smoothed["observed"], color=col,
                     label=f"{name}: slope {c.slope:.2f}, intercept {c.intercept:.2f}, Brier {c.brier:.3f}")
