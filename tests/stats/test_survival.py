@@ -140,6 +140,29 @@ def test_time_dependent_auc_and_calibration():
     assert bad.ici > cal.ici + 0.15
 
 
+def test_time_dependent_auc_with_test_follow_up_beyond_the_training_one():
+    # scikit-survival refused this ("time must be smaller than largest observed time point"):
+    # a testing patient followed longer than anyone in training; also refused: a testing time
+    # at the training maximum when that is censored (the censoring survival is 0 there). At a
+    # horizon inside both follow-ups he is a control either way: the AUC is the one with his
+    # time anywhere after the horizon.
+    rng = np.random.default_rng(7)
+    risk = rng.normal(size=200)
+    t = rng.exponential(10 * np.exp(-risk))
+    c = rng.exponential(20, 200)
+    time, event = np.minimum(t, c), (t <= c).astype(int)
+    train, test = slice(0, 120), slice(120, 200)
+    longer = time[test].copy()
+    longest = int(np.argmax(longer))
+    longer[longest] = time[train].max() + 50.0
+    cut = longer.copy()
+    cut[longest] = 3.5  # just after the horizon
+    event[train][np.argmax(time[train])] = 0  # the last training time is censored
+    a = time_dependent_auc(longer, event[test], risk[test], [3], train_time=time[train], train_event=event[train])
+    b = time_dependent_auc(cut, event[test], risk[test], [3], train_time=time[train], train_event=event[train])
+    assert a.table["auc"].iloc[0] == b.table["auc"].iloc[0] > 0.6
+
+
 def test_survival_input_errors():
     with pytest.raises(DataError, match="no events"):
         kaplan_meier([1, 2, 3], [0, 0, 0])

@@ -323,8 +323,16 @@ def time_dependent_auc(time, event, risk, horizons: Sequence[float], train_time=
     if bad.size:
         raise DataError(f"horizons {bad.tolist()} are outside the follow-up ({lo:g} to {hi:g}).",
                         fix="Choose horizons after the first event and before the last follow-up.")
+    # scikit-survival evaluates the training censoring distribution G at every evaluated
+    # patient's own time and refuses times at or beyond the end of the training follow-up (G
+    # undefined there, or 0 when the last training time is censored). Patients followed past
+    # the last horizon are controls at every horizon, and controls carry no IPCW weight
+    # (only cases are weighted, by 1/G at their event time): cutting their time to a point
+    # between the last horizon and the training maximum changes no AUC.
+    cap = (h.max() + tt.max()) / 2.0
+    t_eval = np.minimum(t, cap)
     auc, mean_auc = cumulative_dynamic_auc(Surv.from_arrays(te.astype(bool), tt),
-                                           Surv.from_arrays(e.astype(bool), t), r, h)
+                                           Surv.from_arrays(e.astype(bool), t_eval), r, h)
     table = pd.DataFrame({"horizon": h, "auc": np.asarray(auc, float),
                           "cases": [int(np.sum((t <= x) & (e == 1))) for x in h],
                           "controls": [int(np.sum(t > x)) for x in h]})
