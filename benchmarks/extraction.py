@@ -9,7 +9,15 @@ body, tumour + ring). Both sides extract the seed's protocol (PROTOCOL.md A5) fr
 - PyRadiomics: one ``execute`` per (image, VOI), default settings otherwise, the way a
   user runs it (``LBP3D`` through radscore's SciPy-current LBP-3D, since PyRadiomics' own
   cannot run on current SciPy; ``--no-lbp3d`` drops it on both sides = 1781 features);
-- radscore: ``radscore.features.runner.extract_cohort`` on ``--workers`` processes.
+- radscore: its extraction runner (``radscore.features.runner``, the one ``radscore run``,
+  ``predict``, the page and ``extract`` use) on ``--workers`` processes, given the same
+  prepared images and VOIs.
+
+Then one patient the way ``radscore run`` sees it: the simulated CT, PET and tumour mask
+written as NIfTI files and run through the whole scan path (load, resample to 1 mm, fuse,
+build the four VOIs, extract; ``radscore.features.runner.extract_scans``) on 1 and on 2
+workers, ``--repeat`` times each, printing every wall time, the medians and their ratio (a
+single patient's image parts are spread over the workers).
 
 Library set-up (imports; for radscore also loading its compiled numba kernels, ~1 s once
 per process, inherited by the forked workers) is done before the clock starts on both
@@ -21,7 +29,7 @@ the max relative difference |radscore - PyRadiomics| / max(1, |PyRadiomics|). CP
 (process + workers) are printed too: unlike wall time they do not depend on what else
 runs on the machine.
 
-Run: ``python benchmarks/extraction.py [--patients 2] [--workers 2] [--no-lbp3d]``
+Run: ``python benchmarks/extraction.py [--patients 2] [--workers 2] [--no-lbp3d] [--repeat 3]``
 """
 
 from __future__ import annotations
@@ -76,12 +84,13 @@ def _images(arrays):
 
 
 def _settings(lbp: bool):
-    from radscore.features.extract import full_protocol_settings, full_protocol_image_types
+    from radscore.features.settings import seed_settings
 
-    types = full_protocol_image_types()
+    settings = seed_settings()
     if not lbp:
-        types.pop("LBP3D")
-    return full_protocol_settings().model_copy(update={"image_types": types})
+        settings = settings.model_copy(update={"image_types": {k: v for k, v in settings.image_types.items()
+                                                               if k != "LBP3D"}})
+    return settings
 
 
 def _cpu_s() -> float:
@@ -110,9 +119,10 @@ def _peak_mb() -> float:
 def run_pyradiomics(n_patients: int, lbp: bool, queue) -> None:
     t_setup = time.perf_counter()
     from radscore.features import pyrad
-    from radscore.features.extract import pyradiomics_settings
+    from radscore.features.settings import spec_from_settings
 
     settings = _settings(lbp)
+    spec = spec_from_settings(settings)
     pyrad.install_lbp3d()  # imports PyRadiomics
     t_setup = time.perf_counter() - t_setup
     results = {}
@@ -127,7 +137,7 @@ def run_pyradiomics(n_patients: int, lbp: bool, queue) -> None:
     for p, (images, vois) in enumerate(patients):
         t0, c0 = time.perf_counter(), _cpu_s()
         for image_name, image in images.items():
-            ext = pyrad.make_extractor(pyradiomics_settings(image_name, settings), settings.image_types, None)
+            ext = pyrad.make_extractor(spec.settings_for(image_name), settings.image_types, None)
             for voi_name, voi in vois.items():
                 for k, v in pyrad.execute(ext, image, voi).items():
                     results[(p, f"{image_name}_{voi_name}_{k}")] = v
@@ -139,7 +149,8 @@ def run_pyradiomics(n_patients: int, lbp: bool, queue) -> None:
 def run_radscore(n_patients: int, lbp: bool, workers: int, queue) -> None:
     t_setup = time.perf_counter()
     from radscore.features import engine
-    from radscore.features.runner import PatientImages, extract_cohort
+    from radscore.features.runner import extract_prepared
+    from radscore.imaging.preprocess import PreparedScan
 
     engine.warm_up()  # imports PyRadiomics, loads the numba kernels (forked workers inherit both)
     t_setup = time.perf_counter() - t_setup
@@ -147,18 +158,44 @@ def run_radscore(n_patients: int, lbp: bool, workers: int, queue) -> None:
     patients = []
     for p in range(n_patients):
         arrays, vois = simulate_patient(p)
-        patients.append(PatientImages(f"P{p}", _images(arrays), vois))
+        patients.append(PreparedScan.from_images(f"P{p}", _images(arrays), vois))
     del arrays
     _reset_peak()
     t0, c0 = time.perf_counter(), _cpu_s()
-    df = extract_cohort(patients, settings, workers=workers)
+    extraction = extract_prepared(patients, settings, workers=workers)
     elapsed, cpu = time.perf_counter() - t0, _cpu_s() - c0
     results = {}
-    for p, (_, row) in enumerate(df.iterrows()):
-        for k, v in row.items():
-            if k != "patient_id":
-                results[(p, k)] = float(v)
+    for p, scan in enumerate(extraction.scans):
+        assert scan.error is None, scan.error
+        for k, v in scan.features.items():
+            results[(p, k)] = float(v)
     queue.put(("radscore", elapsed, cpu, _peak_mb(), results, t_setup))
+
+
+def run_one_patient_from_files(lbp: bool, workers: int, folder: str, queue) -> None:
+    """One patient through ``radscore run``'s whole scan path, from NIfTI files, on ``workers``."""
+    from radscore.config import ScanSettings
+    from radscore.features import engine
+    from radscore.features.runner import extract_scans
+    from radscore.io.scan import ScanRef
+
+    engine.warm_up()
+    ref = ScanRef("P0", ct=f"{folder}/ct.nii.gz", pet=f"{folder}/pet.nii.gz", mask=f"{folder}/mask.nii.gz")
+    settings = ScanSettings(features=_settings(lbp))
+    _reset_peak()
+    t0, c0 = time.perf_counter(), _cpu_s()
+    result = extract_scans([ref], settings, workers=workers).scans[0]
+    elapsed, cpu = time.perf_counter() - t0, _cpu_s() - c0
+    assert result.error is None, result.error
+    queue.put((elapsed, cpu, len(result.features)))
+
+
+def _write_patient(folder: str) -> None:
+    arrays, vois = simulate_patient(0)
+    for name, arr in (("ct", arrays["ct"]), ("pet", arrays["pet"]), ("mask", vois["tumor"].astype(np.uint8))):
+        img = sitk.GetImageFromArray(arr)
+        img.SetSpacing(SPACING)
+        sitk.WriteImage(img, f"{folder}/{name}.nii.gz")
 
 
 def main() -> None:
@@ -167,6 +204,7 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-lbp3d", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the one-patient measurement (median printed)")
     ap.add_argument("--size", type=int, nargs=3, default=list(SHAPE), metavar=("Z", "Y", "X"),
                     help="volume size in voxels (default 120 160 160; e.g. 120 320 320 for a full field of view)")
     args = ap.parse_args()
@@ -210,6 +248,25 @@ def main() -> None:
     print(f"speed-up (PyRadiomics / radscore, s per patient): {t_ref / t_ours:.1f}x   "
           f"(CPU seconds per patient: {c_ref / c_ours:.1f}x)")
     print(f"max relative difference: {worst:.2e}" + (f" ({worst_key[1]})" if worst_key else ""))
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        _write_patient(folder)
+        median = {}
+        for workers in (1, 2):
+            runs = []
+            for _ in range(args.repeat):
+                q = ctx.Queue()
+                proc = ctx.Process(target=run_one_patient_from_files, args=(lbp, workers, folder, q))
+                proc.start()
+                runs.append(q.get())
+                proc.join()
+            median[workers] = float(np.median([r[0] for r in runs]))
+            print(f"one patient from files (load, resample to 1 mm, fuse, VOIs, {runs[0][2]} features) on {workers} "
+                  f"worker{'s' if workers > 1 else ''}: median {median[workers]:.1f} s of "
+                  f"{', '.join(f'{r[0]:.1f}' for r in runs)} s ({', '.join(f'{r[1]:.1f}' for r in runs)} CPU-s)")
+        print(f"one patient, 2 workers vs 1: {median[1] / median[2]:.2f}x faster in wall time (medians)")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ def reference_dir() -> Path:
     return require_reference()
 
 
-SMALL_GRID = {"model": {"cv_folds": 3, "grid": {"max_depth": [2], "n_estimators": [40], "learning_rate": [0.1]}}}
+SMALL_GRID = {"model": {"cv_folds": 3, "grid": {"max_depth": [2], "n_estimators": [40], "learning_rate": [0.1]}},
+              "analyses": {"deep": {"enabled": True, "epochs": 3}}}  # the encoder has its own tests
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +88,4 @@ def patient_with_followup():
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch):
     monkeypatch.setenv("RADSCORE_QUIET", "1")
+    monkeypatch.setenv("RADSCORE_STRICT", "1")

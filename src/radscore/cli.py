@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from radscore import __version__
+from radscore.catalog import SUV_METHODS
 from radscore.errors import EXIT_OK, RadscoreError
 
 log = logging.getLogger("radscore")
@@ -77,11 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model folder, e.g. DIR/models/comb")
     p.add_argument("--ct", help="CT image file or DICOM folder")
     p.add_argument("--pet", help="PET image file (SUV) or DICOM folder (converted to SUV)")
-    p.add_argument("--mask", help="tumour mask")
+    p.add_argument("--mask", help="tumour mask: image file, or a DICOM RTSTRUCT/SEG file (with --mask-roi)")
+    p.add_argument("--mask-roi", help="ROI name (RTSTRUCT) or segment label (SEG) when --mask is a DICOM file")
+    p.add_argument("--weight-kg", type=float, help="patient weight when the PET DICOM lacks it")
+    p.add_argument("--dose-mbq", type=float, help="injected dose when the PET DICOM lacks it")
     p.add_argument("--patient-id", default="patient", help="ID shown in the output (never read from DICOM)")
-    p.add_argument("--manifest", help="CSV of many patients: patient_id, ct, pet, mask (paths relative to it)")
+    p.add_argument("--manifest", help="CSV of many scans with the study manifest's columns (patient_id, ct, pet, "
+                                      "mask; optional timepoint, lesion_id, mask_roi, mask_label, weight_kg, "
+                                      "dose_mbq); paths relative to it")
     p.add_argument("--json", action="store_true", help="one JSON object per patient on stdout")
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default 1)")
 
     p = sub.add_parser("serve", help="start the decision-support page for a model (local web server)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -96,9 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("suv", help="convert a PET DICOM series to an SUV image (prints the factor and tags used)")
     p.add_argument("dicom_dir", help="folder holding one PET DICOM series")
     p.add_argument("--out", required=True, help="output image, e.g. suv.nii.gz")
-    p.add_argument("--method", default="bw", choices=["bw", "lbm", "lbm_janma", "bsa", "ibw"],
-                   help="body weight (default), lean body mass (James; lbm_janma: Janmahasatian), body surface "
-                        "area, ideal body weight")
+    p.add_argument("--method", default="bw", choices=list(SUV_METHODS),
+                   help="SUV normalisation: " + ", ".join(f"{k} ({v})" for k, v in SUV_METHODS.items()))
 
     p = sub.add_parser("rtstruct", help="list the ROIs of an RTSTRUCT/SEG file, or rasterise one ROI to a mask")
     p.add_argument("file", help="RTSTRUCT or DICOM SEG file")
@@ -115,16 +120,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-mm", type=float, nargs=3, metavar=("X", "Y", "Z"), help="seed point (mm, patient LPS)")
     p.add_argument("--box-mm", type=float, nargs=6, metavar=("X0", "Y0", "Z0", "X1", "Y1", "Z1"),
                    help="search box corners (mm, patient LPS)")
-    p.add_argument("--method", default="bw", choices=["bw", "lbm", "lbm_janma", "bsa", "ibw"],
-                   help="SUV normalisation for a DICOM folder")
+    p.add_argument("--method", default="bw", choices=list(SUV_METHODS),
+                   help="SUV normalisation for a DICOM folder: " + ", ".join(SUV_METHODS))
 
-    p = sub.add_parser("extract", help="features of one image and mask, PyRadiomics names, from a PyRadiomics "
-                                       "parameter file", formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="output: one CSV row: Image, Mask, then one column per feature "
-                              "(original_glcm_Contrast, wavelet-LLH_firstorder_Mean, ...)")
-    p.add_argument("--image", required=True, help="image file (NIfTI, NRRD, MHA) or DICOM folder")
-    p.add_argument("--mask", required=True, help="mask file")
-    p.add_argument("--params", default=None, help="PyRadiomics parameter YAML (setting, imageType, featureClass)")
+    p = sub.add_parser("extract", help="features of one scan: an image + mask with a PyRadiomics parameter file, "
+                                       "or a PET/CT scan through a study's whole protocol",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="PyRadiomics style (--image --mask [--params]): one CSV row: Image, Mask, then one "
+                              "column per feature (original_glcm_Contrast, wavelet-LLH_firstorder_Mean, ...).\n"
+                              "Study style (--ct --pet --mask [--config]): one CSV row: patient_id, then the study's "
+                              "columns (pet_tumor_original_glcm_Contrast, ...), as in features.parquet.")
+    p.add_argument("--image", help="PyRadiomics style: image file (NIfTI, NRRD, MHA) or DICOM folder")
+    p.add_argument("--modality", default="ct", choices=["ct", "pet"],
+                   help="PyRadiomics style: pet converts a PET DICOM folder to SUV (default ct: values as stored)")
+    p.add_argument("--params", default=None, help="PyRadiomics style: parameter YAML (setting, imageType, "
+                                                  "featureClass); default PyRadiomics' defaults")
+    p.add_argument("--label", type=int, default=None, help="mask label to use (default: the params' setting "
+                                                           "label, else 1; a mask with several labels needs it)")
+    p.add_argument("--ct", help="study style: CT image file or DICOM folder")
+    p.add_argument("--pet", help="study style: PET image file (SUV) or DICOM folder")
+    p.add_argument("--config", default=None, help="study style: study.yaml whose protocol to run (default: "
+                                                  "radscore's defaults)")
+    p.add_argument("--mask", required=True, help="mask file, or a DICOM RTSTRUCT/SEG file (with --mask-roi)")
+    p.add_argument("--mask-roi", default=None, help="ROI name (RTSTRUCT) or segment label (SEG)")
+    p.add_argument("--patient-id", default="scan", help="ID in messages and the study-style row")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--out", required=True, help="CSV file to write")
 
     p = sub.add_parser("validate", help="check study.yaml and the manifest without running anything")
@@ -146,8 +166,8 @@ def _print_headline(metrics: dict) -> None:
     for model, entry in metrics["models"].items():
         t = entry["cohorts"].get("testing", {})
         if t.get("auc") is not None:
-            print(f"{model:>6}-Radscore testing AUC {t['auc']:.3f} (95% CI {t['ci_low']:.3f}-{t['ci_high']:.3f}, "
-                  f"n={t['n']})")
+            ci = f"95% CI {t['ci_low']:.3f}-{t['ci_high']:.3f}" if "ci_low" in t else "no CI"
+            print(f"{model:>6}-Radscore testing AUC {t['auc']:.3f} ({ci}, n={t['n']})")
 
 
 def cmd_demo(args) -> int:
@@ -201,31 +221,40 @@ def cmd_serve(args) -> int:
     return EXIT_OK
 
 
-def cmd_predict(args) -> int:
+def _predict_refs(args) -> list:
+    """The scans ``radscore predict`` was given, as scan references."""
     from radscore.errors import ManifestError
-    from radscore.pipeline.predict import predict_scans
+    from radscore.io.scan import ScanRef, scan_refs
 
     if args.manifest:
-        from radscore.io.manifest import resolve_path
-
         import pandas as pd
 
-        man = pd.read_csv(args.manifest, dtype={"patient_id": str})
+        from radscore.io.manifest import PATH_COLUMNS, resolve_path
+
+        man = pd.read_csv(args.manifest, dtype={"patient_id": str, "lesion_id": str})
         missing = [c for c in ("patient_id", "ct", "pet", "mask") if c not in man.columns]
         if missing:
             raise ManifestError(f"missing column(s) {missing}.", file=args.manifest)
         base = Path(args.manifest).parent
-        scans = [{**r, **{c: resolve_path(base, r[c]) for c in ("ct", "pet", "mask")}} for r in man.to_dict("records")]
-    else:
-        if not (args.ct and args.pet and args.mask):
-            raise ManifestError("give --ct, --pet and --mask, or --manifest.", fix="see radscore predict --help.")
-        scans = [{"patient_id": args.patient_id, "ct": args.ct, "pet": args.pet, "mask": args.mask}]
-    out = predict_scans(args.model, scans, workers=args.workers)
+        for c in PATH_COLUMNS:
+            if c in man.columns:
+                man[c] = [resolve_path(base, v) for v in man[c]]
+        return scan_refs(man)
+    if not (args.ct and args.pet and args.mask):
+        raise ManifestError("give --ct, --pet and --mask, or --manifest.", fix="see radscore predict --help.")
+    return [ScanRef(args.patient_id, ct=args.ct, pet=args.pet, mask=args.mask, mask_roi=args.mask_roi,
+                    weight_kg=args.weight_kg, dose_mbq=args.dose_mbq)]
+
+
+def cmd_predict(args) -> int:
+    from radscore.pipeline.predict import predict_scans
+
+    out = predict_scans(args.model, _predict_refs(args), workers=args.workers or 1)
     failed = 0
     for row in out.to_dict("records"):
         if row["error"]:
             failed += 1
-            print(f"error: patient {row['patient_id']}: {row['error']}", file=sys.stderr)
+            print(f"error: {row['error']}", file=sys.stderr)
             continue
         if args.json:
             print(json.dumps({k: row[k] for k in ("patient_id", "model", "radscore", "probability", "group",
@@ -258,9 +287,17 @@ def cmd_segment(args) -> int:
 
 
 def cmd_extract(args) -> int:
+    from radscore.errors import ConfigError
     from radscore.features.commands import cmd_extract as run
 
-    return run(args.image, args.mask, args.params, args.out)
+    if bool(args.image) == bool(args.ct or args.pet):
+        raise ConfigError("give either --image (PyRadiomics style) or --ct and --pet (study style).",
+                          fix="see radscore extract --help.")
+    if args.image is None and not (args.ct and args.pet):
+        raise ConfigError("the study style needs both --ct and --pet.", fix="see radscore extract --help.")
+    return run(args.image, args.mask, args.params, args.out, label=args.label, modality=args.modality, ct=args.ct,
+               pet=args.pet, mask_roi=args.mask_roi, config=args.config, patient_id=args.patient_id,
+               workers=args.workers)
 
 
 COMMANDS = {"demo": cmd_demo, "simulate": cmd_simulate, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,

@@ -15,7 +15,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from radscore.catalog import FEATURE_CLASSES, IMAGES, MODELS, SUV_METHODS, VOIS
 from radscore.errors import ConfigError
+
+ImageName = Literal[IMAGES]  # type: ignore[valid-type]
+VoiName = Literal[VOIS]  # type: ignore[valid-type]
+ModelName = Literal[MODELS]  # type: ignore[valid-type]
+SuvMethod = Literal[tuple(SUV_METHODS)]  # type: ignore[valid-type]
+FeatureClass = Literal[FEATURE_CLASSES]  # type: ignore[valid-type]
 
 
 class _Settings(BaseModel):
@@ -63,9 +70,8 @@ class PreprocessSettings(_Settings):
     image_interpolator: Literal["linear", "bspline", "nearest"] = "bspline"
     mask_interpolation: Literal["nearest", "partial_volume"] = "nearest"
     registration: Literal["none", "rigid"] = "none"
-    suv_method: Literal["bw", "lbm", "lbm_janma", "bsa", "ibw"] = Field(
-        "bw", description="SUV normalisation of DICOM PET: body weight, lean body mass (James, Janmahasatian), "
-        "body surface area, ideal body weight"
+    suv_method: SuvMethod = Field(
+        "bw", description="SUV normalisation of DICOM PET: " + ", ".join(f"{k} ({v})" for k, v in SUV_METHODS.items())
     )
     crop_margin_mm: float | None = Field(
         None, gt=0.0, description="crop CT/PET to the tumour's box plus this margin before resampling "
@@ -102,25 +108,12 @@ class FeatureSettings(_Settings):
     """Feature extraction, PyRadiomics definitions."""
 
     image_types: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"original": {}})
-    feature_classes: list[str] = Field(
-        default_factory=lambda: ["shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm"]
-    )
+    feature_classes: list[FeatureClass] = Field(default_factory=lambda: list(FEATURE_CLASSES))
     bin_width_ct: float = Field(25.0, gt=0.0)
     bin_width_pet: float = Field(0.25, gt=0.0)
     bin_count_fused: int = Field(64, ge=2)
-    images: list[Literal["pet", "ct", "petct"]] = Field(default_factory=lambda: ["pet", "ct", "petct"])
-    vois: list[Literal["tumor", "core", "ring", "tumor_ring"]] = Field(
-        default_factory=lambda: ["tumor", "core", "ring", "tumor_ring"]
-    )
-
-    @field_validator("feature_classes")
-    @classmethod
-    def _known_classes(cls, v):
-        known = {"shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm"}
-        bad = [c for c in v if c not in known]
-        if bad:
-            raise ValueError(f"unknown feature class {bad}; valid: {sorted(known)}")
-        return v
+    images: list[ImageName] = Field(default_factory=lambda: list(IMAGES))
+    vois: list[VoiName] = Field(default_factory=lambda: list(VOIS))
 
 
 class SelectionSettings(_Settings):
@@ -138,6 +131,11 @@ class SelectionSettings(_Settings):
     fallback_features: int = Field(
         5, ge=1, description="when a step keeps no feature, keep this many with the smallest univariate p"
     )
+
+
+class RobustnessSettings(_Settings):
+    """Feature robustness to segmentation (PROTOCOL A6): ICC on training patients only."""
+
     icc_threshold: float = Field(0.75, ge=-1.0, le=1.0)
     icc_type: Literal["icc2", "icc3"] = Field(
         "icc2", description="ICC(2,1) absolute agreement (default) or ICC(3,1) consistency"
@@ -155,9 +153,7 @@ class ModelSettings(_Settings):
     grid: dict[str, list[Any]] = Field(
         default_factory=lambda: {"max_depth": [2, 3], "n_estimators": [50, 150], "learning_rate": [0.05, 0.1]}
     )
-    models: list[Literal["pet", "ct", "petct", "comb"]] = Field(
-        default_factory=lambda: ["pet", "ct", "petct", "comb"]
-    )
+    models: list[ModelName] = Field(default_factory=lambda: list(MODELS))
     cutoff: Literal["youden", "median"] = "youden"
     nested_cv_folds: int | None = Field(
         5, ge=2, description="outer folds of the nested-CV AUC on the training cohort; null = skip"
@@ -255,7 +251,7 @@ class DeepFeatureSettings(_Settings):
 class AnalysesSettings(_Settings):
     """The seeds' clinical analyses; each part runs when its inputs are present."""
 
-    model: Literal["pet", "ct", "petct", "comb"] = "comb"
+    model: ModelName = "comb"
     dynamic: DynamicSettings = DynamicSettings()
     tps: TpsSettings = TpsSettings()
     tme: TmeSettings = TmeSettings()
@@ -264,6 +260,20 @@ class AnalysesSettings(_Settings):
     radiogenomics: RadiogenomicsSettings = RadiogenomicsSettings()
     lesions: LesionSettings = LesionSettings()
     deep: DeepFeatureSettings = DeepFeatureSettings()
+
+
+class ScanSettings(_Settings):
+    """Everything that turns one scan's files into features, and nothing else.
+
+    A model artifact stores these with the model, so that ``radscore predict`` and the
+    page prepare and extract a new scan exactly as the training run did.
+    """
+
+    preprocess: PreprocessSettings = PreprocessSettings()
+    voi: VoiSettings = VoiSettings()
+    fusion: FusionSettings = FusionSettings()
+    features: FeatureSettings = FeatureSettings()
+    seed: int = Field(42, description="seeds rigid registration and the random mask perturbation")
 
 
 class StudyConfig(_Settings):
@@ -281,10 +291,17 @@ class StudyConfig(_Settings):
     voi: VoiSettings = VoiSettings()
     fusion: FusionSettings = FusionSettings()
     features: FeatureSettings = FeatureSettings()
+    robustness: RobustnessSettings = RobustnessSettings()
     selection: SelectionSettings = SelectionSettings()
     model: ModelSettings = ModelSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     analyses: AnalysesSettings = AnalysesSettings()
+
+    @property
+    def scan(self) -> ScanSettings:
+        """The settings of the scan path (preprocess, voi, fusion, features, seed)."""
+        return ScanSettings(preprocess=self.preprocess, voi=self.voi, fusion=self.fusion, features=self.features,
+                            seed=self.seed)
 
     def stage_hash(self, *sections: str) -> str:
         """Hash of the named sections: a stage reruns only when what it depends on changed."""
@@ -310,12 +327,21 @@ def _valid_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     return sorted(current.model_fields) if isinstance(current, type) else []
 
 
+#: Keys that moved between sections: old dotted key -> new dotted key.
+MOVED_KEYS = {f"selection.{k}": f"robustness.{k}" for k in ("icc_threshold", "icc_type", "icc_source")}
+
+
 def config_from_dict(data: dict[str, Any] | None, source: str = "study.yaml") -> StudyConfig:
     """Validate a mapping into a :class:`StudyConfig`, with errors that name the key."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"the top level must be a mapping of keys, found {type(data).__name__}", file=source)
+    for old, new in MOVED_KEYS.items():
+        section, key = old.split(".")
+        if isinstance(data.get(section), dict) and key in data[section]:
+            raise ConfigError(f"key '{old}' has moved to '{new}'.", file=source,
+                              fix=f"write it under '{new.split('.')[0]}:' instead.")
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as exc:

@@ -83,8 +83,10 @@ class ManifestError(RadscoreError):
     """The manifest is malformed."""
 
 
-class DataError(RadscoreError):
-    """The cohort cannot support the requested analysis."""
+class DataError(RadscoreError, ValueError):
+    """The data cannot support the requested analysis (too few patients of a class, a
+    wrong outcome coding...). Also a ``ValueError``: scikit-learn's estimator contract asks
+    estimators to raise that for unusable input."""
 
     exit_code = EXIT_DATA
 
@@ -97,3 +99,18 @@ class OutputError(RadscoreError):
     """The output folder cannot be written (read-only, disk full)."""
 
     exit_code = EXIT_IO
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a QC table or a message: the user's error as is; an unexpected one with
+    its type and innermost frame (for a bug report), never header data."""
+    import traceback
+    from pathlib import Path
+
+    if isinstance(exc, RadscoreError):
+        return exc.message
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+    if not tb and getattr(exc, "where", ""):  # raised in a worker process (see runtime.executor)
+        where = f" (at {exc.where})"
+    return f"unexpected error {type(exc).__name__}: {exc}{where}"

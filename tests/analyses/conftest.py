@@ -35,15 +35,15 @@ def _demo(n: int = 160, seed: int = 3) -> AnalysisContext:
                 rs = -1.5 * zz - 0.8 + rng.normal(0, 0.6 if site == "primary" else 1.2)
                 scores.append({"patient_id": pid, "timepoint": tp, "lesion_id": lid, "site": site,
                                "cohort": cohort[pid], "model": "comb", "radscore": rs,
-                               "probability": 1 / (1 + np.exp(-rs)), "group": "high" if rs >= -0.8 else "low"})
+                               "probability": 1 / (1 + np.exp(-rs)), "group": "high" if rs > -0.8 else "low"})
     manifest = pd.DataFrame(rows)
     scores = pd.DataFrame(scores)
     base = manifest[(manifest["timepoint"] == "baseline")][["patient_id", "timepoint", "lesion_id"]].reset_index(drop=True)
     zz = lat.loc[base["patient_id"], "z"].to_numpy()
     feats = {f"pet_tumor_original_f{i}": 0.7 * zz * (i % 2 * 2 - 1) + rng.normal(size=len(base)) for i in range(6)}
     features = pd.concat([base, pd.DataFrame(feats)], axis=1)
-    return AnalysisContext(config=StudyConfig(), manifest=manifest, scores=scores, cutoffs={"comb": -0.8},
-                           features=features, expression=c.expression, cells=c.cells, seed=seed)
+    return AnalysisContext.from_config(StudyConfig(), manifest=manifest, scores=scores, cutoffs={"comb": -0.8},
+                                       features=features, expression=c.expression, cells=c.cells, seed=seed)
 
 
 @pytest.fixture(scope="session")

@@ -1,49 +1,51 @@
+import dataclasses
+
 import pandas as pd
 import pytest
 
-from radscore.analyses import pick_lesion, patient_table
-from radscore.errors import DataError
-
-ROWS = pd.DataFrame({
-    "patient_id": ["A", "A", "B", "B", "C"],
-    "lesion_id": ["1", "2", "1", "2", "1"],
-    "site": ["liver", "primary", "primary", "adrenal", "liver"],
-    "radscore": [1.0, -1.0, 0.5, 2.5, 3.0],
-    "probability": [0.7, 0.3, 0.6, 0.9, 0.95],
-})
+from radscore.analyses import AnalysisContext, patient_table
+from radscore.config import LesionSettings, config_from_dict
+from radscore.modeling.patients import patient_rows
 
 
-def test_primary_rule_picks_primary_else_first_lesion():
-    out = pick_lesion(ROWS, "primary").set_index("patient_id")
-    assert out.loc["A", "lesion_id"] == "2" and out.loc["A", "radscore"] == -1.0
-    assert out.loc["B", "lesion_id"] == "1"
-    assert out.loc["C", "radscore"] == 3.0
-
-
-def test_max_and_mean_rules():
-    mx = pick_lesion(ROWS, "max").set_index("patient_id")["radscore"]
-    assert mx.to_dict() == {"A": 1.0, "B": 2.5, "C": 3.0}
-    mean = pick_lesion(ROWS, "mean").set_index("patient_id")
-    assert mean.loc["A", "radscore"] == pytest.approx(0.0)
-    assert mean.loc["B", "probability"] == pytest.approx(0.75)
-
-
-def test_unknown_rule_is_data_error():
-    with pytest.raises(DataError):
-        pick_lesion(ROWS, "median")
+def test_from_config_picks_the_settings(demo_ctx):
+    cfg = config_from_dict({"seed": 9, "model": {"cv_folds": 4}, "endpoint": {"column": "dcb"},
+                            "analyses": {"tps": {"high_cut": 40}}})
+    ctx = AnalysisContext.from_config(cfg, manifest=demo_ctx.manifest, scores=demo_ctx.scores,
+                                      cutoffs=demo_ctx.cutoffs, features=demo_ctx.features)
+    assert ctx.settings is cfg.analyses and ctx.settings.tps.high_cut == 40
+    assert ctx.endpoint.column == "dcb" and ctx.survival is cfg.survival and ctx.selection is cfg.selection
+    assert ctx.cv_folds == 4 and ctx.seed == 9
+    assert AnalysisContext.from_config(cfg, manifest=demo_ctx.manifest, scores=demo_ctx.scores, cutoffs={},
+                                       features=demo_ctx.features, seed=1).seed == 1
 
 
 def test_patient_table_regroups_by_cutoff(demo_ctx):
     pt = patient_table(demo_ctx, "baseline")
     assert pt["patient_id"].is_unique
-    assert ((pt["radscore"] >= -0.8) == (pt["group"] == "high")).all()
+    assert ((pt["radscore"] > -0.8) == (pt["group"] == "high")).all()
     assert (pt["site"] == "primary").all()
     assert {"ndb", "tps", "cd3_ct", "cohort"} <= set(pt.columns)
 
 
-def test_tables_are_indexed_by_patient_whatever_the_layout(demo_ctx):
-    import dataclasses
+def test_a_radscore_at_the_cutoff_is_low(demo_ctx):
+    # the models and the saved artifact call a patient high only strictly above the cutoff
+    at = patient_table(demo_ctx, "baseline")["radscore"].iloc[0]
+    pt = patient_table(dataclasses.replace(demo_ctx, cutoffs={"comb": float(at)}), "baseline")
+    assert pt.loc[pt["radscore"] == at, "group"].tolist() == ["low"]
+    assert (pt.loc[pt["radscore"] > at, "group"] == "high").all()
 
+
+@pytest.mark.parametrize("rule", ["max", "mean"])
+def test_patient_table_follows_the_lesion_rule(demo_ctx, rule):
+    settings = demo_ctx.settings.model_copy(update={"lesions": LesionSettings(patient_rule=rule)})
+    pt = patient_table(dataclasses.replace(demo_ctx, settings=settings), "baseline")
+    want = patient_rows(demo_ctx.scores, rule=rule, timepoint="baseline")
+    pd.testing.assert_series_equal(pt["radscore"], want["radscore"])
+    assert ((pt["radscore"] > -0.8) == (pt["group"] == "high")).all()
+
+
+def test_tables_are_indexed_by_patient_whatever_the_layout(demo_ctx):
     expr = demo_ctx.expression
     genes_by_patients = expr.T  # patients as columns
     with_column = demo_ctx.cells.reset_index()

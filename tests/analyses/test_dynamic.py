@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from radscore.analyses.dynamic import paired_change, progression_within, run
+from radscore.analyses.dynamic import compute, paired_change, progression_within
+from radscore.errors import DataError
 
 
 def test_paired_change_hand_case():
@@ -23,7 +24,9 @@ def test_paired_change_no_change_gives_nan_p():
 
 
 def test_dynamic_on_demo(demo_ctx):
-    (sec,) = run(demo_ctx)
+    res = compute(demo_ctx)
+    assert res.y.size == res.radscore.size == res.discrimination["n"].iloc[0]
+    (sec,) = res.sections()
     assert sec.skipped is None
     d = sec.tables["discrimination"].iloc[0]
     assert d["auc"] > 0.7 and d["p_value"] < 0.05  # planted: follow-up state drives progression
@@ -36,8 +39,8 @@ def test_dynamic_skips_without_followup(demo_ctx):
     import dataclasses
 
     ctx = dataclasses.replace(demo_ctx, scores=demo_ctx.scores[demo_ctx.scores["timepoint"] == "baseline"])
-    (sec,) = run(ctx)
-    assert "follow-up" in sec.skipped
+    with pytest.raises(DataError, match="follow-up"):
+        compute(ctx)
 
 
 def test_progression_within_window():
@@ -50,7 +53,7 @@ def test_dynamic_derives_progression_when_column_absent(demo_ctx):
     import dataclasses
 
     m = demo_ctx.manifest.drop(columns="progression_6m")
-    (sec,) = run(dataclasses.replace(demo_ctx, manifest=m))
+    (sec,) = compute(dataclasses.replace(demo_ctx, manifest=m)).sections()
     assert sec.skipped is None
     # where the status at 6 months is observable the derived label equals the simulator's
     fu = demo_ctx.manifest[demo_ctx.manifest["timepoint"] == "followup"]

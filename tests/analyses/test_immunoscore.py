@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radscore.analyses.immunoscore import density_thresholds, immunoscore, immunoscore_group, run
+from radscore.analyses.immunoscore import compute, density_thresholds, immunoscore, immunoscore_group
 
 
 def test_thresholds_are_percentiles():
@@ -24,7 +24,7 @@ def test_score_counts_high_densities():
 
 
 def test_immunoscore_on_demo_uses_training_thresholds(demo_ctx):
-    (sec,) = run(demo_ctx)
+    (sec,) = compute(demo_ctx).sections()
     assert sec.skipped is None
     from radscore.analyses.context import patient_table
 

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radscore.analyses.lesions import interaction_cox, run, site_discrimination
+from radscore.analyses._shared import Skipped
+from radscore.analyses.lesions import compute, interaction_cox, site_discrimination
 
 
 def test_site_discrimination_hand_case():
@@ -34,7 +35,7 @@ def test_interaction_cox_detects_planted_interaction():
 
 
 def test_lesions_on_demo(demo_ctx):
-    secs = {s.key: s for s in run(demo_ctx)}
+    secs = {s.key: s for s in compute(demo_ctx).sections()}
     assert set(secs["lesion_sites"].tables["by_site"]["site"]) == {"primary", "liver", "adrenal", "lymph_node"}
     arms = secs["treatment_arms"]
     assert arms.skipped is None
@@ -44,8 +45,11 @@ def test_lesions_on_demo(demo_ctx):
 
 def test_lesions_skip_without_treatment(demo_ctx):
     ctx = dataclasses.replace(demo_ctx, manifest=demo_ctx.manifest.drop(columns="treatment"))
-    secs = {s.key: s for s in run(ctx)}
+    res = compute(ctx)
+    assert isinstance(res.arms, Skipped) and not isinstance(res.sites, Skipped)  # one absent input, one section
+    secs = {s.key: s for s in res.sections()}
     assert "treatment" in secs["treatment_arms"].skipped
+    assert secs["lesion_sites"].skipped is None
 
 
 def test_small_site_gets_auc_without_ci():

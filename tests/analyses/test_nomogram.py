@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from radscore.analyses._nomogram_draw import nomogram_scales, survival_at_points
-from radscore.analyses.nomogram import encode, lasso_screen, run
+from radscore.analyses.nomogram import compute, encode, lasso_screen
 
 
 def test_scales_hand_case():
@@ -44,7 +44,7 @@ def test_lasso_screen_keeps_the_prognostic_variable():
 
 
 def test_nomograms_on_demo(demo_ctx):
-    secs = {s.key: s for s in run(demo_ctx)}
+    secs = {s.key: s for s in compute(demo_ctx).sections()}
     for k in ("nomogram_os", "nomogram_pfs"):
         s = secs[k]
         assert s.skipped is None, s.skipped

@@ -54,9 +54,9 @@ def test_ssgsea_and_prerank_find_the_planted_set():
 
 
 def test_radiogenomics_on_demo(demo_ctx):
-    from radscore.analyses.radiogenomics import run
+    from radscore.analyses.radiogenomics import compute
 
-    secs = {s.key: s for s in run(demo_ctx)}
+    secs = {s.key: s for s in compute(demo_ctx).sections()}
     sig = secs["radiogenomics"].tables["signatures"].set_index("variable")
     assert sig.loc["CYT", "median_low"] > sig.loc["CYT", "median_high"]  # planted
     assert sig.loc["GEP", "q_value"] < 0.05
@@ -67,10 +67,12 @@ def test_radiogenomics_on_demo(demo_ctx):
 def test_without_gseapy_signatures_still_run(demo_ctx, monkeypatch):
     import sys
 
-    from radscore.analyses.radiogenomics import run
+    from radscore.analyses.radiogenomics import compute
 
     monkeypatch.setitem(sys.modules, "gseapy", None)
-    sec = {s.key: s for s in run(demo_ctx)}["radiogenomics"]
-    assert "gseapy is not installed" in sec.text
+    res = compute(demo_ctx)
+    assert res.signatures.gsea_prerank is None
+    sec = {s.key: s for s in res.sections()}["radiogenomics"]
+    assert "ssGSEA and GSEA skipped: needs gseapy: pip install gseapy" in sec.text
     assert "gsea_prerank" not in sec.tables
     assert {"CYT", "GEP"} <= set(sec.tables["signatures"]["variable"])

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from radscore.analyses.tme import tme_phenotype, run
+from radscore.analyses.tme import compute, tme_phenotype
 
 
 def _cells(seed):
@@ -28,7 +28,9 @@ def test_naming_follows_immune_columns_not_cluster_index():
 
 
 def test_tme_on_demo(demo_ctx):
-    (sec,) = run(demo_ctx)
+    res = compute(demo_ctx)
+    assert res.rad_score is not None, res.rad_score_note
+    (sec,) = res.sections()
     assert sec.skipped is None
     means = sec.tables["cluster_means"].set_index("cell_type")
     assert means.loc["CD8 T cells", "hot"] > means.loc["CD8 T cells", "cold"]

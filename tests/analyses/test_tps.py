@@ -1,7 +1,9 @@
 import dataclasses
 
+import pytest
 
-from radscore.analyses.tps import failure_cohorts, four_groups, run
+from radscore.analyses.tps import compute, failure_cohorts, four_groups
+from radscore.errors import DataError
 
 
 def test_failure_cohorts_hand_case():
@@ -19,7 +21,9 @@ def test_four_groups_labels():
 
 
 def test_tps_on_demo(demo_ctx):
-    (sec,) = run(demo_ctx)
+    res = compute(demo_ctx)
+    assert res.integrated is not None and res.integrated.n_test > 0
+    (sec,) = res.sections()
     assert sec.skipped is None
     assert {"failure_cohort_auc", "correlation", "integrated_auc", "integrated_delong", "integrated_nri_idi"} <= set(sec.tables)
     auc = sec.tables["integrated_auc"].set_index("analysis")["auc"]
@@ -29,5 +33,5 @@ def test_tps_on_demo(demo_ctx):
 
 def test_tps_skips_without_column(demo_ctx):
     ctx = dataclasses.replace(demo_ctx, manifest=demo_ctx.manifest.drop(columns="tps"))
-    (sec,) = run(ctx)
-    assert "tps" in sec.skipped
+    with pytest.raises(DataError, match="tps"):
+        compute(ctx)

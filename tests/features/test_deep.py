@@ -1,4 +1,4 @@
-"""Deep features: cropping (no torch needed), then the autoencoder (skipped without PyTorch)."""
+"""Deep features: normalisation (no torch needed), then the autoencoder (skipped without PyTorch)."""
 
 import sys
 
@@ -7,59 +7,8 @@ import pandas as pd
 import pytest
 
 from radscore.config import DeepFeatureSettings
-from radscore.errors import DataError, ModelFileError
-from radscore.features.deep import add_deep_features, crop_around_mask, normalise_crop
-
-
-def test_crop_is_centred_on_the_mask_bounding_box():
-    img = np.arange(20 * 20 * 20, dtype=float).reshape(20, 20, 20)
-    mask = np.zeros_like(img)
-    mask[8:13, 4:7, 10:11] = 1  # bbox centre (10, 5, 10)
-    c = crop_around_mask(img, mask, 4)
-    assert c.shape == (4, 4, 4)
-    # the cube spans centre-2 .. centre+1 on each axis
-    assert c[2, 2, 2] == img[10, 5, 10]
-    assert c[0, 0, 0] == img[8, 3, 8]
-
-
-def test_crop_pads_at_the_edge():
-    img = np.arange(8 * 8 * 8, dtype=float).reshape(8, 8, 8)
-    mask = np.zeros_like(img)
-    mask[0, 0, 0] = 1
-    c = crop_around_mask(img, mask, 4)
-    assert c.shape == (4, 4, 4)
-    assert c[0, 0, 0] == img[0, 0, 0]  # edge padding repeats the border voxel
-    assert c[3, 3, 3] == img[1, 1, 1]
-
-
-def test_crop_rejects_bad_input():
-    with pytest.raises(DataError):
-        crop_around_mask(np.zeros((4, 4, 4)), np.zeros((4, 4, 4)), 4)
-    with pytest.raises(DataError):
-        crop_around_mask(np.zeros((4, 4, 4)), np.ones((4, 4, 5)), 4)
-
-
-def test_physical_crop_is_centred_and_resampled():
-    import SimpleITK as sitk
-
-    from radscore.features.deep import crop_lesion
-
-    ct_arr = np.zeros((20, 20, 20), np.float32)
-    ct_arr[10, 10, 10] = 100.0  # a marker voxel at the tumour centre
-    ct = sitk.GetImageFromArray(ct_arr)
-    ct.SetSpacing((2.0, 2.0, 2.0))
-    pet = sitk.GetImageFromArray(np.full((10, 10, 10), 3.0, np.float32))
-    pet.SetSpacing((4.0, 4.0, 4.0))
-    m = np.zeros((20, 20, 20), np.uint8)
-    m[9:12, 9:12, 9:12] = 1  # centre voxel (10, 10, 10) -> 20 mm
-    mask = sitk.GetImageFromArray(m)
-    mask.CopyInformation(ct)
-    c = crop_lesion(ct, pet, mask, size=9, spacing_mm=1.0)
-    assert c["ct"].shape == c["pet"].shape == (9, 9, 9)
-    # 1 mm grid centred on the marker: linear interpolation of a 2 mm voxel at offsets 0, +-1 mm
-    assert c["ct"][4, 4, 4] == pytest.approx(100.0)
-    assert c["ct"][4, 4, 5] == pytest.approx(50.0)
-    assert c["pet"][4, 4, 4] == pytest.approx(3.0)
+from radscore.errors import ModelFileError
+from radscore.features.deep import add_deep_features, normalise_crop
 
 
 def test_normalisation_scales():
@@ -153,12 +102,17 @@ def test_weights_round_trip_and_bad_files(torch, tmp_path):
 
 @pytest.mark.slow
 def test_end_to_end_on_simulated_study(torch, tmp_path):
-    from radscore.features.deep import crops_from_manifest
+    from radscore.config import ScanSettings, FeatureSettings
+    from radscore.features.runner import extract_scans
+    from radscore.io.manifest import read_manifest
+    from radscore.io.scan import scan_refs
     from radscore.simulate.study import write_study
 
     root = write_study(tmp_path / "study", n_patients=4, seed=5, workers=1).parent
-    manifest = pd.read_csv(root / "manifest.csv", dtype={"lesion_id": str})
-    crops = crops_from_manifest(manifest, root, size=16)
+    manifest = read_manifest(root / "manifest.csv")
+    # the crops come from the extraction's scan loader, as in `radscore run`
+    settings = ScanSettings(features=FeatureSettings(feature_classes=["firstorder"], images=["pet"], vois=["tumor"]))
+    crops = extract_scans(scan_refs(manifest), settings, workers=1, crop_size=16).crops()
     assert len(crops) == len(manifest)
     pet = np.stack([c["pet"] for c in crops.values()])
     assert pet.max() > 1.0  # the FDG-avid tumour is inside the crops

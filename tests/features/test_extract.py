@@ -1,4 +1,4 @@
-"""extract_features: naming, VOI handling, errors, settings fingerprint."""
+"""One scan through the runner: naming, VOI handling, errors, settings fingerprint."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import SimpleITK as sitk
 from radscore.config import FeatureSettings
 from radscore.errors import ImageError
 from radscore.features import pyrad
-from radscore.features.extract import extract_features, pyradiomics_settings, settings_fingerprint
+from featutil import extract_row as extract_features
+from featutil import pyradiomics_settings
+from radscore.features.settings import settings_fingerprint
 
 
 def _case(seed=0, shape=(24, 32, 32)):

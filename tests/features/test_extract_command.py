@@ -60,6 +60,6 @@ def test_bad_inputs_are_radscore_errors(case, tmp_path):
         cmd_extract(tmp / "img.nrrd", tmp / "mask.nrrd", bad, tmp / "o.csv")
     with pytest.raises(ImageError, match="label 1"):
         cmd_extract(tmp / "img.nrrd", tmp / "mask.nrrd", None, tmp / "o.csv")
-    with pytest.raises(ImageError, match="cannot read"):
+    with pytest.raises(ImageError, match="not found"):
         cmd_extract(tmp / "missing.nrrd", tmp / "mask.nrrd", None, tmp / "o.csv")
     assert not (tmp / "o.csv").exists()

@@ -18,7 +18,7 @@ import SimpleITK as sitk
 from radiomics import firstorder, imageoperations
 
 from radscore.features import pyrad
-from radscore.features.extract import full_protocol_image_types
+from radscore.catalog import SEED_IMAGE_TYPES
 from radscore.features.filters import bounding_box, filtered_images
 from radscore.features.firstorder import FEATURE_NAMES, firstorder_features
 
@@ -94,7 +94,7 @@ def test_benchmark_patient_all_image_types(patient, image_name, disc):
     spacing = image.GetSpacing()
     union = np.logical_or.reduce(list(vois.values()))
     ubox = bounding_box(union)
-    typed = dict(filtered_images(image, ubox, full_protocol_image_types(), union, disc))
+    typed = dict(filtered_images(image, ubox, SEED_IMAGE_TYPES, union, disc))
     assert len(typed) == 22
     assert any(a.min() < 0 for a in typed.values())  # LoG / wavelet bands: negative values covered
     worst = 0.0

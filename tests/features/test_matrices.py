@@ -17,7 +17,7 @@ from radiomics import _cmatrices as C
 from radiomics import imageoperations
 
 from radscore.features import matrices as M
-from radscore.features.extract import full_protocol_image_types
+from radscore.catalog import SEED_IMAGE_TYPES
 from radscore.features.filters import bounding_box, filtered_images
 
 NAMES = ("glcm", "glrlm", "glszm", "gldm", "ngtdm")
@@ -80,7 +80,7 @@ def test_benchmark_patient_identical(patient, image_name, disc):
     images, vois = patient
     union = np.logical_or.reduce(list(vois.values()))
     ubox = bounding_box(union)
-    typed = dict(filtered_images(images[image_name], ubox, full_protocol_image_types(), union, disc))
+    typed = dict(filtered_images(images[image_name], ubox, SEED_IMAGE_TYPES, union, disc))
     assert len(typed) == 22
     for voi in vois.values():
         own = bounding_box(voi)

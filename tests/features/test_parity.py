@@ -13,8 +13,12 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
+from radscore.catalog import TEXTURE_CLASSES
 from radscore.features import engine, pyrad
-from radscore.features.extract import extract_features, full_protocol_settings, pyradiomics_settings
+from radscore.features.settings import engine_covers
+from featutil import extract_row as extract_features
+from featutil import pyradiomics_settings
+from radscore.features.settings import seed_settings as full_protocol_settings
 
 CASES = ["brain1", "breast1", "lung1"]
 CLASSES = ["firstorder", "glcm", "gldm", "glrlm", "glszm", "ngtdm", "shape"]
@@ -44,11 +48,11 @@ def test_pyradiomics_test_cases(reference_dir, case, config):
     column = case + config
     settings = json.loads((root / "baseline" / "baseline_settings_per_column.json").read_text())
     st = dict(settings["glcm"]["columns"][column]["Settings"], additionalInfo=False)
-    assert engine.fast_path_supported(st)
+    assert engine_covers(st, {"Original": {}}, None)
     image = sitk.ReadImage(str(root / f"{case}_image.nrrd"))
     mask = sitk.GetArrayFromImage(sitk.ReadImage(str(root / f"{case}_label.nrrd"), sitk.sitkUInt32)) == 1
 
-    ours = engine.extract_image(image, {"roi": mask}, {"Original": {}}, list(engine.TEXTURE_CLASSES), st)["roi"]
+    ours = engine.extract_image(image, {"roi": mask}, {"Original": {}}, list(TEXTURE_CLASSES), st)["roi"]
     ours.update(engine.shape_features({"roi": mask}, image.GetSpacing())["roi"])
 
     live = pyrad.execute(pyrad.make_extractor(st, {"Original": {}}, None), image, mask)

@@ -1,4 +1,4 @@
-"""prepare_patient: checks, common grid, VOIs and the record."""
+"""prepare_patient: checks, common grid, VOIs and the provenance steps."""
 
 from __future__ import annotations
 
@@ -10,7 +10,18 @@ import SimpleITK as sitk
 
 from radscore.config import StudyConfig
 from radscore.errors import ImageError
-from radscore.imaging.preprocess import prepare_patient
+from radscore.imaging import preprocess
+
+
+def prepare_patient(ct, pet, mask, cfg, patient=None):
+    """The stage with the study's preprocess, voi and fusion settings."""
+    return preprocess.prepare_patient(ct, pet, mask, preprocess=cfg.preprocess, voi=cfg.voi, fusion=cfg.fusion,
+                                      seed=cfg.seed, patient=patient)
+
+
+def record(p) -> dict:
+    """Step name -> result, JSON round-tripped (the provenance is JSON-able)."""
+    return json.loads(json.dumps({s.name: s.result for s in p.steps}))
 
 
 def _img(arr, spacing=(1.0, 1.0, 2.0), origin=(0.0, 0.0, 0.0), dtype=np.float32):
@@ -45,8 +56,8 @@ def test_prepared_patient_is_on_one_grid_with_four_vois(patient):
     assert abs(vol_ml - tumour.sum() * 2.0 / 1000.0) / vol_ml < 0.05
     pet_a = sitk.GetArrayFromImage(p.images["pet"])
     assert pet_a[p.vois["core"]].mean() > 5.0 and abs(np.median(pet_a[p.vois["ring"]]) - 1.0) < 0.3
-    rec = json.loads(json.dumps(p.record))
-    assert rec["fusion"]["method"] == "wavelet" and rec["resampling"]["image_interpolator"] == "bspline"
+    rec = record(p)
+    assert rec["fuse"]["method"] == "wavelet" and rec["resample"]["image_interpolator"] == "bspline"
     assert rec["vois"]["voxels"]["tumor"] == int(p.vois["tumor"].sum())
     summary = p.summary.set_index("voi")
     assert summary.loc["tumor", "volume_ml"] == pytest.approx(rec["vois"]["volume_ml"]["tumor"], abs=1e-3)
@@ -117,7 +128,7 @@ def test_crop_to_tumour_keeps_the_vois(patient):
     cfg = StudyConfig.model_validate({"preprocess": {"crop_margin_mm": 12.0}})
     cropped = prepare_patient(ct, pet, mask, cfg)
     assert cropped.images["ct"].GetNumberOfPixels() < full.images["ct"].GetNumberOfPixels()
-    assert cropped.record["crop"]["margin_mm"] == 12.0
+    assert record(cropped)["resample"]["crop"]["margin_mm"] == 12.0
     for name in ("tumor", "core", "ring", "tumor_ring"):
         assert cropped.vois[name].sum() == full.vois[name].sum()
     # the same voxels: compare PET values inside the tumour
@@ -145,7 +156,7 @@ def test_rigid_registration_recovers_a_shift():
     # through prepare_patient: the registered PET is bright inside the CT's tumour
     cfg = StudyConfig.model_validate({"preprocess": {"registration": "rigid", "spacing_mm": None}, "seed": 1})
     p = prepare_patient(ct_img, pet_img, _img(blob, spacing=(2.0, 2.0, 2.0), dtype=np.uint8), cfg)
-    assert p.record["registration"]["method"] == "rigid"
+    assert record(p)["register"]["method"] == "rigid"
     pet_a = sitk.GetArrayFromImage(p.images["pet"])
     assert np.median(pet_a[p.vois["core"]]) > 7.0
 
@@ -156,4 +167,4 @@ def test_prepare_patient_is_deterministic(patient):
     b = prepare_patient(ct, pet, mask, StudyConfig())
     for k in a.images:
         assert sitk.GetArrayFromImage(a.images[k]).tobytes() == sitk.GetArrayFromImage(b.images[k]).tobytes()
-    assert a.record == b.record
+    assert a.steps == b.steps

@@ -125,3 +125,15 @@ def test_body_mask_keeps_lung_that_reaches_the_edge_of_a_crop():
     body = body_mask(ct, -500.0)
     assert body[:, :48, :].all()
     assert not body[:, 48:, :].any()
+
+
+def test_label_medians_equal_scipys():
+    from scipy import ndimage
+
+    from radscore.imaging.voi import _label_medians
+
+    rng = np.random.default_rng(4)
+    ct = ndimage.gaussian_filter(rng.normal(-450, 300, (30, 40, 40)), 0.6).astype(np.float32)
+    labels, n = ndimage.label(ct <= -500)
+    index = np.arange(1, n + 1)[::3]  # a subset, odd and even sizes among them
+    np.testing.assert_array_equal(_label_medians(ct, labels, index), ndimage.median(ct, labels, index))

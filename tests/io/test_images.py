@@ -3,7 +3,7 @@ import pytest
 import SimpleITK as sitk
 
 from radscore.errors import ImageError
-from radscore.io.images import load_image, load_mask
+from radscore.io.images import load_image, load_mask, load_pet
 
 
 def _img(arr, path, spacing=(1.0, 1.0, 1.0)):
@@ -39,7 +39,7 @@ def test_nan_and_inf_rejected(tmp_path, bad):
     arr = np.zeros((8, 8, 8), np.float32)
     arr[2, 3, 4] = bad
     with pytest.raises(ImageError, match="NaN/infinite"):
-        load_image(_img(arr, tmp_path / "pet.nii.gz"), modality="pet", patient="P1")
+        load_pet(_img(arr, tmp_path / "pet.nii.gz"), patient="P1")
 
 
 def test_mask_with_several_labels(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radscore.config import StudyConfig
+from radscore.config import ScanSettings, StudyConfig
 from radscore.errors import DataError, ModelFileError
 from radscore.modeling import artifact
 from radscore.modeling.artifact import load_model, save_model
@@ -30,7 +30,7 @@ def fitted():
 def saved(fitted, tmp_path):
     model, X = fitted
     summary = pd.DataFrame({"cohort": ["training"], "auc": [0.9]})
-    folder = save_model(model, tmp_path / "ct", settings=StudyConfig().to_dict(), training_summary=summary,
+    folder = save_model(model, tmp_path / "ct", scan=StudyConfig().scan, training_summary=summary,
                         name="ct", positive_class="NDB")
     return folder
 
@@ -50,7 +50,8 @@ def test_roundtrip_reproduces_radscores_exactly(fitted, saved):
     manifest = json.loads((saved / "manifest.json").read_text())
     assert manifest["selected_features"] == model.selected_features_
     assert manifest["cutoff"] == model.cutoff_ and manifest["positive_class"] == "NDB"
-    assert "features" in manifest["settings"] and "xgboost" in manifest["versions"]
+    assert "features" in manifest["scan"] and "xgboost" in manifest["versions"]
+    assert loaded.scan == StudyConfig().scan and isinstance(loaded.scan, ScanSettings)
     assert not list(saved.glob("*.pkl")) and not list(saved.glob("*.joblib"))
     assert len(loaded.content_hash) == 64 and loaded.content_hash == manifest["manifest_sha256"]
 
@@ -69,7 +70,7 @@ def test_out_of_range_feature_is_warned(fitted, saved):
 
 def test_saving_twice_gives_identical_bytes(fitted, saved, tmp_path):
     model, _ = fitted
-    again = save_model(model, tmp_path / "again", settings=StudyConfig().to_dict(),
+    again = save_model(model, tmp_path / "again", scan=StudyConfig().scan,
                        training_summary=pd.DataFrame({"cohort": ["training"], "auc": [0.9]}),
                        name="ct", positive_class="NDB")
     for f in saved.iterdir():

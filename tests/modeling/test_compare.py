@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radscore.config import ScanSettings
 from radscore.errors import DataError
 from radscore.modeling.artifact import load_model, save_model
 from radscore.modeling.compare import classifier_zoo, compare_classifiers
@@ -48,5 +49,5 @@ def test_random_forest_radscore_median_cutoff_and_artifact(tmp_path):
     from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(yte, m.decision_function(Xte)) > 0.65
-    loaded = load_model(save_model(m, tmp_path / "tme", settings={}, name="tme_radscore"))
+    loaded = load_model(save_model(m, tmp_path / "tme", scan=ScanSettings(), name="tme_radscore"))
     np.testing.assert_array_equal(loaded.decision_function(Xte), m.decision_function(Xte))

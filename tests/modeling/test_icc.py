@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -6,7 +7,7 @@ import pingouin
 import pytest
 
 from radscore.errors import DataError
-from radscore.modeling.icc import IccFilter, icc, icc_features
+from radscore.modeling.icc import icc, icc_features, icc_filter
 
 
 @pytest.fixture
@@ -56,18 +57,22 @@ def test_icc_filter_drops_unreliable_features_on_training_only():
                          "noisy": rng.normal(size=n),
                          "shifted": truth[:, 2] + 3.0,  # perfect consistency, poor agreement
                          "const": 1.0}, index=ids)
-    f2 = IccFilter(threshold=0.75, kind="icc2").fit([seg1, seg2], patients=ids[:40])
-    assert f2.kept_features_ == ["stable"]
-    assert np.isnan(f2.icc_["const"])
-    f3 = IccFilter(threshold=0.75, kind="icc3").fit([seg1, seg2], patients=ids[:40])
-    assert f3.kept_features_ == ["stable", "shifted"]
+    f2 = icc_filter([seg1, seg2], threshold=0.75, kind="icc2", patients=ids[:40])
+    assert f2.kept == ("stable",)
+    assert np.isnan(f2.icc["const"])
+    assert f2.n_patients == 40 and f2.threshold == 0.75 and f2.kind == "icc2"
+    f3 = icc_filter([seg1, seg2], threshold=0.75, kind="icc3", patients=ids[:40])
+    assert f3.kept == ("stable", "shifted")
     assert list(f3.transform(seg1).columns) == ["stable", "shifted"]
     # only the named patients enter the ICC: corrupting the others changes nothing
     seg2_bad = seg2.copy()
     seg2_bad.iloc[40:] = 99.0
-    g = IccFilter(kind="icc2").fit([seg1, seg2_bad], patients=ids[:40])
-    pd.testing.assert_series_equal(g.icc_, f2.icc_)
+    g = icc_filter([seg1, seg2_bad], kind="icc2", patients=ids[:40])
+    pd.testing.assert_series_equal(g.icc, f2.icc)
     assert f2.summary.kept.sum() == 1
+    assert list(f2.summary.columns) == ["feature", "icc", "kept"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f2.threshold = 0.5  # type: ignore[misc]
 
 
 def test_icc_input_errors():

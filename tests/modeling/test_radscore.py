@@ -94,6 +94,7 @@ def test_parallel_folds_give_identical_model():
 
 
 def test_mrmr_and_rfe_steps_in_the_classifier(tmp_path):
+    from radscore.config import ScanSettings
     from radscore.modeling.artifact import load_model, save_model
 
     X, y = _table(n=100, p=300, seed=8)
@@ -103,5 +104,31 @@ def test_mrmr_and_rfe_steps_in_the_classifier(tmp_path):
                                                 "rfe", "model"]
     assert len(m.selected_features_) <= 4
     assert len({"pet_tumor_f0", "pet_tumor_f1", "pet_tumor_f2"} & set(m.selected_features_)) >= 2
-    loaded = load_model(save_model(m, tmp_path / "m", settings={}))
+    loaded = load_model(save_model(m, tmp_path / "m", scan=ScanSettings()))
     np.testing.assert_array_equal(loaded.decision_function(X), m.decision_function(X))
+
+
+def test_input_errors_are_data_errors_and_value_errors():
+    """The CLI reports DataError; scikit-learn's contract expects ValueError: both hold."""
+    X, y = _table(n=30, p=20)
+    cases = [(y[:-1], "29 values for 30"), (np.linspace(0, 1, 30), "Unknown label type: continuous"),
+             (np.arange(30) % 3, "Only binary classification"), (np.where(y == 1, 2, 1), "both 0 and 1"),
+             (np.r_[[1, 1], np.zeros(28)], "smaller outcome class")]
+    for bad, match in cases:
+        with pytest.raises(DataError, match=match) as err:
+            RadscoreClassifier(grid=GRID).fit(X, bad)
+        assert isinstance(err.value, ValueError) and err.value.fix
+    with pytest.raises(ValueError, match="cutoff"):
+        RadscoreClassifier(grid=GRID, cutoff="mean").fit(X, y)
+    with pytest.raises(DataError, match="could not convert"):
+        RadscoreClassifier(grid=GRID).fit(X.assign(pet_tumor_f0="high"), y)
+
+
+def test_array_input_uses_positional_names():
+    X, y = _table(n=60, p=40, seed=9)
+    m = RadscoreClassifier(grid=GRID, cv_folds=3).fit(X.to_numpy(), y)
+    assert m.n_features_in_ == 40 and not hasattr(m, "feature_names_in_")
+    assert all(f.startswith("x") for f in m.selected_features_)
+    assert list(m.training_distribution_.index) == m.selected_features_
+    with pytest.raises(ValueError, match="X has 39 features"):
+        m.decision_function(X.to_numpy()[:, 1:])

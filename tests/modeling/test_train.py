@@ -6,6 +6,7 @@ from radscore.config import config_from_dict
 from radscore.errors import DataError
 from radscore.modeling.artifact import load_model
 from radscore.modeling.split import split_cohort
+from radscore.modeling.icc import icc_filter
 from radscore.modeling.train import train_radscores
 
 
@@ -32,20 +33,24 @@ def test_train_radscores_end_to_end(tmp_path):
     cfg = config_from_dict({"seed": 3, "model": {"grid": {"max_depth": [2], "n_estimators": [40]}, "cv_folds": 5,
                                                  "nested_cv_folds": 3}})
     cohort = split_cohort(pd.DataFrame({"patient_id": y.index, "ndb": y.to_numpy()}), "ndb", 0.3, 3, True)
-    res = train_radscores(X, y, cohort, cfg, icc_tables=[X, X2], models_dir=tmp_path / "models")
+    icc = icc_filter([X, X2], threshold=cfg.robustness.icc_threshold, patients=list(cohort.index[cohort == "training"]))
+    res = train_radscores(icc.transform(X), y, cohort, selection=cfg.selection, model=cfg.model, seed=cfg.seed,
+                          models_dir=tmp_path / "models", scan=cfg.scan)
     assert list(res.summary.model) == ["pet", "ct", "petct", "comb"]
     assert (res.summary.test_auc > 0.7).all(), res.summary
     assert res.summary.nested_cv_auc.between(0.6, 1).all()
     assert len(res.scores) == 4 * len(X)
     assert set(res.scores.cohort) == {"training", "testing"}
-    dropped = set(res.icc.feature[~res.icc.kept])
+    dropped = set(icc.summary.feature[~icc.summary.kept])
     assert len(dropped) == 30
     for m in res.models.values():
         assert not dropped & set(m.selected_features_)
         assert all(f.startswith(("pet_", "ct_", "petct_")) for f in m.selected_features_)
     assert all(f.startswith("pet_") for f in res.models["pet"].selected_features_)
     loaded = load_model(tmp_path / "models" / "comb")
-    scored = loaded.score(X)
+    scored = loaded.score(icc.transform(X))
+    assert res.record.model("comb").selected == tuple(res.models["comb"].selected_features_)
+    assert res.record.cutoffs["comb"] == loaded.cutoff
     want = res.scores[res.scores.model == "comb"].radscore.to_numpy()
     np.testing.assert_array_equal(scored.radscore.to_numpy(), want)
 
@@ -54,4 +59,5 @@ def test_train_radscores_rejects_missing_cohort():
     X, _, y = _study(n=30, p=10)
     cfg = config_from_dict({"model": {"models": ["pet"]}})
     with pytest.raises(DataError, match="without cohort"):
-        train_radscores(X, y, pd.Series("training", index=y.index[:-1]), cfg)
+        train_radscores(X, y, pd.Series("training", index=y.index[:-1]), selection=cfg.selection, model=cfg.model,
+                        seed=cfg.seed)

@@ -10,7 +10,7 @@ import yaml
 
 from radscore.cli import main
 from radscore.config import config_from_dict
-from radscore.pipeline import extract as extract_mod
+from radscore.features import engine, tasks
 from radscore.pipeline.context import Study
 from radscore.pipeline.model import make_split, run_model
 from radscore.pipeline.run import run_study
@@ -19,7 +19,10 @@ from radscore.stats import roc_auc_ci
 
 pytestmark = pytest.mark.slow
 
-FAST = {"model": {"cv_folds": 5, "grid": {"max_depth": [2], "n_estimators": [60], "learning_rate": [0.1]}}}
+N, N_TESTING = 40, 12  # patients; ceil(0.3 x 40) of them in testing (the seed's 7:3 split)
+FAST = {"model": {"cv_folds": 5, "grid": {"max_depth": [2], "n_estimators": [60], "learning_rate": [0.1]}},
+        # the autoencoder has its own tests (tests/features/test_deep.py); here it only has to run
+        "analyses": {"deep": {"enabled": True, "epochs": 3}}}
 
 
 def _patch_config(folder, extra):
@@ -33,7 +36,7 @@ def _patch_config(folder, extra):
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("study")
-    write_study(folder, 60, seed=11)
+    write_study(folder, N, seed=11)
     _patch_config(folder, FAST)
     metrics = run_study(folder, workers=2)
     return folder, metrics
@@ -57,7 +60,7 @@ def test_outputs_scripts_rely_on(study):
     assert on_disk == json.loads(json.dumps(metrics))
     for m in on_disk["models"].values():
         t = m["cohorts"]["testing"]
-        assert t["ci_low"] <= t["auc"] <= t["ci_high"] and t["n"] == 18
+        assert t["ci_low"] <= t["auc"] <= t["ci_high"] and t["n"] == N_TESTING
     html = (folder / "report.html").read_text()
     assert "Methods and parameter record" in html and "data:image/png;base64," in html
     assert 'src="http' not in html and "<script src" not in html  # self-contained
@@ -67,25 +70,52 @@ def test_outputs_scripts_rely_on(study):
     assert (icc["kept"] <= icc["features"]).all()
 
 
+def test_provenance_lists_every_scan_and_the_report_shows_them(study):
+    import pyarrow.parquet as pq
+
+    folder, _ = study
+    prov = json.loads((folder / "provenance.json").read_text())
+    manifest = pd.read_csv(folder / "manifest.csv", dtype={"patient_id": str, "lesion_id": str})
+    keys = {f"{r.patient_id}/{r.timepoint}/{r.lesion_id}" for r in manifest.itertuples()}
+    assert {s["scan"] for s in prov["scans"]} == keys
+    for scan in prov["scans"]:
+        names = [step["name"] for step in scan["steps"]]
+        assert names == ["load_ct", "load_pet", "load_mask", "check_mask", "register", "resample", "fuse", "vois",
+                         "features"], names
+        assert all(len(h) == 64 for step in scan["steps"][:3] for h in step["inputs"].values())
+    assert [s["name"] for s in prov["stages"]] == ["split", "robustness", "model", "report"]
+    assert prov["software"]["radscore"] and len(prov["settings_hash"]) == 16
+    meta = pq.read_schema(folder / "features.parquet").metadata
+    stored = json.loads(meta[b"radscore.provenance"])
+    assert stored["scans"] == prov["scans"] and stored["settings_hash"] == prov["settings_hash"]
+    per_scan = pd.read_csv(folder / "tables" / "methods_scans.csv")
+    assert len(per_scan) == len(keys)
+    html = (folder / "report.html").read_text()
+    assert all(k in html for k in list(keys)[:5])
+
+
 def test_split_is_seeded_7_to_3_and_cutoff_from_training(study):
     folder, metrics = study
     scores = pd.read_csv(folder / "scores.csv")
     base = scores[(scores["timepoint"] == "baseline") & (scores["model"] == "comb")].drop_duplicates("patient_id")
-    assert (base["cohort"] == "testing").sum() == 18
+    assert (base["cohort"] == "testing").sum() == N_TESTING
     cut = metrics["models"]["comb"]["cutoff"]
     assert ((base["radscore"] > cut) == (base["group"] == "high")).all()
 
 
-def test_rerun_reuses_everything(study, monkeypatch):
+def test_rerun_from_the_command_line_reuses_everything(study, monkeypatch, capsys):
     folder, _ = study
     before = (folder / "scores.csv").read_bytes()
 
-    def boom(task):
-        raise AssertionError("a finished scan was recomputed")
+    def boom(*a, **k):
+        raise AssertionError("a finished scan was loaded or recomputed")
 
-    monkeypatch.setattr(extract_mod, "process_scan", boom)
-    run_study(folder, workers=1)
+    monkeypatch.setattr(tasks, "prepare_scan", boom)
+    monkeypatch.setattr(engine, "extract_image", boom)
+    assert main(["--quiet", "run", str(folder), "--json", "--workers", "1"]) == 0
     assert (folder / "scores.csv").read_bytes() == before
+    out = json.loads(capsys.readouterr().out)
+    assert "comb" in out["models"]
 
 
 def test_changed_model_config_reruns_model_not_extraction(study, tmp_path, monkeypatch):
@@ -93,7 +123,7 @@ def test_changed_model_config_reruns_model_not_extraction(study, tmp_path, monke
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
     _patch_config(copy, {"model": {"cutoff": "median"}})
-    monkeypatch.setattr(extract_mod, "process_scan", lambda t: (_ for _ in ()).throw(AssertionError("recomputed")))
+    monkeypatch.setattr(tasks, "prepare_scan", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
     metrics = run_study(copy, workers=1)
     scores = pd.read_csv(copy / "scores.csv")
     train = scores[(scores.cohort == "training") & (scores.model == "comb") & (scores.timepoint == "baseline")]
@@ -133,11 +163,8 @@ def test_shuffled_outcomes_give_chance_auc(study):
     assert abs(np.mean(aucs) - 0.5) < 0.1, aucs
 
 
-def test_cli_run_json_and_bad_config_exit_code(study, tmp_path, capsys):
+def test_cli_bad_config_exit_code(study, tmp_path, capsys):
     folder, _ = study
-    assert main(["--quiet", "run", str(folder), "--json", "--workers", "1"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert "comb" in out["models"]
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "study.yaml").write_text("voi:\n  ring_mm: -5\n")

@@ -18,7 +18,7 @@ CHEAP = {
     "model": {"cv_folds": 3, "grid": {"max_depth": [2], "n_estimators": [30], "learning_rate": [0.1]},
               "models": ["comb"]},
     "features": {"feature_classes": ["firstorder", "glcm"]},
-    "selection": {"icc_source": "off"},  # the ICC re-extraction has its own tests (tests/pipeline)
+    "robustness": {"icc_source": "off"},  # the ICC re-extraction has its own tests (tests/pipeline)
     "analyses": {"deep": {"enabled": False}},  # the CNN encoder has its own tests (tests/features)
     "tables": {"clinical": "clinical.csv", "expression": None, "cells": None},
 }

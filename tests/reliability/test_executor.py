@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radscore.runtime.executor import WorkerError, run_tasks
+from radscore.runtime.executor import TaskPool, WorkerError, run_tasks
 
 
 def square(x):
@@ -163,3 +163,32 @@ def test_dask_scheduler_without_a_default_client():
         out = _collect(run_tasks(raise_on_two, list(range(4)), scheduler=cl.scheduler_address))
     assert [out[i].value for i in (0, 1, 3)] == [0, 1, 3]
     assert isinstance(out[2].error, ValueError)
+
+
+def tagged(item):
+    """(tag, value): the pool's items in the follow-up tests."""
+    time.sleep(0.02)
+    return item
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_follow_up_items_submitted_while_results_arrive_run_first(workers):
+    # the runner's pattern: each "prepare" result queues its "part" items, which go ahead of
+    # the prepare items still waiting
+    order = []
+    with TaskPool(tagged, workers=workers) as pool:
+        for i in range(4):
+            pool.submit(("prepare", i))
+        for res in pool.results():
+            assert res.error is None
+            tag, i = res.value
+            order.append(res.value)
+            if tag == "prepare":
+                for k in range(2):
+                    pool.submit(("part", i * 10 + k), priority=1)
+    assert sorted(order) == sorted([("prepare", i) for i in range(4)] + [("part", i * 10 + k) for i in range(4)
+                                                                           for k in range(2)])
+    if workers == 1:  # in process: strictly by priority, then submission order
+        assert order[:3] == [("prepare", 0), ("part", 0), ("part", 1)]
+    first_parts = order.index(("part", 0))
+    assert order.index(("prepare", 3)) > first_parts  # a started scan's parts before the last prepare

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from radscore.pipeline import extract as extract_mod
+from radscore.features import tasks as tasks_mod
 from radscore.runtime import files as files_mod
 from reliability_helpers import copy_study, file_hashes, patch_config, run_cli
 
@@ -58,25 +58,39 @@ def _start_run(folder: Path) -> subprocess.Popen:
                             preexec_fn=_as_from_a_terminal)
 
 
+def _prepared(folder: Path) -> set[str]:
+    """Cache entries of prepared scans (their metadata: hashes and provenance), by file."""
+    cache = folder / ".radscore" / "cache"
+    out = set()
+    for p in cache.rglob("*.json") if cache.exists() else []:
+        try:
+            if "provenance" in json.loads(p.read_text()):
+                out.add(str(p.relative_to(cache)))
+        except (OSError, ValueError):  # being renamed into place right now
+            pass
+    return out
+
+
 def _wait_for_entries(folder: Path, proc: subprocess.Popen, n: int, timeout: float = 300) -> None:
+    """Until ``n`` scans are prepared (their parts follow at once: part tasks go first)."""
     t0 = time.monotonic()
-    while len(_entries(folder)) < n:
+    while len(_prepared(folder)) < n:
         assert proc.poll() is None, f"the run ended before {n} scans were cached: {proc.stderr.read().decode()}"
         assert time.monotonic() - t0 < timeout, "extraction too slow"
         time.sleep(0.2)
 
 
 def _counting(monkeypatch, counter: Path) -> None:
-    """Count process_scan calls, across worker processes, by appending to a file."""
-    real = extract_mod.process_scan
+    """Count scans loaded and prepared, across worker processes, by appending to a file."""
+    real = tasks_mod.prepare_scan
 
-    def counted(task):
-        if getattr(task, "perturbation", None) is None and "mask_2" not in str(task.mask):  # main extraction only
+    def counted(ref, settings, *, perturbation=None, **kw):
+        if perturbation is None and "mask_2" not in str(ref.mask):  # main extraction only
             with open(counter, "a") as fh:
-                fh.write(f"{task.patient_id}/{task.timepoint}/{task.lesion_id}\n")
-        return real(task)
+                fh.write(f"{ref.key}\n")
+        return real(ref, settings, perturbation=perturbation, **kw)
 
-    monkeypatch.setattr(extract_mod, "process_scan", counted)
+    monkeypatch.setattr(tasks_mod, "prepare_scan", counted)
 
 
 def _computed(counter: Path) -> list[str]:
@@ -98,13 +112,14 @@ def test_kill_9_of_the_run_then_rerun_loses_nothing(base_study, tmp_path, monkey
     assert proc.returncode == -signal.SIGKILL
     time.sleep(0.5)
     before = _entries(folder)
-    assert 5 <= len(before) < _n_scans(folder), "kill came too late to test anything"
+    prepared = _prepared(folder)
+    assert 5 <= len(prepared) < _n_scans(folder), "kill came too late to test anything"
     _assert_cache_sound(folder)  # temporary files are written beside the cache, never in it
 
     counter = tmp_path / "computed.txt"
     _counting(monkeypatch, counter)
     assert run_cli("run", str(folder), "--workers", "2") == 0
-    assert len(_computed(counter)) == _n_scans(folder) - len(before)  # finished scans not recomputed
+    assert len(_computed(counter)) == _n_scans(folder) - len(prepared)  # prepared scans not loaded again
     after = _entries(folder)
     assert all(after[k] == v for k, v in before.items())  # and not rewritten
     assert file_hashes(folder) == file_hashes(base_study)  # identical to the uninterrupted run
@@ -177,11 +192,13 @@ def test_read_only_file_system(base_study, tmp_path, capsys, monkeypatch):
 
 def test_disk_full_mid_extraction_leaves_only_complete_entries(base_study, tmp_path, capsys, monkeypatch):
     folder = copy_study(base_study, tmp_path / "study", with_outputs=False)
-    real_fsync, calls = os.fsync, []
+    real_fsync, calls = os.fsync, tmp_path / "fsync_calls"
 
     def fsync(fd):
-        calls.append(fd)
-        if len(calls) > 2 + 3:  # two write probes, then three cache entries fit
+        # counted across the worker processes (they write the cache entries): one byte per call
+        with open(calls, "ab") as fh:
+            fh.write(b".")
+        if calls.stat().st_size > 2 + 3:  # two write probes, then three cache entries fit
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(fd)
 
@@ -212,14 +229,14 @@ def test_scan_over_the_memory_limit_is_reported_and_the_run_completes(base_study
         vm_gb = next(int(ln.split()[1]) for ln in fh if ln.startswith("VmSize:")) / 1024**2
     limit = round(vm_gb + 1.5, 2)  # workers are forked: they start with this process's address space
     patch_config(folder, {"runtime": {"workers": 2, "memory_limit_gb": limit}})
-    real = extract_mod.process_scan
+    real = tasks_mod.prepare_scan
 
-    def hog(task):
-        if task.lesion_id == "hog":
+    def hog(ref, settings, **kw):
+        if ref.lesion_id == "hog":
             np.ones(6 * 1024**3 // 8)
-        return real(task)
+        return real(ref, settings, **kw)
 
-    monkeypatch.setattr(extract_mod, "process_scan", hog)
+    monkeypatch.setattr(tasks_mod, "prepare_scan", hog)
     t0 = time.perf_counter()
     assert run_cli("run", str(folder)) == 0
     assert time.perf_counter() - t0 < 300

@@ -14,7 +14,7 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 
-from radscore.io.images import load_image
+from radscore.io.images import load_image, load_pet
 from radscore.simulate import write_study
 from radscore.simulate.dicom import write_dicom_scan
 from reliability_helpers import copy_study, file_hashes, run_cli
@@ -114,7 +114,7 @@ def test_dicom_export_round_trip_and_determinism(base_study, tmp_path):
     pet = sitk.ReadImage(str(base_study / man.at[0, "pet"]))
     ct_dir, pet_dir = write_dicom_scan(ct, pet, tmp_path / "a", weight_kg=61.0, dose_mbq=287.0, uptake_min=71.0)
     ct2 = load_image(ct_dir, modality="ct")
-    pet2 = load_image(pet_dir, modality="pet")  # SUV from the BQML tags
+    pet2 = load_pet(pet_dir)[0]  # SUV from the BQML tags
     assert np.array_equal(sitk.GetArrayFromImage(ct2), sitk.GetArrayFromImage(ct).astype(np.float32))
     assert ct2.GetOrigin() == pytest.approx(ct.GetOrigin()) and ct2.GetSpacing() == pytest.approx(ct.GetSpacing())
     suv, suv2 = sitk.GetArrayFromImage(pet), sitk.GetArrayFromImage(pet2)

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from radiomics import imageoperations
 
 from radscore.config import FeatureSettings
-from radscore.features.extract import discretisation
+from radscore.features.settings import discretisation
 from radscore.imaging.suv_formulas import decay_factor, suv_bw_factor
 from radscore.imaging.voi import make_vois
-from radscore.io.images import load_image
+from radscore.io.images import load_pet
 from radscore.simulate.dicom import write_dicom_scan
 from radscore.stats import brier_score, roc_auc_ci, threshold_metrics
 
@@ -68,13 +68,13 @@ def test_suv_from_dicom_is_linear_in_activity_and_recovers_the_truth(tmp_path_fa
     ct.CopyInformation(suv_img)
     out = tmp_path_factory.mktemp("dcm")
     _, pet_dir = write_dicom_scan(ct, suv_img, out / "a", weight_kg=weight, dose_mbq=dose, uptake_min=uptake)
-    back = sitk.GetArrayFromImage(load_image(pet_dir, modality="pet"))
+    back = sitk.GetArrayFromImage(load_pet(pet_dir)[0])
     assert np.abs(back - suv).max() <= 1e-4 * suv.max()
     # Scaling the activity (the SUV written) scales the SUV read back by the same factor.
     scaled = sitk.GetImageFromArray(suv * np.float32(scale))
     scaled.CopyInformation(suv_img)
     _, pet2 = write_dicom_scan(ct, scaled, out / "b", weight_kg=weight, dose_mbq=dose, uptake_min=uptake)
-    back2 = sitk.GetArrayFromImage(load_image(pet2, modality="pet"))
+    back2 = sitk.GetArrayFromImage(load_pet(pet2)[0])
     assert np.allclose(back2, scale * back, rtol=1e-3, atol=1e-4 * scale * suv.max())
 
 

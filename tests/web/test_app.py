@@ -131,6 +131,7 @@ def test_type_checks_and_zip_safety(tmp_path):
     assert suffix_of("A.NII.GZ") == ".nii.gz"
     with pytest.raises(ImageError, match="unsupported"):
         suffix_of("scan.dcm")
+    assert suffix_of("rs.DCM", "mask") == ".dcm"  # an RTSTRUCT/SEG mask
     f = tmp_path / "x.nrrd"
     f.write_bytes(b"NRRD0004\n")
     check_content(f, ".nrrd", "x.nrrd")

@@ -1,39 +1,48 @@
 """The seeds' clinical analyses beyond the classifier (PROTOCOL A12-A15, B1-B5).
 
-:func:`run_analyses` runs every part on an :class:`AnalysisContext` and returns report
-sections. A part whose inputs are absent returns a section with ``skipped`` naming them;
-a part that cannot run on the data (e.g. one outcome class), needs a statistic this
-installation lacks, or fails unexpectedly (logged with its traceback) is also kept, skipped
-with the reason, so the report says why and the other parts still run. Configuration
-errors (:class:`~radscore.errors.ConfigError`) are raised: they need the user's fix.
+Each part module has ``compute(ctx)``, returning a frozen result, and the result's
+``sections()`` builds its report sections. :func:`run_analyses` runs the parts on an
+:class:`AnalysisContext`:
+
+* :class:`~radscore.errors.ConfigError` is raised: it needs the user's fix;
+* absent inputs or data that cannot support a part (:class:`~radscore.errors.DataError`,
+  other :class:`~radscore.errors.RadscoreError`) and a missing optional package
+  (:class:`OptionalDependencyMissing`) give sections with ``skipped`` saying why;
+* any other exception is a bug: it is raised in strict mode (``RADSCORE_STRICT=1``, set by
+  the tests) and otherwise logged with its traceback and shown as a failed section, so
+  one part failing on odd data does not lose a user's run.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import warnings
 
-from radscore.analyses._shared import MissingTool
-from radscore.analyses.context import AnalysisContext, patient_table, pick_lesion
-from radscore.errors import ConfigError, DataError
+from radscore.analyses import dynamic, immunoscore, lesions, nomogram, radiogenomics, tme, tps
+from radscore.analyses._shared import OptionalDependencyMissing
+from radscore.analyses.context import AnalysisContext, patient_table
+from radscore.errors import ConfigError, RadscoreError
 from radscore.report.sections import Section
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AnalysisContext", "PARTS", "patient_table", "pick_lesion", "run_analyses"]
+__all__ = ["AnalysisContext", "OptionalDependencyMissing", "PARTS", "patient_table", "run_analyses"]
 
-#: (key, title, module) of each part, in report order.
+#: (key, module) of each part, in report order; ``module.SECTIONS`` lists its (key, title)s.
 PARTS = (
-    ("dynamic", "Dynamic prediction from follow-up scans", "dynamic"),
-    ("tps", "Complementarity with PD-L1 TPS", "tps"),
-    ("lesions", "Lesion sites and treatment arms", "lesions"),
-    ("tme", "TME phenotype (k-means on cell abundances)", "tme"),
-    ("immunoscore", "Immunoscore (CD3/CD8, centre and invasive margin)", "immunoscore"),
-    ("nomogram", "Nomograms and serum markers", "nomogram"),
-    ("radiogenomics", "Radiogenomics", "radiogenomics"),
+    ("dynamic", dynamic),
+    ("tps", tps),
+    ("lesions", lesions),
+    ("tme", tme),
+    ("immunoscore", immunoscore),
+    ("nomogram", nomogram),
+    ("radiogenomics", radiogenomics),
 )
 
 
-def run_analyses(ctx: AnalysisContext, parts: tuple[str, ...] | None = None) -> list[Section]:
+def run_analyses(ctx: AnalysisContext, parts: tuple[str, ...] | None = None, *,
+                 strict: bool | None = None) -> list[Section]:
     """Run the clinical analyses and return their report sections.
 
     Parameters
@@ -41,32 +50,40 @@ def run_analyses(ctx: AnalysisContext, parts: tuple[str, ...] | None = None) -> 
     ctx : AnalysisContext
     parts : tuple of str, optional
         Keys of :data:`PARTS` to run (default all).
+    strict : bool, optional
+        Raise unexpected exceptions instead of recording them; None: strict when the
+        environment variable ``RADSCORE_STRICT`` is ``"1"``.
 
     Returns
     -------
     list of Section
-        One or more per part, in :data:`PARTS` order; skipped ones carry the reason.
+        The sections of each part, in :data:`PARTS` order; skipped ones carry the reason.
     """
-    import importlib
-
+    known = [key for key, _ in PARTS]
+    unknown = sorted(set(parts or ()) - set(known))
+    if unknown:
+        raise ValueError(f"unknown analysis part(s) {unknown}; known: {known}")
+    if strict is None:
+        strict = os.environ.get("RADSCORE_STRICT") == "1"
     sections: list[Section] = []
-    for key, title, module in PARTS:
+    for key, module in PARTS:
         if parts is not None and key not in parts:
             continue
-        mod = importlib.import_module(f"radscore.analyses.{module}")
         try:
-            got = mod.run(ctx)
+            got = module.compute(ctx).sections()
         except ConfigError:
             raise
-        except MissingTool as exc:
-            got = [Section(key, title, skipped=f"needs {exc}")]
-        except DataError as exc:
+        except RadscoreError as exc:
             logger.warning("analysis %s skipped: %s", key, exc.message)
-            got = [Section(key, title, skipped=exc.message)]
-        except Exception as exc:  # noqa: BLE001 - one analysis failing on odd data must not lose the run
-            # recorded, with the traceback in the log, and shown in the report: never silent
+            got = _skipped(module, exc.message)
+        except OptionalDependencyMissing as exc:
+            logger.warning("analysis %s skipped: %s", key, exc)
+            got = _skipped(module, str(exc))
+        except Exception as exc:
+            if strict:
+                raise
             logger.exception("analysis %s failed", key)
-            got = [Section(key, title, skipped=f"failed: {exc.__class__.__name__}: {exc}")]
+            got = _skipped(module, f"failed: {exc.__class__.__name__}: {exc} (traceback in the log)")
         for s in got:
             _tidy(s)
             logger.info("analysis %s: %s", s.key, "skipped (" + s.skipped + ")" if s.skipped else "done")
@@ -74,10 +91,13 @@ def run_analyses(ctx: AnalysisContext, parts: tuple[str, ...] | None = None) -> 
     return sections
 
 
+def _skipped(module, reason: str) -> list[Section]:
+    """Every section of ``module``, skipped with ``reason``."""
+    return [Section(key, title, skipped=reason) for key, title in module.SECTIONS]
+
+
 def _tidy(section: Section) -> None:
     """Fit every figure's labels inside its canvas (plots drawn by helpers leave that to us)."""
-    import warnings
-
     for fig in section.figures.values():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "tight_layout not applied" for exotic layouts is harmless

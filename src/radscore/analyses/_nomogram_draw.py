@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+from radscore.analyses._shared import new_figure
 
 
 @dataclass(frozen=True)
@@ -37,19 +40,23 @@ class NomogramScales:
     lp_at_zero_points: float
 
     def points(self, variable: str, value) -> np.ndarray:
+        """Points of ``variable`` at ``value`` (0 at the end of its range with the lower contribution)."""
         b = self.coef[variable]
         lo, hi = self.ranges.loc[variable, ["low", "high"]]
         base = min(b * lo, b * hi)
         return (b * np.asarray(value, float) - base) * self.points_per_unit
 
     def total_points(self, X: pd.DataFrame) -> np.ndarray:
+        """Sum of every variable's points, one per row of ``X``."""
         return sum(self.points(v, X[v]) for v in self.coef.index)
 
     def linear_predictor(self, total_points) -> np.ndarray:
+        """The Cox linear predictor of a patient with ``total_points``."""
         return self.lp_at_zero_points + np.asarray(total_points, float) / self.points_per_unit
 
     @property
     def max_total(self) -> float:
+        """Total points of a patient at the high-points end of every range."""
         return float(sum(self.points(v, self.ranges.loc[v, ["low", "high"]]).max() for v in self.coef.index))
 
 
@@ -70,8 +77,6 @@ def survival_at_points(scales: NomogramScales, total_points, s0_horizon: float, 
 
 def _nice_ticks(lo: float, hi: float, span_points: float) -> np.ndarray:
     """Round tick values inside [lo, hi], fewer when the axis is short (labels must not overlap)."""
-    from matplotlib.ticker import MaxNLocator
-
     if hi <= lo:
         return np.array([lo])
     nbins = int(np.clip(span_points // 12, 1, 6))
@@ -82,8 +87,6 @@ def _nice_ticks(lo: float, hi: float, span_points: float) -> np.ndarray:
 
 def draw_nomogram(scales: NomogramScales, s0_horizon: float, lp_mean: float, horizon: float, endpoint: str):
     """Draw the nomogram: Points, one axis per variable, Total points, survival at the horizon."""
-    from radscore.analyses._shared import new_figure
-
     variables = list(scales.coef.index)
     rows = ["Points", *variables, "Total points", f"{endpoint} at {horizon:g} months"]
     fig, ax = new_figure((8, 0.6 * len(rows) + 0.8))

@@ -1,9 +1,10 @@
 """What the pipeline hands to the clinical analyses, and the patient-level views of it.
 
-The pipeline builds one :class:`AnalysisContext` after scoring; every analysis reads
-from it and returns report sections. The helpers here turn the per-lesion, per-time-point
-score table into one row per patient (by the configured lesion rule) merged with the
-patient's manifest/clinical columns, so each analysis starts from a tidy table.
+The pipeline builds one :class:`AnalysisContext` after scoring; every analysis computes
+from it. :func:`patient_table` turns the per-lesion, per-time-point score table into one
+row per patient (``radscore.modeling.patients.patient_rows`` with the configured lesion
+rule) merged with the patient's manifest/clinical columns, so each analysis starts from a
+tidy table.
 """
 
 from __future__ import annotations
@@ -12,26 +13,33 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from radscore.config import StudyConfig
+from radscore.config import AnalysesSettings, EndpointSettings, SelectionSettings, StudyConfig, SurvivalSettings
 from radscore.errors import DataError
+from radscore.modeling.patients import patient_rows
 
 logger = logging.getLogger(__name__)
 
-SCORE_COLUMNS = ("patient_id", "timepoint", "lesion_id", "site", "cohort", "model", "radscore", "probability", "group")
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AnalysisContext:
     """Inputs of the clinical analyses.
 
     Parameters
     ----------
-    config : StudyConfig
+    settings : AnalysesSettings
+        ``analyses:`` of study.yaml (one block per part).
+    endpoint : EndpointSettings
+        The binary endpoint column and its class names.
+    survival : SurvivalSettings
+        OS/PFS time and event columns.
+    selection : SelectionSettings
+        Feature selection of the TME Rad-Score (as for the Radscores).
+    cv_folds : int
+        Folds of the TME Rad-Score's inner cross-validation (at most 5 are used).
     manifest : DataFrame
         Manifest merged with the clinical table on ``patient_id`` (one row per patient,
         time point and lesion).
@@ -43,23 +51,24 @@ class AnalysisContext:
     features : DataFrame
         One row per ``patient_id/timepoint/lesion_id``; feature columns.
     expression : DataFrame, optional
-        Patients x genes, log2 TPM (index ``patient_id``).
+        Patients x genes, log2 TPM (index ``patient_id``; genes x patients is transposed).
     cells : DataFrame, optional
-        Patients x cell types, abundances (index ``patient_id``).
-    crops : dict, optional
-        Image crops for deep features (see :mod:`radscore.features.deep`).
+        Patients x cell types, abundances (index ``patient_id``; transposed likewise).
     seed : int
     out_dir : Path
     """
 
-    config: StudyConfig
+    settings: AnalysesSettings
+    endpoint: EndpointSettings
+    survival: SurvivalSettings
+    selection: SelectionSettings
+    cv_folds: int
     manifest: pd.DataFrame
     scores: pd.DataFrame
     cutoffs: dict[str, float]
     features: pd.DataFrame
     expression: pd.DataFrame | None = None
     cells: pd.DataFrame | None = None
-    crops: dict[str, Any] | None = None
     seed: int = 42
     out_dir: Path = field(default_factory=lambda: Path("."))
 
@@ -70,10 +79,20 @@ class AnalysisContext:
             if table is not None:
                 object.__setattr__(self, name, _patients_by_rows(table, patients, name))
 
+    @classmethod
+    def from_config(cls, config: StudyConfig, **tables) -> AnalysisContext:
+        """A context with the settings of ``config``; ``tables`` are the remaining fields.
+
+        ``seed`` defaults to ``config.seed``.
+        """
+        tables.setdefault("seed", config.seed)
+        return cls(settings=config.analyses, endpoint=config.endpoint, survival=config.survival,
+                   selection=config.selection, cv_folds=config.model.cv_folds, **tables)
+
     @cached_property
     def model(self) -> str:
-        """The Radscore model the analyses use (``config.analyses.model``, else the first scored)."""
-        wanted = self.config.analyses.model
+        """The Radscore model the analyses use (``analyses.model``, else the first scored)."""
+        wanted = self.settings.model
         models = list(pd.unique(self.scores["model"])) if "model" in self.scores else []
         if wanted in models or not models:
             return wanted
@@ -81,6 +100,7 @@ class AnalysisContext:
         return str(models[0])
 
     def cutoff(self, model: str | None = None) -> float:
+        """The training cutoff of ``model`` (default :attr:`model`)."""
         model = model or self.model
         if model not in self.cutoffs:
             raise DataError(f"no Radscore cutoff for model '{model}'.", fix="score the model before the analyses.")
@@ -113,57 +133,23 @@ def table_patients(table: pd.DataFrame, ctx: AnalysisContext, name: str) -> pd.D
     return table.loc[keep]
 
 
-def pick_lesion(rows: pd.DataFrame, rule: str) -> pd.DataFrame:
-    """One row per patient from per-lesion score rows.
-
-    ``"primary"``: the lesion with ``site == "primary"``, else the lowest ``lesion_id``
-    (the seed's Radscore is from the primary lung tumour, Supplementary Results 1);
-    ``"max"``: the lesion with the highest Radscore (the most NDB-like);
-    ``"mean"``: the first lesion's row with the Radscore and probability averaged.
-    """
-    if rows.empty:
-        return rows
-    rows = rows.sort_values(["patient_id", "lesion_id"], kind="mergesort")
-    if rule == "primary":
-        is_primary = (rows.get("site", pd.Series("", index=rows.index)).astype(str) == "primary").astype(int)
-        order = rows.assign(_p=-is_primary).sort_values(["patient_id", "_p", "lesion_id"], kind="mergesort")
-        return order.drop(columns="_p").groupby("patient_id", sort=True).head(1).reset_index(drop=True)
-    if rule == "max":
-        order = rows.sort_values(["patient_id", "radscore", "lesion_id"], ascending=[True, False, True], kind="mergesort")
-        return order.groupby("patient_id", sort=True).head(1).reset_index(drop=True)
-    if rule == "mean":
-        first = rows.groupby("patient_id", sort=True).head(1).set_index("patient_id")
-        means = rows.groupby("patient_id", sort=True)[["radscore", "probability"]].mean()
-        first[["radscore", "probability"]] = means
-        return first.reset_index()
-    raise DataError(f"unknown patient-level lesion rule '{rule}'.", fix="use primary, max or mean.")
-
-
 def patient_table(ctx: AnalysisContext, timepoint: str = "baseline", model: str | None = None) -> pd.DataFrame:
     """One row per patient: the model's Radscore at ``timepoint`` plus the manifest columns.
 
-    The high/low group is recomputed from the training cutoff (``radscore >= cutoff`` is
-    high), so a ``mean`` lesion rule stays consistent with the cutoff.
+    The score row follows ``analyses.lesions.patient_rule``; the manifest row is the
+    primary lesion's. The high/low group is recomputed from the training cutoff (high when
+    ``radscore > cutoff``, as the models and the saved artifact define it), so a ``mean``
+    lesion rule stays consistent with the cutoff.
     """
     model = model or ctx.model
     s = ctx.scores
     missing = [c for c in ("patient_id", "model", "radscore") if c not in s]
     if missing:
         raise DataError(f"score table lacks column(s) {missing}.", fix="pass the pipeline's scores table.")
-    s = s[s["model"] == model]
-    if "timepoint" in s:
-        s = s[s["timepoint"].astype(str) == timepoint]
-    if "lesion_id" not in s:
-        s = s.assign(lesion_id="1")
-    s = pick_lesion(s.assign(lesion_id=s["lesion_id"].astype(str)), ctx.config.analyses.lesions.patient_rule)
+    s = patient_rows(s[s["model"] == model], rule=ctx.settings.lesions.patient_rule, timepoint=timepoint)
     if model in ctx.cutoffs:
-        s = s.assign(group=np.where(s["radscore"].to_numpy() >= ctx.cutoffs[model], "high", "low"))
-    m = ctx.manifest
-    if "timepoint" in m:
-        m = m[m["timepoint"].astype(str) == timepoint]
-    if "lesion_id" in m:
-        m = pick_lesion(m.assign(lesion_id=m["lesion_id"].astype(str), radscore=0.0), "primary").drop(columns="radscore")
-    m = m.drop_duplicates("patient_id")
+        s = s.assign(group=np.where(s["radscore"].to_numpy() > ctx.cutoffs[model], "high", "low"))
+    m = patient_rows(ctx.manifest, rule="primary", timepoint=timepoint)
     drop = [c for c in m.columns if c in s.columns and c != "patient_id"]
     out = s.merge(m.drop(columns=drop), on="patient_id", how="left")
     return out.sort_values("patient_id", kind="mergesort").reset_index(drop=True)

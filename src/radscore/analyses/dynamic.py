@@ -9,17 +9,21 @@ follow-up change is tested within each follow-up outcome group (Wilcoxon signed-
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from radscore.analyses._shared import auc_row, fmt_p, km_figure, new_figure, roc_figure, tool
+from radscore.analyses._shared import KmCurves, auc_row, fmt_p, new_figure, roc_figure
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns
+from radscore.errors import DataError
+from radscore.report.figures import plot_calibration, plot_dca, plot_pr, plot_score_by_group
 from radscore.report.sections import Section
+from radscore.stats import pr_curve
 
-logger = logging.getLogger(__name__)
+KEY, TITLE = "dynamic", "Dynamic prediction from follow-up scans"
+SECTIONS = ((KEY, TITLE),)
 
 
 def paired_change(baseline, followup, outcome, labels: tuple[str, str] = ("DCB", "NDB")) -> pd.DataFrame:
@@ -68,7 +72,6 @@ def progression_within(time, event, window: float) -> np.ndarray:
 
 def trajectory_figure(baseline, followup, outcome, cutoff: float, labels=("DCB", "NDB")):
     """One line per patient from baseline to follow-up, coloured by outcome, with the cutoff."""
-
     fig, ax = new_figure((4.5, 4.5))
     colours = ("tab:blue", "tab:red")
     for b, f, o in zip(np.asarray(baseline, float), np.asarray(followup, float), np.asarray(outcome, int)):
@@ -83,60 +86,105 @@ def trajectory_figure(baseline, followup, outcome, cutoff: float, labels=("DCB",
     return fig
 
 
-def run(ctx: AnalysisContext) -> list[Section]:
-    s = ctx.config.analyses.dynamic
-    key, title = "dynamic", "Dynamic prediction from follow-up scans"
+@dataclass(frozen=True)
+class DynamicResult:
+    """Follow-up Radscore against progression after the follow-up scan.
+
+    Attributes
+    ----------
+    y, radscore, probability : ndarray
+        Per follow-up patient with a known status: progression within the window (0/1),
+        follow-up Radscore and model probability.
+    discrimination : DataFrame
+        AUC (DeLong CI) and, with two or more of each class, PR AUC and its permutation p.
+    paired_change : DataFrame
+        :func:`paired_change` of the patients scanned at both time points.
+    per_patient : DataFrame
+        patient_id, baseline, followup, progression of those patients.
+    pfs : KmCurves or None
+        PFS from the follow-up scan by follow-up group; None with ``pfs_note`` saying why.
+    pfs_note : str
+    window_months, cutoff : float
+    model, positive_name, negative_name : str
+    """
+
+    y: np.ndarray
+    radscore: np.ndarray
+    probability: np.ndarray
+    discrimination: pd.DataFrame
+    paired_change: pd.DataFrame
+    per_patient: pd.DataFrame
+    pfs: KmCurves | None
+    pfs_note: str
+    window_months: float
+    cutoff: float
+    model: str
+    positive_name: str
+    negative_name: str
+
+    def sections(self) -> list[Section]:
+        y, rs, pos, neg = self.y, self.radscore, self.positive_name, self.negative_name
+        figures = {"roc": roc_figure({"follow-up Radscore": (y, rs)}, "Follow-up Radscore")}
+        if 0 < y.sum() < y.size:
+            figures["pr"], ax = new_figure((4.8, 4.8))
+            plot_pr(y, {"follow-up Radscore": rs}, ax=ax)
+            figures["calibration"], ax = new_figure((4.8, 4.8))
+            plot_calibration(y, {"follow-up": self.probability}, ax=ax, bins=min(5, max(2, len(y) // 8)))
+            figures["decision_curve"], ax = new_figure((4.8, 3.6))
+            plot_dca(y, {"follow-up Radscore": self.probability}, ax=ax)
+            figures["by_outcome"], ax = new_figure((4.2, 4.2))
+            plot_score_by_group(rs, np.where(y == 1, f"{pos} (follow-up)", f"{neg} (follow-up)"), ax=ax,
+                                ylabel="Follow-up Radscore", xlabel="Outcome after the follow-up scan")
+        if self.pfs is not None:
+            figures["pfs_followup_km"] = self.pfs.figure()
+        pp = self.per_patient
+        figures["trajectories"] = trajectory_figure(pp["baseline"], pp["followup"], pp["progression"], self.cutoff,
+                                                    labels=(neg, pos))
+        d = self.discrimination.iloc[0]
+        text = (f"{y.size} patients with a follow-up scan; {int(y.sum())} progressed within "
+                f"{self.window_months:g} months after it. Follow-up scans were scored with the baseline "
+                f"{self.model} model and its training cutoff ({self.cutoff:.3f}). Follow-up AUC {d['auc']:.3f} "
+                f"(95% CI {d['ci_low']:.3f}-{d['ci_high']:.3f}, p = {fmt_p(d['p_value'])}).")
+        if self.pfs_note:
+            text += " PFS from the follow-up scan not analysed: " + self.pfs_note
+        tables = {"discrimination": self.discrimination, "paired_change": self.paired_change,
+                  "per_patient": self.per_patient}
+        return [Section(KEY, TITLE, text=text, tables=tables, figures=figures)]
+
+
+def compute(ctx: AnalysisContext) -> DynamicResult:
+    """Evaluate the follow-up Radscore; DataError naming the absent follow-up scans or outcome."""
+    s = ctx.settings.dynamic
     fu = patient_table(ctx, "followup")
     if fu.empty:
-        return [Section(key, title, skipped="no follow-up scans (timepoint 'followup') in the scores table")]
-    if require_columns(fu, [s.progression_column]) and not require_columns(fu, [s.pfs_time, s.pfs_event]):
+        raise DataError("no follow-up scans (timepoint 'followup') in the scores table")
+    pfs_note = require_columns(fu, [s.pfs_time, s.pfs_event]) or ""
+    if require_columns(fu, [s.progression_column]) and not pfs_note:
         fu[s.progression_column] = progression_within(fu[s.pfs_time], fu[s.pfs_event], s.progression_window_months)
     reason = require_columns(fu, [s.progression_column])
     if reason:
-        return [Section(key, title, skipped=reason + f" (nor {s.pfs_time}/{s.pfs_event} to derive it)")]
+        raise DataError(reason + f" (nor {s.pfs_time}/{s.pfs_event} to derive it)")
     fu = fu[fu[s.progression_column].notna()]
-    base = patient_table(ctx, "baseline").set_index("patient_id")["radscore"]
-    y = fu[s.progression_column].astype(int).to_numpy()
-    pos, neg = ctx.config.endpoint.positive_name, ctx.config.endpoint.negative_name
-    tables: dict[str, pd.DataFrame] = {}
-    figures = {}
-    disc = pd.DataFrame([auc_row(y, fu["radscore"], f"follow-up Radscore vs progression within "
-                                 f"{s.progression_window_months:g} months")])
+    y, rs = fu[s.progression_column].astype(int).to_numpy(), fu["radscore"].to_numpy(float)
+    disc = pd.DataFrame([auc_row(y, rs, f"follow-up Radscore vs progression within "
+                                        f"{s.progression_window_months:g} months")])
     if 1 < y.sum() < y.size - 1:
-        pr = tool("radscore.stats", "pr_curve")(y, fu["radscore"].to_numpy(), random_state=ctx.seed)
+        pr = pr_curve(y, rs, random_state=ctx.seed)
         disc["pr_auc"], disc["pr_p_value"] = pr.average_precision, pr.p_value
-    tables["discrimination"] = disc
-    figures["roc"] = roc_figure({"follow-up Radscore": (y, fu["radscore"].to_numpy())}, "Follow-up Radscore")
-    if 0 < y.sum() < y.size:
-        figures["pr"], ax = new_figure((4.8, 4.8))
-        tool("radscore.report.figures", "plot_pr")(y, {"follow-up Radscore": fu["radscore"].to_numpy()}, ax=ax)
-        prob = fu["probability"].to_numpy(float)
-        figures["calibration"], ax = new_figure((4.8, 4.8))
-        tool("radscore.report.figures", "plot_calibration")(y, {"follow-up": prob}, ax=ax, bins=min(5, max(2, len(y) // 8)))
-        figures["decision_curve"], ax = new_figure((4.8, 3.6))
-        tool("radscore.report.figures", "plot_dca")(y, {"follow-up Radscore": prob}, ax=ax)
-        figures["by_outcome"], ax = new_figure((4.2, 4.2))
-        tool("radscore.report.figures", "plot_score_by_group")(
-            fu["radscore"].to_numpy(), np.where(y == 1, f"{pos} (follow-up)", f"{neg} (follow-up)"), ax=ax,
-            ylabel="Follow-up Radscore", xlabel="Outcome after the follow-up scan")
-    text = [f"{len(fu)} patients with a follow-up scan; {int(y.sum())} progressed within "
-            f"{s.progression_window_months:g} months after it. Follow-up scans were scored with the baseline "
-            f"{ctx.model} model and its training cutoff ({ctx.cutoff():.3f}). "
-            f"Follow-up AUC {disc['auc'].iloc[0]:.3f} (95% CI {disc['ci_low'].iloc[0]:.3f}-"
-            f"{disc['ci_high'].iloc[0]:.3f}, p = {fmt_p(disc['p_value'].iloc[0])})."]
-    if not require_columns(fu, [s.pfs_time, s.pfs_event]):
+    pfs = None
+    if not pfs_note:
         ok = fu[s.pfs_time].notna() & fu[s.pfs_event].notna()
-        figures["pfs_followup_km"] = km_figure(
-            fu.loc[ok, s.pfs_time], fu.loc[ok, s.pfs_event], fu.loc[ok, "group"],
-            "PFS from the follow-up scan by follow-up Radscore group")
-    else:
-        text.append("PFS from the follow-up scan not analysed: " + require_columns(fu, [s.pfs_time, s.pfs_event]))
+        pfs = KmCurves.of(fu.loc[ok, s.pfs_time], fu.loc[ok, s.pfs_event], fu.loc[ok, "group"],
+                          "PFS from the follow-up scan by follow-up Radscore group")
+    base = patient_table(ctx, "baseline").set_index("patient_id")["radscore"]
     paired = fu[fu["patient_id"].isin(base.index)]
     b = base.loc[paired["patient_id"]].to_numpy()
     o = paired[s.progression_column].astype(int).to_numpy()
-    tables["paired_change"] = paired_change(b, paired["radscore"], o, labels=(f"{neg} (follow-up)", f"{pos} (follow-up)"))
-    tables["per_patient"] = pd.DataFrame({"patient_id": paired["patient_id"].to_numpy(), "baseline": b,
-                                          "followup": paired["radscore"].to_numpy(), "progression": o})
-    figures["trajectories"] = trajectory_figure(b, paired["radscore"], o, ctx.cutoff(),
-                                                labels=(f"{neg}", f"{pos}"))
-    return [Section(key, title, text=" ".join(text), tables=tables, figures=figures)]
+    pos, neg = ctx.endpoint.positive_name, ctx.endpoint.negative_name
+    return DynamicResult(
+        y=y, radscore=rs, probability=fu["probability"].to_numpy(float), discrimination=disc,
+        paired_change=paired_change(b, paired["radscore"], o, labels=(f"{neg} (follow-up)", f"{pos} (follow-up)")),
+        per_patient=pd.DataFrame({"patient_id": paired["patient_id"].to_numpy(), "baseline": b,
+                                  "followup": paired["radscore"].to_numpy(), "progression": o}),
+        pfs=pfs, pfs_note=pfs_note, window_months=s.progression_window_months, cutoff=ctx.cutoff(),
+        model=ctx.model, positive_name=pos, negative_name=neg)

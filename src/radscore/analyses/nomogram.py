@@ -12,20 +12,34 @@ calibration (KM observed vs predicted by risk group) and a decision curve for
 
 from __future__ import annotations
 
-import logging
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sksurv.linear_model import CoxnetSurvivalAnalysis
+from sksurv.util import Surv
 
-from radscore.analyses._nomogram_draw import draw_nomogram, nomogram_scales
-from radscore.analyses._shared import MissingTool, auc_row, km_figure, new_figure, tool
+from radscore.analyses._nomogram_draw import NomogramScales, draw_nomogram, nomogram_scales
+from radscore.analyses._shared import KmCurves, Skipped, attempt, auc_row, new_figure
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns
 from radscore.analyses.immunoscore import add_immunoscore
+from radscore.config import EndpointSettings, NomogramSettings
 from radscore.errors import DataError
+from radscore.report.figures import plot_dca
 from radscore.report.sections import Section
+from radscore.stats import CoxResult, cox_multivariate, net_benefit, survival_calibration, time_dependent_auc
 
-logger = logging.getLogger(__name__)
+OS = ("nomogram_os", "Nomogram for OS")
+PFS = ("nomogram_pfs", "Nomogram for PFS")
+SERUM = ("serum_markers", "Radscore and serum markers")
+SECTIONS = (OS, PFS, SERUM)
+#: Threshold probabilities of the decision curve.
+THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
 
 
 def encode(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -49,16 +63,8 @@ def lasso_screen(X: pd.DataFrame, time, event, seed: int = 0, folds: int = 5) ->
     Columns are standardised; the penalty is chosen among scikit-survival's path by
     ``folds``-fold (shuffled, seeded) cross-validated Harrell's C.
     """
-    from sklearn.model_selection import GridSearchCV, KFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sksurv.linear_model import CoxnetSurvivalAnalysis
-    from sksurv.util import Surv
-
     if X.shape[1] == 0:
         return []
-    import warnings
-
     y = Surv.from_arrays(np.asarray(event, bool), np.asarray(time, float))
     Xs = X.to_numpy(float)
     path = make_pipeline(StandardScaler(), CoxnetSurvivalAnalysis(l1_ratio=1.0, alpha_min_ratio=0.01, n_alphas=30))
@@ -76,77 +82,8 @@ def lasso_screen(X: pd.DataFrame, time, event, seed: int = 0, folds: int = 5) ->
     return [c for c, b in zip(X.columns, coef) if abs(b) > 1e-10]
 
 
-def _decision_curve(y, risk, thresholds) -> pd.DataFrame:
-    nb = tool("radscore.stats", "net_benefit")
-    r = nb(y, risk, thresholds)
-    return r.summary if hasattr(r, "summary") else pd.DataFrame(r)
-
-
-def fit_nomogram(ctx: AnalysisContext, df: pd.DataFrame, time: str, event: str, name: str) -> Section:
-    s = ctx.config.analyses.nomogram
-    key, title = f"nomogram_{name}", f"Nomogram for {name.upper()}"
-    h = s.horizon_months
-    candidates = [c for c in s.candidates if c in df.columns and df[c].notna().any()]
-    clin = encode(df, candidates)
-    base = ["radscore"] + (["immunoscore"] if "immunoscore" in df and df["immunoscore"].notna().any() else [])
-    data = pd.concat([df[["patient_id", "cohort", time, event, *base]].reset_index(drop=True),
-                      clin.reset_index(drop=True)], axis=1).dropna()
-    train, test = data[data["cohort"] == "training"], data[data["cohort"] == "testing"]
-    if train[event].sum() < 5:
-        return Section(key, title, skipped=f"fewer than 5 {name.upper()} events among training patients")
-    screened = lasso_screen(train[clin.columns], train[time], train[event], ctx.seed)
-    covs = base + screened
-    cox = tool("radscore.stats", "cox_multivariate")(train, time, event, covs)
-    model = cox.model
-    coef = model.params_.reindex(covs)
-    tables = {"screening": pd.DataFrame({"variable": list(clin.columns),
-                                         "selected": [c in screened for c in clin.columns]}),
-              "cox": cox.summary}
-    ranges = pd.DataFrame({"low": train[covs].quantile(0.01), "high": train[covs].quantile(0.99)})
-    scales = nomogram_scales(coef, ranges)
-    s0 = float(np.interp(h, model.baseline_survival_.index.to_numpy(), model.baseline_survival_.iloc[:, 0].to_numpy()))
-    lp_mean = float((model._norm_mean.reindex(covs) * coef).sum())
-    figures = {"nomogram": draw_nomogram(scales, s0, lp_mean, h, f"{name.upper()} probability")}
-    text = (f"L1-penalised Cox screening kept {', '.join(screened) or 'no clinical variable'} of "
-            f"{len(clin.columns)} candidates; the multivariable Cox model ({len(train)} training patients, "
-            f"{int(train[event].sum())} events) holds {', '.join(covs)}. Concordance (training) {cox.concordance:.3f}.")
-    if len(test) >= 10 and test[event].sum() >= 2:
-        lp = model.predict_log_partial_hazard(test[covs]).to_numpy(float)
-        cut = float(np.median(model.predict_log_partial_hazard(train[covs]).to_numpy(float)))
-        figures["km_risk_group"] = km_figure(test[time], test[event], np.where(lp > cut, "high risk", "low risk"),
-                                             f"{name.upper()} of testing patients by nomogram risk "
-                                             "(training median)")
-        surv_h = model.predict_survival_function(test[covs], times=[h]).iloc[0].to_numpy(float)
-        try:
-            tdauc = tool("radscore.stats", "time_dependent_auc")(test[time], test[event], lp, [h],
-                                                                  train_time=train[time], train_event=train[event])
-            tables["time_dependent_auc"] = tdauc.summary
-            text += f" Testing time-dependent AUC at {h:g} months {tdauc.table['auc'].iloc[0]:.3f}."
-        except DataError as exc:
-            text += f" Time-dependent AUC not computed: {exc.problem}"
-        cal = tool("radscore.stats", "survival_calibration")(test[time], test[event], np.clip(surv_h, 1e-6, 1 - 1e-6), h,
-                                                             groups=min(5, max(2, len(test) // 10)))
-        tables["calibration"] = cal.summary
-        figures["calibration"] = _calibration_figure(cal.table, h, name)
-        known = (test[event].to_numpy() == 1) & (test[time].to_numpy() <= h) | (test[time].to_numpy() > h)
-        y_h = ((test[event].to_numpy() == 1) & (test[time].to_numpy() <= h)).astype(int)[known]
-        try:
-            dca = _decision_curve(y_h, 1 - surv_h[known], np.round(np.arange(0.05, 0.96, 0.05), 2))
-            tables["decision_curve"] = dca
-            figures["decision_curve"], ax = new_figure((4.8, 3.6))
-            tool("radscore.report.figures", "plot_dca")(y_h, {f"nomogram, risk by {h:g} months": 1 - surv_h[known]},
-                                                        np.round(np.arange(0.05, 0.96, 0.05), 2), ax=ax)
-            text += (f" The decision curve uses event by {h:g} months among {int(known.sum())} testing patients "
-                     "whose status then is known (censored earlier excluded).")
-        except (MissingTool, DataError) as exc:
-            text += f" Decision curve not drawn: {exc}."
-    else:
-        text += " Too few testing patients/events to evaluate the nomogram."
-    return Section(key, title, text=text, tables=tables, figures=figures)
-
-
-def _calibration_figure(table: pd.DataFrame, horizon: float, name: str):
-
+def calibration_figure(table: pd.DataFrame, horizon: float, name: str):
+    """Predicted vs Kaplan-Meier observed survival at the horizon, by risk group."""
     fig, ax = new_figure((4.2, 4.2))
     ax.errorbar(table["predicted"], table["observed"],
                 yerr=[table["observed"] - table["ci_low"], table["ci_high"] - table["observed"]], fmt="o")
@@ -157,44 +94,215 @@ def _calibration_figure(table: pd.DataFrame, horizon: float, name: str):
     return fig
 
 
-def serum_markers(ctx: AnalysisContext, df: pd.DataFrame) -> Section:
-    """AUC of the Radscore and each serum marker for the endpoint; Spearman correlation matrix."""
-    s = ctx.config.analyses.nomogram
-    key, title = "serum_markers", "Radscore and serum markers"
-    y_col = ctx.config.endpoint.column
-    markers = [m for m in s.serum_markers if m in df.columns and df[m].notna().any()]
+@dataclass(frozen=True)
+class NomogramTest:
+    """The nomogram on the testing patients at the horizon.
+
+    Attributes
+    ----------
+    km : KmCurves
+        Survival by nomogram risk group (high when above the training median).
+    time_dependent_auc : DataFrame or None
+        None with ``auc_note`` saying why.
+    calibration : DataFrame
+        ``radscore.stats.survival_calibration`` table.
+    decision_curve : DataFrame or None
+        Net benefit for "event by the horizon"; None with ``dca_note`` saying why.
+    y_horizon, risk_horizon : ndarray
+        Event by the horizon and predicted risk, patients whose status then is known.
+    auc_note, dca_note : str
+    """
+
+    km: KmCurves
+    time_dependent_auc: pd.DataFrame | None
+    calibration: pd.DataFrame
+    decision_curve: pd.DataFrame | None
+    y_horizon: np.ndarray
+    risk_horizon: np.ndarray
+    auc_note: str
+    dca_note: str
+
+
+@dataclass(frozen=True)
+class NomogramFit:
+    """The Cox nomogram of one endpoint.
+
+    Attributes
+    ----------
+    name : str
+        ``os`` or ``pfs``.
+    candidates, screened, covariates : tuple of str
+        Encoded clinical candidates, those kept by L1 screening, and the Cox model's terms.
+    cox : CoxResult
+        Fitted on the training patients.
+    scales : NomogramScales
+    s0, lp_mean : float
+        Baseline survival at the horizon and mean linear predictor (training).
+    horizon : float
+    test : NomogramTest or None
+        None when too few testing patients or events.
+    """
+
+    name: str
+    candidates: tuple[str, ...]
+    screened: tuple[str, ...]
+    covariates: tuple[str, ...]
+    cox: CoxResult
+    scales: NomogramScales
+    s0: float
+    lp_mean: float
+    horizon: float
+    test: NomogramTest | None
+
+    def section(self) -> Section:
+        key_title, h, name = (OS if self.name == "os" else PFS), self.horizon, self.name.upper()
+        tables = {"screening": pd.DataFrame({"variable": list(self.candidates),
+                                             "selected": [c in self.screened for c in self.candidates]}),
+                  "cox": self.cox.summary}
+        figures = {"nomogram": draw_nomogram(self.scales, self.s0, self.lp_mean, h, f"{name} probability")}
+        text = (f"L1-penalised Cox screening kept {', '.join(self.screened) or 'no clinical variable'} of "
+                f"{len(self.candidates)} candidates; the multivariable Cox model ({self.cox.n} training patients, "
+                f"{self.cox.events} events) holds {', '.join(self.covariates)}. Concordance (training) "
+                f"{self.cox.concordance:.3f}.")
+        t = self.test
+        if t is None:
+            text += " Too few testing patients/events to evaluate the nomogram."
+            return Section(*key_title, text=text, tables=tables, figures=figures)
+        figures["km_risk_group"] = t.km.figure()
+        if t.time_dependent_auc is not None:
+            tables["time_dependent_auc"] = t.time_dependent_auc
+            text += f" Testing time-dependent AUC at {h:g} months {t.time_dependent_auc['auc'].iloc[0]:.3f}."
+        else:
+            text += f" Time-dependent AUC not computed: {t.auc_note}"
+        tables["calibration"] = t.calibration
+        figures["calibration"] = calibration_figure(t.calibration, h, self.name)
+        if t.decision_curve is not None:
+            tables["decision_curve"] = t.decision_curve
+            figures["decision_curve"], ax = new_figure((4.8, 3.6))
+            plot_dca(t.y_horizon, {f"nomogram, risk by {h:g} months": t.risk_horizon}, THRESHOLDS, ax=ax)
+            text += (f" The decision curve uses event by {h:g} months among {t.y_horizon.size} testing patients "
+                     "whose status then is known (censored earlier excluded).")
+        else:
+            text += f" Decision curve not drawn: {t.dca_note}."
+        return Section(*key_title, text=text, tables=tables, figures=figures)
+
+
+def evaluate_nomogram(cox: CoxResult, train: pd.DataFrame, test: pd.DataFrame, time: str, event: str,
+                      horizon: float, name: str) -> NomogramTest:
+    """Risk groups, time-dependent AUC, calibration and decision curve on the testing patients."""
+    lp = cox.predict_risk(test)
+    cut = float(np.median(cox.predict_risk(train)))
+    km = KmCurves.of(test[time], test[event], np.where(lp > cut, "high risk", "low risk"),
+                     f"{name.upper()} of testing patients by nomogram risk (training median)")
+    surv_h = cox.predict_survival(test, horizon)
+    tdauc, auc_note = None, ""
+    try:
+        tdauc = time_dependent_auc(test[time], test[event], lp, [horizon], train_time=train[time],
+                                   train_event=train[event]).summary
+    except DataError as exc:
+        auc_note = exc.problem
+    cal = survival_calibration(test[time], test[event], np.clip(surv_h, 1e-6, 1 - 1e-6), horizon,
+                               groups=min(5, max(2, len(test) // 10)))
+    t, e = test[time].to_numpy(), test[event].to_numpy()
+    known = (e == 1) & (t <= horizon) | (t > horizon)
+    y_h = ((e == 1) & (t <= horizon)).astype(int)[known]
+    dca, dca_note = None, ""
+    try:
+        dca = net_benefit(y_h, 1 - surv_h[known], THRESHOLDS).summary
+    except DataError as exc:
+        dca_note = exc.message
+    return NomogramTest(km=km, time_dependent_auc=tdauc, calibration=cal.summary, decision_curve=dca,
+                        y_horizon=y_h, risk_horizon=1 - surv_h[known], auc_note=auc_note, dca_note=dca_note)
+
+
+def fit_nomogram(df: pd.DataFrame, time: str | None, event: str | None, name: str, settings: NomogramSettings,
+                 seed: int) -> NomogramFit:
+    """Screen, fit and (with >= 10 testing patients and >= 2 events) evaluate one endpoint's nomogram.
+
+    Raises DataError when the survival columns are unset or absent, or with fewer than 5
+    training events.
+    """
+    if not (time and event):
+        raise DataError(f"survival.{name}_time/{name}_event not configured")
+    reason = require_columns(df, [time, event])
+    if reason:
+        raise DataError(reason)
+    h = settings.horizon_months
+    clin = encode(df, [c for c in settings.candidates if c in df.columns and df[c].notna().any()])
+    base = ["radscore"] + (["immunoscore"] if "immunoscore" in df and df["immunoscore"].notna().any() else [])
+    data = pd.concat([df[["patient_id", "cohort", time, event, *base]].reset_index(drop=True),
+                      clin.reset_index(drop=True)], axis=1).dropna()
+    train, test = data[data["cohort"] == "training"], data[data["cohort"] == "testing"]
+    if train[event].sum() < 5:
+        raise DataError(f"fewer than 5 {name.upper()} events among training patients")
+    screened = lasso_screen(train[clin.columns], train[time], train[event], seed)
+    covs = base + screened
+    cox = cox_multivariate(train, time, event, covs)
+    coef = cox.table.set_index("covariate")["coef"].reindex(covs)
+    baseline = cox.model.baseline_survival_
+    enough = len(test) >= 10 and test[event].sum() >= 2
+    return NomogramFit(
+        name=name, candidates=tuple(clin.columns), screened=tuple(screened), covariates=tuple(covs), cox=cox,
+        scales=nomogram_scales(coef, pd.DataFrame({"low": train[covs].quantile(0.01),
+                                                   "high": train[covs].quantile(0.99)})),
+        s0=float(np.interp(h, baseline.index.to_numpy(), baseline.iloc[:, 0].to_numpy())),
+        # lifelines centres the baseline at the training means, so S = s0 ** exp(lp - lp_mean)
+        lp_mean=float((train[covs].mean() * coef).sum()), horizon=h,
+        test=evaluate_nomogram(cox, train, test, time, event, h, name) if enough else None)
+
+
+@dataclass(frozen=True)
+class SerumMarkers:
+    """AUC of the Radscore and each serum marker for the endpoint, and their Spearman matrix."""
+
+    auc: pd.DataFrame
+    spearman: pd.DataFrame
+    positive_name: str
+
+    def section(self) -> Section:
+        fig, ax = new_figure((4.8, 4.2))
+        corr = self.spearman
+        im = ax.imshow(corr.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set_xticks(range(len(corr)), corr.columns, rotation=45, ha="right", fontsize=7)
+        ax.set_yticks(range(len(corr)), corr.columns, fontsize=7)
+        fig.colorbar(im, ax=ax, label="Spearman rho")
+        fig.tight_layout()
+        text = ("AUC of each marker as measured (higher value = more likely "
+                f"{self.positive_name}; an AUC below 0.5 means the reverse), all baseline patients with the marker.")
+        return Section(*SERUM, text=text, figures={"correlation": fig},
+                       tables={"auc": self.auc, "spearman": corr.rename_axis("variable").reset_index()})
+
+
+def serum_markers(df: pd.DataFrame, settings: NomogramSettings, endpoint: EndpointSettings) -> SerumMarkers:
+    """Serum markers against the endpoint; DataError when none is in the clinical table."""
+    y_col = endpoint.column
+    markers = [m for m in settings.serum_markers if m in df.columns and df[m].notna().any()]
     if not markers or y_col not in df:
-        return Section(key, title, skipped=f"none of the serum markers {s.serum_markers} in the clinical table")
-    rows = [auc_row(df[y_col], df["radscore"], "Radscore")]
-    rows += [auc_row(df[y_col], df[m], m) for m in markers]
-    corr = df[["radscore", *markers]].corr(method="spearman")
-
-    fig, ax = new_figure((4.8, 4.2))
-    im = ax.imshow(corr.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
-    ax.set_xticks(range(len(corr)), corr.columns, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(len(corr)), corr.columns, fontsize=7)
-    fig.colorbar(im, ax=ax, label="Spearman rho")
-    fig.tight_layout()
-    text = ("AUC of each marker as measured (higher value = more likely "
-            f"{ctx.config.endpoint.positive_name}; an AUC below 0.5 means the reverse), all baseline patients "
-            "with the marker.")
-    return Section(key, title, text=text, tables={"auc": pd.DataFrame(rows), "spearman": corr.rename_axis("variable").reset_index()},
-                   figures={"correlation": fig})
+        raise DataError(f"none of the serum markers {settings.serum_markers} in the clinical table")
+    rows = [auc_row(df[y_col], df["radscore"], "Radscore")] + [auc_row(df[y_col], df[m], m) for m in markers]
+    return SerumMarkers(auc=pd.DataFrame(rows), spearman=df[["radscore", *markers]].corr(method="spearman"),
+                        positive_name=endpoint.positive_name)
 
 
-def run(ctx: AnalysisContext) -> list[Section]:
+@dataclass(frozen=True)
+class NomogramResult:
+    """The OS and PFS nomograms and the serum markers, each computed or skipped with the reason."""
+
+    os: NomogramFit | Skipped
+    pfs: NomogramFit | Skipped
+    serum: SerumMarkers | Skipped
+
+    def sections(self) -> list[Section]:
+        return [self.os.section(), self.pfs.section(), self.serum.section()]
+
+
+def compute(ctx: AnalysisContext) -> NomogramResult:
+    """Both nomograms (with the Immunoscore when its densities exist) and the serum markers."""
+    s, surv = ctx.settings.nomogram, ctx.survival
     df = patient_table(ctx, "baseline")
-    with_is, _ = add_immunoscore(ctx, df)
-    if with_is is not None:
-        df = with_is
-    out = []
-    surv = ctx.config.survival
-    for name, t, e in (("os", surv.os_time, surv.os_event), ("pfs", surv.pfs_time, surv.pfs_event)):
-        reason = require_columns(df, [c for c in (t, e) if c] or ["(survival columns unset)"]) if t and e else \
-            f"survival.{name}_time/{name}_event not configured"
-        if reason:
-            out.append(Section(f"nomogram_{name}", f"Nomogram for {name.upper()}", skipped=reason))
-            continue
-        out.append(fit_nomogram(ctx, df, t, e, name))
-    out.append(serum_markers(ctx, df))
-    return out
+    if require_columns(df, ctx.settings.immunoscore.columns) is None:
+        df, _ = add_immunoscore(df, ctx.settings.immunoscore)
+    return NomogramResult(
+        os=attempt(OS, fit_nomogram, df, surv.os_time, surv.os_event, "os", s, ctx.seed),
+        pfs=attempt(PFS, fit_nomogram, df, surv.pfs_time, surv.pfs_event, "pfs", s, ctx.seed),
+        serum=attempt(SERUM, serum_markers, df, s, ctx.endpoint))

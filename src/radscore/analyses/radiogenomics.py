@@ -20,16 +20,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
 
+from radscore.analyses._shared import OptionalDependencyMissing, Skipped, attempt, new_figure, require
 from radscore.analyses.context import AnalysisContext, patient_table, table_patients
 from radscore.errors import DataError
 from radscore.report.sections import Section
 
 logger = logging.getLogger(__name__)
+
+SIGNATURES = ("radiogenomics", "Radiogenomics: immune signatures")
+CELLS = ("cell_abundance", "Immune-cell abundance by Radscore group")
+SECTIONS = (SIGNATURES, CELLS)
 
 CYT_GENES = ("GZMA", "PRF1")
 GEP_GENES = ("CCL5", "CD27", "CD274", "CD276", "CD8A", "CMKLR1", "CXCL9", "CXCR6", "HLA-DQA1", "HLA-DRB1",
@@ -76,7 +83,8 @@ def gep_score(expression: pd.DataFrame, weights: Mapping[str, float] | None = No
 def ssgsea_scores(expression: pd.DataFrame, gene_sets: Mapping[str, Sequence[str]], min_size: int = 5,
                   seed: int = 0) -> pd.DataFrame:
     """Samples x gene sets, gseapy ssGSEA normalised enrichment scores (rank normalisation)."""
-    import gseapy
+    with require("gseapy"):
+        import gseapy
 
     res = gseapy.ssgsea(data=expression.T, gene_sets={k: list(v) for k, v in gene_sets.items()}, outdir=None,
                         sample_norm_method="rank", permutation_num=0, no_plot=True, seed=seed, threads=1,
@@ -88,7 +96,8 @@ def ssgsea_scores(expression: pd.DataFrame, gene_sets: Mapping[str, Sequence[str
 def gsea_prerank(expression: pd.DataFrame, radscore: pd.Series, gene_sets: Mapping[str, Sequence[str]],
                  permutations: int = 1000, min_size: int = 5, seed: int = 0) -> pd.DataFrame:
     """GSEA of genes ranked by Spearman correlation with the Radscore (gseapy ``prerank``)."""
-    import gseapy
+    with require("gseapy"):
+        import gseapy
 
     common = expression.index.intersection(radscore.index)
     rho = expression.loc[common].rank().corrwith(radscore.loc[common].rank()).dropna().sort_values(ascending=False)
@@ -105,8 +114,6 @@ def group_tests(values: pd.DataFrame, group: pd.Series, radscore: pd.Series | No
     ----------
     Mann & Whitney 1947; Benjamini & Hochberg 1995 (statsmodels ``multipletests(method="fdr_bh")``).
     """
-    from statsmodels.stats.multitest import multipletests
-
     g = group.reindex(values.index).astype(str)
     rows = []
     for c in values.columns:
@@ -126,64 +133,123 @@ def group_tests(values: pd.DataFrame, group: pd.Series, radscore: pd.Series | No
     return out
 
 
-def _box_figure(values: pd.DataFrame, group: pd.Series, tests: pd.DataFrame):
-    from radscore.analyses._shared import new_figure
-
+def box_figure(values: pd.DataFrame, group: pd.Series, tests: pd.DataFrame):
+    """One box plot per column of ``values``, low vs high Radscore group, titled with the p-value."""
     cols = list(values.columns)
     fig, axes = new_figure((2.4 * len(cols), 3.4), 1, len(cols), squeeze=False)
+    p_values = tests.set_index("variable")["p_value"]
     for ax, c in zip(axes[0], cols):
-        data = [values.loc[group == k, c].dropna() for k in ("low", "high")]
-        ax.boxplot(data, tick_labels=["low", "high"])
-        p = tests.set_index("variable").loc[c, "p_value"]
-        ax.set_title(f"{c}\np = {p:.3g}", fontsize=8)
+        ax.boxplot([values.loc[group == k, c].dropna() for k in ("low", "high")], tick_labels=["low", "high"])
+        ax.set_title(f"{c}\np = {p_values[c]:.3g}", fontsize=8)
         ax.set_xlabel("Radscore group", fontsize=7)
     fig.tight_layout()
     return fig
 
 
-def run(ctx: AnalysisContext) -> list[Section]:
-    s = ctx.config.analyses.radiogenomics
-    out = []
-    pt = patient_table(ctx, "baseline").set_index("patient_id")
-    if ctx.expression is None or ctx.expression.empty:
-        out.append(Section("radiogenomics", "Radiogenomics: immune signatures",
-                           skipped="no expression table (tables.expression)"))
-    else:
-        expr = table_patients(ctx.expression, ctx, "expression").loc[lambda d: d.index.isin(pt.index)]
-        genes = [g for g in (*CYT_GENES, "PDCD1") if g in expr.columns]  # the seed's gene-level follow-up
-        sig = pd.concat([cytolytic_activity(expr), gep_score(expr, s.gep_weights), expr[genes]], axis=1)
-        sets = dict(s.gene_sets)
-        gsea_sets = {"T_CELL_INFLAMED_GEP_AYERS2017": list(GEP_GENES), **sets}
-        tables = {}
-        try:
-            import gseapy  # noqa: F401
-        except ImportError:
-            gsea_note = " ssGSEA and GSEA skipped: gseapy is not installed."
-        else:
-            gsea_note = ""
-            sig = sig.join(ssgsea_scores(expr, gsea_sets, s.min_set_size, ctx.seed).add_prefix("ssGSEA_"))
-            tables["gsea_prerank"] = gsea_prerank(expr, pt["radscore"], gsea_sets, s.gsea_permutations,
-                                                  s.min_set_size, ctx.seed)
-        tests = group_tests(sig, pt["group"], pt["radscore"])
-        text = (f"{len(expr)} patients with expression. CYT = geometric mean of GZMA and PRF1 on the linear TPM "
-                "scale (2**x - 1 of log2(TPM+1), +0.01 offset, Rooney 2015); GEP = unweighted mean of the 18 "
+@dataclass(frozen=True)
+class Signatures:
+    """Immune signatures by Radscore group.
+
+    Attributes
+    ----------
+    values : DataFrame
+        Patients x signatures (CYT, GEP, GZMA/PRF1/PDCD1, ``ssGSEA_<set>``).
+    group : Series
+        Radscore group of the same patients.
+    tests : DataFrame
+        :func:`group_tests` of ``values``.
+    gsea_prerank : DataFrame or None
+        None with ``gsea_note`` saying why (an optional package missing).
+    gsea_note : str
+    weighted : bool
+        GEP from the configured weights (else the unweighted mean).
+    permutations : int
+    """
+
+    values: pd.DataFrame
+    group: pd.Series
+    tests: pd.DataFrame
+    gsea_prerank: pd.DataFrame | None
+    gsea_note: str
+    weighted: bool
+    permutations: int
+
+    def section(self) -> Section:
+        text = (f"{len(self.values)} patients with expression. CYT = geometric mean of GZMA and PRF1 on the linear "
+                "TPM scale (2**x - 1 of log2(TPM+1), +0.01 offset, Rooney 2015); GEP = unweighted mean of the 18 "
                 "Ayers 2017 genes' log2 expression (the published weights are for NanoString data)"
-                + (" with the configured weights" if s.gep_weights else "") +
-                "; the GEP genes and the configured gene sets scored by ssGSEA (gseapy). Group tests: Mann-Whitney, Benjamini-Hochberg q. GSEA "
-                f"pre-ranked by Spearman correlation with the Radscore ({s.gsea_permutations} permutations)."
-                + gsea_note)
-        out.append(Section("radiogenomics", "Radiogenomics: immune signatures", text=text,
-                           tables={"signatures": tests, **tables},
-                           figures={"signatures_by_group": _box_figure(sig, pt["group"].reindex(sig.index), tests)}))
+                + (" with the configured weights" if self.weighted else "")
+                + "; the GEP genes and the configured gene sets scored by ssGSEA (gseapy). Group tests: Mann-Whitney, "
+                "Benjamini-Hochberg q. GSEA pre-ranked by Spearman correlation with the Radscore "
+                f"({self.permutations} permutations).")
+        if self.gsea_note:
+            text += f" ssGSEA and GSEA skipped: {self.gsea_note}."
+        tables = {"signatures": self.tests}
+        if self.gsea_prerank is not None:
+            tables["gsea_prerank"] = self.gsea_prerank
+        return Section(*SIGNATURES, text=text, tables=tables,
+                       figures={"signatures_by_group": box_figure(self.values, self.group, self.tests)})
+
+
+@dataclass(frozen=True)
+class CellAbundance:
+    """Cell abundances by Radscore group: ``tests`` per cell type; the six smallest p drawn."""
+
+    values: pd.DataFrame
+    group: pd.Series
+    tests: pd.DataFrame
+
+    def section(self) -> Section:
+        top = self.tests.nsmallest(6, "p_value")["variable"].tolist()
+        return Section(*CELLS, text=f"{len(self.values)} patients, {self.values.shape[1]} cell types; "
+                                    "Mann-Whitney p and BH q.",
+                       tables={"tests": self.tests},
+                       figures={"top_cells": box_figure(self.values[top], self.group, self.tests)})
+
+
+@dataclass(frozen=True)
+class RadiogenomicsResult:
+    """Signatures and cell abundances, each computed or skipped with the reason."""
+
+    signatures: Signatures | Skipped
+    cells: CellAbundance | Skipped
+
+    def sections(self) -> list[Section]:
+        return [self.signatures.section(), self.cells.section()]
+
+
+def signatures(ctx: AnalysisContext, pt: pd.DataFrame) -> Signatures:
+    """CYT, GEP, ssGSEA and GSEA pre-ranked against the patients' Radscore (``pt``, by patient_id)."""
+    s = ctx.settings.radiogenomics
+    if ctx.expression is None or ctx.expression.empty:
+        raise DataError("no expression table (tables.expression)")
+    expr = table_patients(ctx.expression, ctx, "expression").loc[lambda d: d.index.isin(pt.index)]
+    genes = [g for g in (*CYT_GENES, "PDCD1") if g in expr.columns]  # the seed's gene-level follow-up
+    sig = pd.concat([cytolytic_activity(expr), gep_score(expr, s.gep_weights), expr[genes]], axis=1)
+    gsea_sets = {"T_CELL_INFLAMED_GEP_AYERS2017": list(GEP_GENES), **s.gene_sets}
+    prerank, note = None, ""
+    try:
+        sig = sig.join(ssgsea_scores(expr, gsea_sets, s.min_set_size, ctx.seed).add_prefix("ssGSEA_"))
+        prerank = gsea_prerank(expr, pt["radscore"], gsea_sets, s.gsea_permutations, s.min_set_size, ctx.seed)
+    except OptionalDependencyMissing as exc:  # CYT and GEP need no gseapy: keep them
+        note = str(exc)
+    group = pt["group"].reindex(sig.index)
+    return Signatures(values=sig, group=group, tests=group_tests(sig, pt["group"], pt["radscore"]),
+                      gsea_prerank=prerank, gsea_note=note, weighted=bool(s.gep_weights),
+                      permutations=s.gsea_permutations)
+
+
+def cell_abundance(ctx: AnalysisContext, pt: pd.DataFrame) -> CellAbundance:
+    """Each cell type's abundance by Radscore group (``pt``, by patient_id)."""
     if ctx.cells is None or ctx.cells.empty:
-        out.append(Section("cell_abundance", "Immune-cell abundance by Radscore group",
-                           skipped="no cell-abundance table (tables.cells)"))
-    else:
-        cells = table_patients(ctx.cells, ctx, "cells").loc[lambda d: d.index.isin(pt.index)]
-        tests = group_tests(cells, pt["group"], pt["radscore"])
-        top = tests.nsmallest(6, "p_value")["variable"].tolist()
-        out.append(Section("cell_abundance", "Immune-cell abundance by Radscore group",
-                           text=f"{len(cells)} patients, {cells.shape[1]} cell types; Mann-Whitney p and BH q.",
-                           tables={"tests": tests},
-                           figures={"top_cells": _box_figure(cells[top], pt["group"].reindex(cells.index), tests)}))
-    return out
+        raise DataError("no cell-abundance table (tables.cells)")
+    cells = table_patients(ctx.cells, ctx, "cells").loc[lambda d: d.index.isin(pt.index)]
+    return CellAbundance(values=cells, group=pt["group"].reindex(cells.index),
+                         tests=group_tests(cells, pt["group"], pt["radscore"]))
+
+
+def compute(ctx: AnalysisContext) -> RadiogenomicsResult:
+    """Both sections on the baseline patients; each skipped with the reason when its table is absent."""
+    pt = patient_table(ctx, "baseline").set_index("patient_id")
+    return RadiogenomicsResult(signatures=attempt(SIGNATURES, signatures, ctx, pt),
+                               cells=attempt(CELLS, cell_abundance, ctx, pt))

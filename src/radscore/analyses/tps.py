@@ -16,18 +16,21 @@ high TPS predicts benefit. AUCs are reported for predicting the positive class.
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+from xgboost import XGBClassifier
 
-from radscore.analyses._shared import MissingTool, auc_row, delong_row, fmt_p, km_figure, roc_figure, tool
+from radscore.analyses._shared import KmCurves, auc_row, delong_row, fmt_p, roc_figure
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns
 from radscore.errors import ConfigError, DataError
 from radscore.report.sections import Section
+from radscore.stats import idi, nri
 
-logger = logging.getLogger(__name__)
+KEY, TITLE = "tps", "Complementarity with PD-L1 TPS"
+SECTIONS = ((KEY, TITLE),)
 
 
 def failure_cohorts(y, group, tps, low_cut: float = 1.0, high_cut: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
@@ -60,90 +63,154 @@ def four_groups(group, tps, high_cut: float = 50.0) -> np.ndarray:
     return np.char.add(np.char.add(g.astype("<U8"), "-RS, "), hi.astype("<U20"))
 
 
-def integrated_model(train: pd.DataFrame, test: pd.DataFrame, y_col: str, seed: int):
-    """XGBoost on (radscore, tps) fitted on ``train``; returns the fitted model and test probabilities.
+def integrated_model(train: pd.DataFrame, test: pd.DataFrame, y_col: str, tps_col: str, seed: int):
+    """XGBoost on (radscore, TPS) fitted on ``train``; returns the fitted model and test probabilities.
 
     Small fixed hyper-parameters (depth 2, 100 trees, eta 0.1) because the inputs are two
     already-strong scores; one thread and the seed make it reproducible.
     """
-    from xgboost import XGBClassifier
-
     clf = XGBClassifier(n_estimators=100, max_depth=2, learning_rate=0.1, random_state=seed, n_jobs=1,
                         eval_metric="logloss", tree_method="exact")
-    clf.fit(train[["radscore", "tps"]].to_numpy(float), train[y_col].astype(int).to_numpy())
-    return clf, clf.predict_proba(test[["radscore", "tps"]].to_numpy(float))[:, 1]
+    clf.fit(train[["radscore", tps_col]].to_numpy(float), train[y_col].astype(int).to_numpy())
+    return clf, clf.predict_proba(test[["radscore", tps_col]].to_numpy(float))[:, 1]
 
 
-def _reclassification(y, p_old, p_new) -> pd.DataFrame:
+def reclassification(y, p_old, p_new) -> pd.DataFrame:
+    """Continuous NRI and IDI of ``p_new`` over ``p_old`` (one row each; the reason when undefined)."""
     rows = []
-    for name in ("nri", "idi"):
+    for name, statistic in (("NRI", nri), ("IDI", idi)):
         try:
-            r = tool("radscore.stats", name)(y, p_old, p_new)
-        except (MissingTool, DataError) as exc:
-            rows.append({"statistic": name.upper(), "note": str(exc)})
-            continue
-        row = {"statistic": name.upper()}
-        row.update({k: v for k, v in r.summary.iloc[0].items()} if hasattr(r, "summary") else dict(r))
-        rows.append(row)
+            rows.append({"statistic": name, **statistic(y, p_old, p_new).summary.iloc[0].to_dict()})
+        except DataError as exc:
+            rows.append({"statistic": name, "note": exc.message})
     return pd.DataFrame(rows)
 
 
-def run(ctx: AnalysisContext) -> list[Section]:
-    s = ctx.config.analyses.tps
-    key, title = "tps", "Complementarity with PD-L1 TPS"
+@dataclass(frozen=True)
+class IntegratedModel:
+    """The TPS-Radscore model on the testing patients with TPS.
+
+    Attributes
+    ----------
+    auc, delong, nri_idi : DataFrame
+        AUCs of the three scores, DeLong of the integrated model vs the Radscore, NRI/IDI
+        of its probability over the Radscore model's.
+    roc : dict of str to (y, score)
+    n_train, n_test : int
+    """
+
+    auc: pd.DataFrame
+    delong: pd.DataFrame
+    nri_idi: pd.DataFrame
+    roc: dict[str, tuple[np.ndarray, np.ndarray]]
+    n_train: int
+    n_test: int
+
+
+@dataclass(frozen=True)
+class TpsResult:
+    """Radscore and TPS, each in the other's failure cohort, and combined.
+
+    Attributes
+    ----------
+    failure_cohort_auc, correlation, four_groups : DataFrame
+    failure_roc : dict of str to (y, score)
+        The ROC data of each marker in the other's failure cohort.
+    four_group_km : KmCurves or None
+        PFS by Radscore group x TPS (None without PFS columns).
+    integrated : IntegratedModel or None
+        None when the training or testing patients with TPS hold one outcome class.
+    n_patients, n_radscore_failure, n_tps_failure : int
+    low_cut, high_cut : float
+    """
+
+    failure_cohort_auc: pd.DataFrame
+    correlation: pd.DataFrame
+    four_groups: pd.DataFrame
+    failure_roc: dict[str, tuple[np.ndarray, np.ndarray]]
+    four_group_km: KmCurves | None
+    integrated: IntegratedModel | None
+    n_patients: int
+    n_radscore_failure: int
+    n_tps_failure: int
+    low_cut: float
+    high_cut: float
+
+    def sections(self) -> list[Section]:
+        aucs, corr = self.failure_cohort_auc, self.correlation.iloc[0]
+        tables = {"failure_cohort_auc": aucs, "correlation": self.correlation, "four_groups": self.four_groups}
+        figures = {"failure_roc": roc_figure(self.failure_roc, "AUC in the other marker's failure cohort")}
+        if self.four_group_km is not None:
+            figures["four_group_km"] = self.four_group_km.figure()
+        text = (f"{self.n_patients} patients with TPS. Radscore-failure cohort n={self.n_radscore_failure}, TPS AUC "
+                f"{aucs['auc'].iloc[2]:.3f}; TPS-failure cohort (positive with TPS >= {self.high_cut:g}%, negative "
+                f"with TPS < {self.low_cut:g}%) n={self.n_tps_failure}, Radscore AUC {aucs['auc'].iloc[3]:.3f}. "
+                f"Spearman rho(Radscore, TPS) = {corr['spearman_rho']:.3f} (p = {fmt_p(corr['p_value'])}). TPS is "
+                "negated in AUCs because a high TPS predicts benefit.")
+        m = self.integrated
+        if m is None:
+            text += " Integrated model not fitted: the training or testing patients with TPS hold one outcome class."
+        else:
+            tables.update(integrated_auc=m.auc, integrated_delong=m.delong, integrated_nri_idi=m.nri_idi)
+            figures["integrated_roc"] = roc_figure(m.roc, "Testing patients with TPS")
+            text += (f" The integrated XGBoost TPS-Radscore model was fitted on {m.n_train} training patients with "
+                     f"TPS and evaluated on {m.n_test} testing patients; NRI/IDI compare its probability with the "
+                     "Radscore model's.")
+        return [Section(KEY, TITLE, text=text, tables=tables, figures=figures)]
+
+
+def _integrated(df: pd.DataFrame, y_col: str, tps_col: str, seed: int) -> IntegratedModel | None:
+    train, test = df[df["cohort"] == "training"], df[df["cohort"] == "testing"]
+    if train[y_col].nunique() < 2 or test[y_col].nunique() < 2:
+        return None
+    _, p_new = integrated_model(train, test, y_col, tps_col, seed)
+    yt, rs, neg_tps = test[y_col].astype(int).to_numpy(), test["radscore"].to_numpy(float), -test[tps_col].to_numpy(float)
+    return IntegratedModel(
+        auc=pd.DataFrame([auc_row(yt, p_new, "TPS-Radscore (testing)"), auc_row(yt, rs, "Radscore (testing)"),
+                          auc_row(yt, neg_tps, "TPS (testing)")]),
+        delong=pd.DataFrame([delong_row(yt, p_new, rs, "TPS-Radscore vs Radscore")]),
+        nri_idi=reclassification(yt, test["probability"].to_numpy(float), p_new),
+        roc={"TPS-Radscore": (yt, p_new), "Radscore": (yt, rs), "TPS": (yt, neg_tps)},
+        n_train=len(train), n_test=len(test))
+
+
+def compute(ctx: AnalysisContext) -> TpsResult:
+    """The TPS analyses; ConfigError for inverted cuts, DataError naming absent columns."""
+    s = ctx.settings.tps
     if s.high_cut <= s.low_cut:
         raise ConfigError(f"analyses.tps.high_cut ({s.high_cut}) must exceed low_cut ({s.low_cut}).",
                           file="study.yaml", fix="set high_cut above low_cut.")
-    y_col = ctx.config.endpoint.column
+    y_col, surv = ctx.endpoint.column, ctx.survival
     df = patient_table(ctx, "baseline")
     reason = require_columns(df, [s.column, y_col])
     if reason:
-        return [Section(key, title, skipped=reason)]
+        raise DataError(reason)
     df = df[df[s.column].notna() & df[y_col].notna()].reset_index(drop=True)
     y, tps, rs = df[y_col].astype(int).to_numpy(), df[s.column].to_numpy(float), df["radscore"].to_numpy(float)
+    low, high = (df["group"] == "low").to_numpy(), (df["group"] == "high").to_numpy()
     rad_fail, tps_fail = failure_cohorts(y, df["group"], tps, s.low_cut, s.high_cut)
-    aucs = pd.DataFrame([
-        auc_row(y, rs, "Radscore, all patients with TPS"),
-        auc_row(y, -tps, "TPS (negated), all patients with TPS"),
-        auc_row(y[rad_fail], -tps[rad_fail], "TPS in the Radscore-failure cohort"),
-        auc_row(y[tps_fail], rs[tps_fail], "Radscore in the TPS-failure cohort"),
-    ])
     rho, rho_p = sps.spearmanr(rs, tps)
-    mw = sps.mannwhitneyu(tps[df["group"] == "low"], tps[df["group"] == "high"]) if df["group"].nunique() == 2 else None
-    corr = pd.DataFrame([{"spearman_rho": rho, "p_value": rho_p,
-                          "tps_median_low": float(np.median(tps[df["group"] == "low"])) if (df["group"] == "low").any() else np.nan,
-                          "tps_median_high": float(np.median(tps[df["group"] == "high"])) if (df["group"] == "high").any() else np.nan,
-                          "mannwhitney_p": mw.pvalue if mw else np.nan}])
-    tables = {"failure_cohort_auc": aucs, "correlation": corr}
-    figures = {"failure_roc": roc_figure({"TPS | Radscore failure": (y[rad_fail], -tps[rad_fail]),
-                                          "Radscore | TPS failure": (y[tps_fail], rs[tps_fail])},
-                                         "AUC in the other marker's failure cohort")}
-    surv = ctx.config.survival
+    mw_p = sps.mannwhitneyu(tps[low], tps[high]).pvalue if low.any() and high.any() else np.nan
     four = four_groups(df["group"], tps, s.high_cut)
+    km = None
     if surv.pfs_time and not require_columns(df, [surv.pfs_time, surv.pfs_event]):
-        figures["four_group_km"] = km_figure(df[surv.pfs_time], df[surv.pfs_event], four, "PFS by Radscore group and TPS")
-    tables["four_groups"] = (pd.DataFrame({"group": four, "y": y}).groupby("group")["y"]
-                             .agg(n="size", positive="sum").reset_index())
-    text = (f"{len(df)} patients with TPS. Radscore-failure cohort n={int(rad_fail.sum())}, TPS AUC "
-            f"{aucs['auc'].iloc[2]:.3f}; TPS-failure cohort (positive with TPS >= {s.high_cut:g}%, negative with "
-            f"TPS < {s.low_cut:g}%) n={int(tps_fail.sum())}, Radscore AUC {aucs['auc'].iloc[3]:.3f}. "
-            f"Spearman rho(Radscore, TPS) = {rho:.3f} (p = {fmt_p(rho_p)}). TPS is negated in AUCs because a high "
-            f"TPS predicts benefit.")
-    train, test = df[df["cohort"] == "training"], df[df["cohort"] == "testing"]
-    if train[y_col].nunique() == 2 and test[y_col].nunique() == 2:
-        _, p_new = integrated_model(train, test, y_col, ctx.seed)
-        yt = test[y_col].astype(int).to_numpy()
-        p_old = test["probability"].to_numpy(float)
-        tables["integrated_auc"] = pd.DataFrame([auc_row(yt, p_new, "TPS-Radscore (testing)"),
-                                                 auc_row(yt, test["radscore"], "Radscore (testing)"),
-                                                 auc_row(yt, -test["tps"].to_numpy(float), "TPS (testing)")])
-        tables["integrated_delong"] = pd.DataFrame([delong_row(yt, p_new, test["radscore"], "TPS-Radscore vs Radscore")])
-        tables["integrated_nri_idi"] = _reclassification(yt, p_old, p_new)
-        figures["integrated_roc"] = roc_figure({"TPS-Radscore": (yt, p_new), "Radscore": (yt, test["radscore"].to_numpy()),
-                                                "TPS": (yt, -test["tps"].to_numpy(float))}, "Testing patients with TPS")
-        text += (f" The integrated XGBoost TPS-Radscore model was fitted on {len(train)} training patients with TPS "
-                 f"and evaluated on {len(test)} testing patients; NRI/IDI compare its probability with the "
-                 f"Radscore model's.")
-    else:
-        text += " Integrated model not fitted: the training or testing patients with TPS hold one outcome class."
-    return [Section(key, title, text=text, tables=tables, figures=figures)]
+        km = KmCurves.of(df[surv.pfs_time], df[surv.pfs_event], four, "PFS by Radscore group and TPS")
+    return TpsResult(
+        failure_cohort_auc=pd.DataFrame([
+            auc_row(y, rs, "Radscore, all patients with TPS"),
+            auc_row(y, -tps, "TPS (negated), all patients with TPS"),
+            auc_row(y[rad_fail], -tps[rad_fail], "TPS in the Radscore-failure cohort"),
+            auc_row(y[tps_fail], rs[tps_fail], "Radscore in the TPS-failure cohort"),
+        ]),
+        correlation=pd.DataFrame([{
+            "spearman_rho": rho, "p_value": rho_p,
+            "tps_median_low": float(np.median(tps[low])) if low.any() else np.nan,
+            "tps_median_high": float(np.median(tps[high])) if high.any() else np.nan,
+            "mannwhitney_p": mw_p}]),
+        four_groups=pd.DataFrame({"group": four, "y": y}).groupby("group")["y"].agg(n="size", positive="sum")
+        .reset_index(),
+        failure_roc={"TPS | Radscore failure": (y[rad_fail], -tps[rad_fail]),
+                     "Radscore | TPS failure": (y[tps_fail], rs[tps_fail])},
+        four_group_km=km, integrated=_integrated(df, y_col, s.column, ctx.seed), n_patients=len(df),
+        n_radscore_failure=int(rad_fail.sum()), n_tps_failure=int(tps_fail.sum()), low_cut=s.low_cut,
+        high_cut=s.high_cut)

@@ -1,26 +1,23 @@
-"""Feature extraction with PyRadiomics' definitions: one patient, a cohort, or one image + mask.
+"""Feature extraction with PyRadiomics' definitions.
 
-- :func:`extract_features` - one patient's images x VOIs -> one row (``pet_tumor_original_glcm_Contrast``);
-- :func:`extract_cohort` - many patients, local processes or Dask, resumable cache;
-- :func:`cmd_extract` - ``radscore extract``: PyRadiomics parameter files, PyRadiomics names;
-- :func:`full_protocol_image_types` - the seed's 22 image types (2060 features per VOI).
+- :func:`extract_scans` - the one runner: scans (files) -> feature rows, in parallel, cached;
+- :func:`extract_prepared` - the same runner for scans already prepared in this process;
+- :func:`cmd_extract` - ``radscore extract``: PyRadiomics parameter files and names, or a study's scan path;
+- :func:`seed_settings` - the seed's 22 image types (2060 features per VOI).
 """
 
 from radscore.features.commands import cmd_extract
-from radscore.features.extract import (
-    extract_features,
-    full_protocol_image_types,
-    full_protocol_settings,
-    settings_fingerprint,
-)
-from radscore.features.runner import PatientImages, extract_cohort
+from radscore.features.runner import Extraction, ScanFeatures, extract_prepared, extract_scans
+from radscore.features.settings import FeatureSpec, seed_settings, settings_fingerprint, spec_from_settings
 
 __all__ = [
-    "PatientImages",
+    "Extraction",
+    "FeatureSpec",
+    "ScanFeatures",
     "cmd_extract",
-    "extract_cohort",
-    "extract_features",
-    "full_protocol_image_types",
-    "full_protocol_settings",
+    "extract_prepared",
+    "extract_scans",
+    "seed_settings",
     "settings_fingerprint",
+    "spec_from_settings",
 ]

@@ -42,82 +42,6 @@ def torch_available() -> bool:
     return True
 
 
-def crop_around_mask(image: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-    """A ``size``^3 cube centred on the mask's bounding-box centre, edge-padded outside the image.
-
-    Parameters
-    ----------
-    image, mask : ndarray (z, y, x)
-        Same shape; the mask is non-zero inside the tumour.
-    size : int
-        Edge length in voxels (resample to isotropic spacing first).
-    """
-    image, mask = np.asarray(image, float), np.asarray(mask) != 0
-    if image.shape != mask.shape or image.ndim != 3:
-        raise DataError(f"image {image.shape} and mask {mask.shape} must be the same 3-D shape.",
-                        fix="resample the mask onto the image grid.")
-    if not mask.any():
-        raise DataError("the mask is empty.", fix="check the segmentation.")
-    idx = np.argwhere(mask)
-    centre = (idx.min(axis=0) + idx.max(axis=0)) // 2
-    half = size // 2
-    padded = np.pad(image, half + 1, mode="edge")
-    start = centre - half + half + 1
-    return padded[tuple(slice(s, s + size) for s in start)].copy()
-
-
-def crop_lesion(ct, pet, mask, size: int, spacing_mm: float = 1.0) -> dict[str, np.ndarray]:
-    """PET and CT cubes of ``size`` voxels at ``spacing_mm`` around the mask's bounding-box centre.
-
-    Both images are resampled (linear; CT outside the scan -1000 HU, PET 0 SUV) onto one
-    axis-aligned grid centred on the tumour in physical space, so the crop covers the same
-    millimetres whatever the scanners' voxel sizes.
-
-    Parameters
-    ----------
-    ct, pet, mask : SimpleITK.Image
-        CT (HU), PET (SUV) and tumour mask (non-zero inside), each on its own grid.
-    """
-    import SimpleITK as sitk
-
-    arr = sitk.GetArrayViewFromImage(mask)
-    idx = np.argwhere(arr != 0)
-    if idx.size == 0:
-        raise DataError("the mask is empty.", fix="check the segmentation.")
-    centre_zyx = (idx.min(axis=0) + idx.max(axis=0)) / 2.0
-    centre = np.asarray(mask.TransformContinuousIndexToPhysicalPoint([float(c) for c in centre_zyx[::-1]]))
-    ref = sitk.Image([size] * 3, sitk.sitkFloat32)
-    ref.SetSpacing([spacing_mm] * 3)
-    ref.SetOrigin(tuple(centre - spacing_mm * (size - 1) / 2.0))
-    out = {}
-    for name, img, fill in (("ct", ct, -1000.0), ("pet", pet, 0.0)):
-        res = sitk.Resample(sitk.Cast(img, sitk.sitkFloat32), ref, sitk.Transform(), sitk.sitkLinear, fill)
-        out[name] = sitk.GetArrayFromImage(res).astype(float)
-    return out
-
-
-def crops_from_manifest(manifest: pd.DataFrame, root: str | Path, size: int,
-                        spacing_mm: float = 1.0) -> dict[tuple[str, str, str], dict[str, np.ndarray]]:
-    """:func:`crop_lesion` for every manifest row, keyed ``(patient_id, timepoint, lesion_id)``.
-
-    Paths are relative to ``root`` (the study folder) unless absolute.
-    """
-    from radscore.io.images import load_image, load_mask
-
-    root = Path(root)
-    crops = {}
-    for row in manifest.itertuples(index=False):
-        pid = str(row.patient_id)
-        path = {k: (Path(getattr(row, k)) if Path(getattr(row, k)).is_absolute() else root / getattr(row, k))
-                for k in ("ct", "pet", "mask")}
-        ct = load_image(path["ct"], modality="ct", patient=pid)
-        pet = load_image(path["pet"], modality="pet", patient=pid)
-        mask = load_mask(path["mask"], patient=pid)
-        key = (pid, str(getattr(row, "timepoint", "baseline")), str(getattr(row, "lesion_id", "1")))
-        crops[key] = crop_lesion(ct, pet, mask, size, spacing_mm)
-    return crops
-
-
 def normalise_crop(crop: np.ndarray, modality: str) -> np.ndarray:
     """Fixed-scale intensity normalisation: CT HU clipped to [-1000, 1000] / 1000; PET SUV / 10 clipped to [0, 3].
 
@@ -211,7 +135,7 @@ class CropAutoEncoder:
         want = (self.crop_size,) * 3
         if X.ndim != 4 or X.shape[1:] != want:
             raise DataError(f"crops must have shape (n, {self.crop_size}, {self.crop_size}, {self.crop_size}), "
-                            f"got {X.shape}.", fix="crop with crop_around_mask(..., crop_size).")
+                            f"got {X.shape}.", fix="cut crops with radscore.imaging.crop.crop_lesion(..., crop_size).")
         return X
 
     def fit(self, X) -> CropAutoEncoder:
@@ -296,7 +220,7 @@ def add_deep_features(features: pd.DataFrame, crops: Mapping[tuple[str, str, str
         One row per ``patient_id, timepoint, lesion_id``.
     crops : mapping
         ``(patient_id, timepoint, lesion_id) -> {"pet": cube, "ct": cube}`` of raw
-        SUV/HU crops (:func:`crop_around_mask`), each ``crop_size``^3.
+        SUV/HU crops (:func:`radscore.imaging.crop.crop_lesion`), each ``crop_size``^3.
     settings : DeepFeatureSettings
         ``enabled``, ``weights`` (a file per modality: ``<weights>`` with ``{modality}``
         in the name, e.g. ``encoder_{modality}.pt``), ``epochs``, ``latent_size``,

@@ -25,17 +25,14 @@ import numpy as np
 import SimpleITK as sitk
 from threadpoolctl import threadpool_limits
 
-from radscore.config import FeatureSettings
-from radscore.errors import ConfigError, ImageError
+from radscore.catalog import TEXTURE_CLASSES, image_type_of
+from radscore.errors import ImageError
 from radscore.features import pyrad
 from radscore.features.discretise import bin_image
 from radscore.features.firstorder import firstorder_features
 from radscore.features.filters import Box, bounding_box, filtered_images
 
 log = logging.getLogger(__name__)
-
-TEXTURE_CLASSES = ("firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
-
 
 def _feature_classes() -> dict[str, type]:
     from radiomics import getFeatureClasses
@@ -166,27 +163,7 @@ def _voi_box(voi: np.ndarray, union_box: Box) -> tuple[Box, Box]:
     return own, rel  # type: ignore[return-value]
 
 
-#: PyRadiomics settings the fast path implements; anything else set to a non-default value
-#: (resampling, normalisation, re-segmentation, 2-D, voxel-based) goes to plain PyRadiomics.
-FAST_SETTINGS_DEFAULTS: dict[str, Any] = {
-    "resampledPixelSpacing": None, "normalize": False, "resegmentRange": None, "force2D": False,
-    "voxelBased": False, "removeOutliers": None,
-}
-
-
-#: Image types with a shared-filter implementation (:func:`.filters.filtered_images`).
-FAST_IMAGE_TYPES = frozenset(
-    {"Original", "Wavelet", "LoG", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient", "LBP3D"})
-
-
-def fast_path_supported(settings: dict[str, Any], image_types: dict[str, Any] | None = None) -> bool:
-    """Whether the shared-filter engine covers these PyRadiomics settings (and image types) exactly."""
-    if image_types is not None and not set(image_types) <= FAST_IMAGE_TYPES:
-        return False
-    return all(settings.get(k, d) in (d, None, False) for k, d in FAST_SETTINGS_DEFAULTS.items())
-
-
-def _check_vois(vois: dict[str, np.ndarray], patient: str | None) -> dict[str, np.ndarray]:
+def check_vois(vois: dict[str, np.ndarray], patient: str | None) -> dict[str, np.ndarray]:
     masks = {}
     for name, voi in vois.items():
         voi = np.asarray(voi, dtype=bool)
@@ -303,45 +280,6 @@ def _extract_image_loop(image, masks, image_types, classes, settings, ubox, unio
                 per_voi[v].update({f"{itype_name}_{c}_{k}": x for k, x in by_class[c].items()})
 
 
-def extract_patient(
-    images: dict[str, sitk.Image],
-    vois: dict[str, np.ndarray],
-    settings: FeatureSettings,
-    *,
-    patient: str | None = None,
-) -> dict[str, float]:
-    """All features of one patient (see :func:`radscore.features.extract.extract_features`)."""
-    from radscore.features.extract import pyradiomics_settings
-
-    image_types = pyrad.canonical_image_types(settings.image_types)
-    unsupported = sorted(set(image_types) - FAST_IMAGE_TYPES)
-    if unsupported:
-        raise ConfigError(
-            f"image type(s) {unsupported} are not available in radscore's extraction.",
-            file="features.image_types", fix=f"use: {', '.join(sorted(FAST_IMAGE_TYPES))}.",
-        )
-    classes = [c for c in settings.feature_classes if c in TEXTURE_CLASSES]
-    images = {k: v for k, v in images.items() if k in settings.images}
-    masks = _check_vois({k: v for k, v in vois.items() if k in settings.vois}, patient)
-    if not masks or not images:
-        return {}
-    spacing = next(iter(images.values())).GetSpacing()
-    shapes = shape_features(masks, spacing) if "shape" in settings.feature_classes else {}
-    row: dict[str, float] = {}
-    for image_name, image in images.items():
-        kw = pyradiomics_settings(image_name, settings)
-        per_voi = extract_image(image, masks, image_types, classes, kw, patient=patient, image_name=image_name)
-        for v in masks:
-            prefix = f"{image_name}_{v}_"
-            row.update({prefix + k: x for k, x in shapes.get(v, {}).items()})
-            row.update({prefix + k: x for k, x in per_voi[v].items()})
-    return row
-
-
 def _custom_for(itype_name: str, image_types: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Custom settings of the image type that produced ``itype_name`` (``wavelet-LLH`` -> Wavelet)."""
-    prefix = itype_name.split("-")[0].rstrip("0123456789")
-    key = {"original": "Original", "wavelet": "Wavelet", "log": "LoG", "square": "Square",
-           "squareroot": "SquareRoot", "logarithm": "Logarithm", "exponential": "Exponential",
-           "gradient": "Gradient", "lbp": "LBP3D"}.get(prefix)
-    return dict(image_types.get(key, {}) or {})
+    return dict(image_types.get(image_type_of(itype_name).name, {}) or {})

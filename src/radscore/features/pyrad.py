@@ -22,34 +22,6 @@ def quiet_pyradiomics() -> None:
     logging.getLogger("radiomics").setLevel(logging.ERROR)
 
 
-#: PyRadiomics' image type names (its ``get<Name>Image`` functions), by lower-case key.
-IMAGE_TYPES = {n.lower(): n for n in (
-    "Original", "Wavelet", "LoG", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient", "LBP2D", "LBP3D"
-)}
-
-
-def canonical_image_types(image_types: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
-    """Image type keys in PyRadiomics' spelling (``original`` -> ``Original``), case-insensitively.
-
-    Raises
-    ------
-    ConfigError
-        For a name PyRadiomics does not know.
-    """
-    from radscore.errors import ConfigError
-
-    out = {}
-    for key, custom in image_types.items():
-        name = IMAGE_TYPES.get(str(key).lower())
-        if name is None:
-            raise ConfigError(
-                f"unknown image type '{key}'.", file="features.image_types",
-                fix=f"use one of: {', '.join(IMAGE_TYPES.values())}.",
-            )
-        out[name] = dict(custom or {})
-    return out
-
-
 def make_extractor(
     settings: dict[str, Any],
     image_types: dict[str, dict[str, Any]],
@@ -68,6 +40,8 @@ def make_extractor(
         class -> feature names (empty list / None = all). None enables all classes.
     """
     from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    from radscore.features.settings import canonical_image_types
 
     quiet_pyradiomics()
     ext = RadiomicsFeatureExtractor(**settings)

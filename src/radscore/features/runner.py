@@ -1,272 +1,402 @@
-"""Cohort extraction: parallel (local processes or Dask), resumable, one row per patient.
+"""The extraction runner: the one way any entry point turns scans into feature rows.
 
-The unit of work is one (patient, image, part): a part is a run of that image's filters
-(:func:`split_image_types`: e.g. original + wavelet | LoG | the rest), each filter shared by
-all of the image's VOIs. A patient's three images then make nine tasks of similar length,
-so two or more workers stay busy even on a single patient. Each finished (image, part, VOI)
-is cached at once under a key made of the image's content hash, the part, the VOI's content
-hash and :func:`~radscore.features.extract.settings_fingerprint`, written atomically; a
-killed run restarted later recomputes only what has no complete entry.
+(The tasks themselves, as they run in a worker, are in :mod:`radscore.features.tasks`.)
+
+``radscore run`` (and its robustness repeats), ``predict``, the page and ``extract`` all
+call :func:`extract_scans` (scans given by their files) or :func:`extract_prepared`
+(scans already prepared in this process). The work is a small task graph run by
+:class:`radscore.runtime.executor.TaskPool` on local processes or a Dask cluster:
+
+1. one *prepare* task per scan (:func:`radscore.imaging.preprocess.prepare_scan`): load,
+   resample, fuse, build the VOIs; the images and VOIs are written to a scratch folder;
+2. then, per image, up to three *part* tasks of contiguous image types
+   (:func:`split_image_types`: e.g. original + wavelet | LoG | the rest), each computing
+   all of the scan's VOIs with the filters shared (:func:`radscore.features.engine.extract_image`),
+   and one *shape* task (shape depends on the mask only). Part tasks go ahead of waiting
+   prepare tasks, so a scan finishes soon after it starts and two or more workers stay
+   busy even on a single patient.
+
+Every (image, part, VOI) result is cached the moment it is computed, under a key made of
+the prepared image's and VOI's content hashes and the settings' fingerprint; a prepared
+scan's metadata (those hashes, its provenance) is cached under a key of its input files'
+content and the preparation settings. A rerun therefore assembles finished scans from the
+cache without loading an image, and an interrupted run recomputes only the parts that
+have no complete entry. A scan that fails (at any task) is reported with the reason; the
+others carry on.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from dataclasses import dataclass, replace
+import shutil
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-import SimpleITK as sitk
 
-from radscore.config import FeatureSettings
-from radscore.errors import RadscoreError
+from radscore import __version__
+from radscore.config import ScanSettings
+from radscore.errors import ImageError, OutputError, describe
+from radscore.features import tasks
+from radscore.features.settings import ENGINE_VERSION, FeatureSpec, spec_from_settings
+from radscore.features.tasks import SHAPE, entry_key, shape_key, split_image_types
+from radscore.imaging.preprocess import PreparedScan
+from radscore.io.scan import ID_COLUMNS, ScanRef, content_hashes
 from radscore.runtime.cache import ResultCache, make_key
-from radscore.runtime.executor import default_workers, run_tasks
+from radscore.runtime.executor import TaskPool
 from radscore.runtime.progress import progress
+from radscore.runtime.provenance import ScanProvenance, Step
 
 log = logging.getLogger(__name__)
 
+_PART_PRIORITY, _PREPARE_PRIORITY = 1, 0  # a started scan's parts go first (plus their cost, below)
 
+
+# ------------------------------------------------------------------ results
 @dataclass(frozen=True)
-class PatientImages:
-    """One patient's inputs: images on one grid and boolean VOIs (z, y, x) on that grid."""
+class ScanFeatures:
+    """One scan's outcome: its features and provenance, or why it has none."""
 
-    patient: str
-    images: dict[str, sitk.Image]
-    vois: dict[str, np.ndarray]
-
-
-SHAPE_TASK = "__shape__"
-
-#: Relative CPU cost of one image type's filter + features (per LoG sigma, per wavelet
-#: level), measured on the benchmark patients (``benchmarks/extraction.py``: original 0.08 s,
-#: wavelet 0.6 s, LoG 0.24 s per sigma, LBP-3D 0.3 s per image). Only the balance of the
-#: parts depends on it, never a value.
-IMAGE_TYPE_COST = {"Original": 1.0, "Wavelet": 7.0, "LoG": 3.0, "LBP3D": 4.0}
-_OTHER_COST = 1.0
-
-
-def split_image_types(image_types: dict[str, dict[str, Any]], parts: int = 3) -> list[dict[str, dict[str, Any]]]:
-    """Cut the (canonical, ordered) image types into at most ``parts`` runs of similar cost.
-
-    An image type goes to the part its cost's midpoint falls in, so the runs are contiguous
-    and keep PyRadiomics' column order when joined. With the seed's protocol: original +
-    wavelet | LoG (5 sigmas) | square ... LBP-3D.
-    """
-    costs = []
-    for name, custom in image_types.items():
-        n = len((custom or {}).get("sigma", [1])) if name == "LoG" else int((custom or {}).get("level", 1))
-        costs.append(IMAGE_TYPE_COST.get(name, _OTHER_COST) * max(1, n))
-    total = sum(costs)
-    out: list[dict[str, dict[str, Any]]] = [{} for _ in range(parts)]
-    done = 0.0
-    for (name, custom), cost in zip(image_types.items(), costs):
-        out[min(parts - 1, int((done + cost / 2) / total * parts))][name] = custom
-        done += cost
-    return [p for p in out if p]
+    ref: ScanRef
+    features: dict[str, float] | None = None
+    provenance: ScanProvenance | None = None
+    error: str | None = None
+    crops: dict[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
-class _Task:
-    """One image's features for some VOIs and a part of the image types, or
-    (``image_name == SHAPE_TASK``) the VOIs' shape."""
+class Extraction:
+    """Every scan's :class:`ScanFeatures`, in input order."""
 
-    patient: str
-    image_name: str
-    image: sitk.Image | None
-    vois: dict[str, np.ndarray]
-    settings: FeatureSettings
-    cache_dir: str | None
-    keys: dict[str, str]
-    part: int = 0
-    image_types: dict[str, dict[str, Any]] | None = None
-    single_thread: bool = False
-    spacing: tuple[float, ...] = ()
+    scans: tuple[ScanFeatures, ...]
 
+    def table(self, *, sort_columns: bool = True) -> pd.DataFrame:
+        """One row per scan that succeeded: :data:`~radscore.io.scan.ID_COLUMNS`, then the features
+        (sorted by name, or in PyRadiomics' order), rows sorted by patient, time point, lesion."""
+        rows = [{**s.ref.ident, **s.features} for s in self.scans if s.features is not None]
+        if not rows:
+            return pd.DataFrame(columns=list(ID_COLUMNS))
+        names = list(dict.fromkeys(k for r in rows for k in r if k not in ID_COLUMNS))
+        if sort_columns:
+            names = sorted(names)
+        # one float array: 10x faster than pd.DataFrame(rows) on rows of ~25k features
+        values = np.array([[r.get(c, np.nan) for c in names] for r in rows], dtype=np.float64)
+        df = pd.concat([pd.DataFrame([{c: r[c] for c in ID_COLUMNS} for r in rows]),
+                        pd.DataFrame(values.reshape(len(rows), len(names)), columns=names)], axis=1)
+        return df.sort_values(["patient_id", "timepoint", "lesion_id"], kind="mergesort").reset_index(drop=True)
 
-def image_hash(image: sitk.Image) -> str:
-    """Content hash of an image: voxel values, pixel type and geometry."""
-    h = hashlib.sha256()
-    arr = sitk.GetArrayViewFromImage(image)
-    h.update(str((arr.dtype.str, arr.shape, image.GetSpacing(), image.GetOrigin(), image.GetDirection())).encode())
-    h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()[:24]
+    def qc(self, stage: str = "extract") -> pd.DataFrame:
+        """One row per excluded scan and per warning: ID columns, stage, severity, problem."""
+        rows = []
+        for s in self.scans:
+            if s.error is not None:
+                rows.append({**s.ref.ident, "stage": stage, "severity": "excluded", "problem": s.error})
+            elif s.provenance is not None:
+                rows += [{**s.ref.ident, "stage": stage, "severity": "warning", "problem": w}
+                         for w in s.provenance.warnings]
+        return pd.DataFrame(rows, columns=[*ID_COLUMNS, "stage", "severity", "problem"])
 
+    @property
+    def provenance(self) -> list[ScanProvenance]:
+        return [s.provenance for s in self.scans if s.features is not None and s.provenance is not None]
 
-def voi_hash(voi: np.ndarray) -> str:
-    """Content hash of a boolean VOI."""
-    arr = np.asarray(voi, dtype=bool)
-    h = hashlib.sha256(str(arr.shape).encode())
-    h.update(np.packbits(arr).tobytes())
-    return h.hexdigest()[:24]
-
-
-def entry_key(image_digest: str, part: dict[str, dict[str, Any]], voi_name: str, voi_digest: str,
-              fingerprint: str) -> str:
-    """Cache key of one (image, part of the image types, VOI) result."""
-    return make_key("features", image_digest, sorted(part), voi_name, voi_digest, fingerprint)
-
-
-def _cached(cache: ResultCache | None, key: str) -> dict[str, float] | None:
-    """One cached (image, part, VOI) result in PyRadiomics' column order, or None."""
-    hit = cache.get_json(key) if cache is not None else None
-    return None if hit is None else dict(zip(hit["names"], hit["values"]))
+    def crops(self) -> dict[tuple[str, str, str], dict[str, np.ndarray]]:
+        """Deep-feature crops by ``(patient_id, timepoint, lesion_id)`` (scans that have them)."""
+        return {(s.ref.patient_id, s.ref.timepoint, s.ref.lesion_id): s.crops for s in self.scans
+                if s.crops is not None and s.features is not None}
 
 
-def _run_task(task: _Task) -> tuple[str, str, int, dict[str, dict[str, float]]]:
-    """Worker: features of one image part for the VOIs not yet cached; caches each VOI at once."""
-    from radscore.features import engine
-    from radscore.features.extract import pyradiomics_settings
+# ------------------------------------------------------------------ the scheduler
+@dataclass
+class _Scan:
+    ref: ScanRef
+    hashes: dict[str, str] | None = None
+    key: str | None = None  # prepared-scan cache key
+    meta: dict[str, Any] | None = None
+    results: dict[tuple[str, int, str], dict[str, float]] = field(default_factory=dict)
+    pending: int = 0
+    error: str | None = None
+    done: bool = False
 
-    if task.single_thread:
-        # one process per core already: threaded ITK filters and BLAS would oversubscribe
-        from threadpoolctl import threadpool_limits
 
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
-        threadpool_limits(1)
-    cache = ResultCache(task.cache_dir) if task.cache_dir else None
-    out: dict[str, dict[str, float]] = {}
-    for v in task.vois:  # cached since the run was planned, e.g. by a patient with the same VOI (shape)
-        hit = _cached(cache, task.keys[v])
-        if hit is not None:
-            out[v] = hit
-    todo = {v: m for v, m in task.vois.items() if v not in out}
-    if todo:
-        st = task.settings
-        masks = engine._check_vois(todo, task.patient)
-        if task.image_name == SHAPE_TASK:  # shape depends on mask and spacing only: once per VOI
-            per_voi = engine.shape_features(masks, task.spacing)
+class _Runner:
+    """Plans and runs the tasks of one call (see the module docstring)."""
+
+    def __init__(self, spec: FeatureSpec, *, settings: ScanSettings | None = None, perturbation: str | None = None,
+                 crop_size: int | None = None, cache_dir=None, workers=None, scheduler=None, memory_limit_gb=None,
+                 desc: str = "extracting", total: int = 0):
+        self.spec = spec
+        self.settings, self.perturbation, self.crop_size = settings, perturbation, crop_size
+        self.cache = ResultCache(cache_dir) if cache_dir is not None else None
+        self.cache_dir = str(cache_dir) if cache_dir is not None else None
+        # Prepared images live beside the cache (a folder every Dask worker sees, like the
+        # cache) or, without a cache, in a temporary folder of this call.
+        self._tmp = None if cache_dir is not None else tempfile.TemporaryDirectory(prefix="radscore-prepared-")
+        self.scratch = Path(cache_dir).parent / "prepared" if cache_dir is not None else Path(self._tmp.name)
+        _sweep(self.scratch)
+        self.parts = split_image_types(spec.image_types)
+        self.local = scheduler is None
+        self.pool = TaskPool(tasks.work, workers=workers, scheduler=scheduler, memory_limit_gb=memory_limit_gb)
+        self.submitted: list[tuple[int, tasks.Prepare | tasks.Part]] = []
+        self.scans: list[_Scan] = []
+        self.bar = progress(total=total, desc=desc, unit="scan")
+
+    # -- planning -------------------------------------------------------------------
+    def _jobs(self, scan: _Scan) -> list[tuple[str, int, dict | None, dict[str, str]]]:
+        """(image, part, image types, {VOI: key}) of a prepared scan."""
+        meta, fp = scan.meta, self.spec.fingerprint
+        jobs = []
+        if meta["images"] and "shape" in self.spec.classes:  # first among equal costs (tasks.SHAPE_COST_FRACTION)
+            jobs.append((SHAPE, 0, None, {v: shape_key(v, h, meta["spacing"], fp) for v, h in meta["vois"].items()}))
+        for image_name in self.spec.images:
+            if image_name not in meta["images"]:
+                continue
+            for i, part in enumerate(self.parts):
+                jobs.append((image_name, i, part, {v: entry_key(meta["images"][image_name], part, v, h, fp)
+                                                   for v, h in meta["vois"].items()}))
+        return jobs
+
+    def _missing(self, scan: _Scan) -> list[tuple[str, int, dict | None, dict[str, str]]]:
+        """Jobs with VOIs not in the cache (the cached ones go into the scan's results)."""
+        out = []
+        for image_name, i, part, keys in self._jobs(scan):
+            missing = {}
+            for v, key in keys.items():
+                hit = tasks.cached(self.cache, key)
+                if hit is None:
+                    missing[v] = key
+                else:
+                    scan.results[(image_name, i, v)] = hit
+            if missing:
+                out.append((image_name, i, part, missing))
+        return out
+
+    def _submit(self, index: int, task: tasks.Prepare | tasks.Part, priority: int) -> None:
+        self.submitted.append((index, task))
+        assert self.pool.submit(task, priority=priority) == len(self.submitted) - 1  # pool indices follow ours
+        self.scans[index].pending += 1
+
+    def folder(self, index: int) -> Path:
+        scan = self.scans[index]
+        return self.scratch / (f"{scan.key}-{index}" if scan.key else f"scan-{index}")
+
+    def submit_prepare(self, index: int, threads: int = 1) -> None:
+        """Queue a scan's preparation, on ``threads`` threads (see :meth:`prepare_threads`)."""
+        scan = self.scans[index]
+        self._submit(index, tasks.Prepare(scan.ref, self.settings, self.spec, scan.hashes, str(self.folder(index)),
+                                          scan.key, self.cache_dir, self.perturbation, self.crop_size,
+                                          threads=threads), _PREPARE_PRIORITY)
+
+    def prepare_threads(self, n_prepare: int) -> int:
+        """Threads of each preparation: more than one only when fewer scans than local workers are
+        to be prepared (a single patient), as the idle workers' cores would otherwise wait for it.
+        Resampling, the slowest step, scales with ITK's threads."""
+        return max(1, self.pool.size // n_prepare) if n_prepare else 1
+
+    def submit_parts(self, index: int) -> None:
+        """Queue the prepared scan's missing parts; finish it when none is missing."""
+        scan = self.scans[index]
+        jobs = self._missing(scan)
+        if jobs and not Path(scan.meta["folder"]).is_dir():
+            scan.meta = None  # metadata from the cache but its images are gone: prepare again
+            return self.submit_prepare(index)
+        for image_name, i, part, keys in jobs:
+            # longest first among waiting parts, so that no long part is left for the end
+            cost = (tasks.SHAPE_COST_FRACTION * sum(map(tasks.part_cost, self.parts)) if part is None
+                    else tasks.part_cost(part))
+            self._submit(index, tasks.Part(scan.ref.key, scan.ref.patient_id, scan.meta["folder"], image_name, i, part,
+                                           keys, self.spec, self.cache_dir, threads=1),
+                         _PART_PRIORITY + round(cost))
+        if scan.pending == 0:
+            self.finish(scan)
+
+    # -- results --------------------------------------------------------------------
+    def finish(self, scan: _Scan) -> None:
+        scan.done = True
+        self.bar.update(1)
+        if scan.meta is not None:
+            shutil.rmtree(scan.meta["folder"], ignore_errors=True)
+
+    def _on_result(self, res) -> None:
+        index, task = self.submitted[res.index]
+        scan = self.scans[index]
+        scan.pending -= 1
+        if isinstance(res.error, OutputError):  # a full or read-only disk fails every scan: stop now
+            raise res.error
+        if res.error is not None and scan.error is None:
+            scan.error = describe(res.error)
+            log.warning("patient %s (%s, lesion %s): %s", scan.ref.patient_id, scan.ref.timepoint,
+                        scan.ref.lesion_id, scan.error)
+        if scan.error is not None:
+            if scan.pending == 0:
+                self.finish(scan)
+        elif isinstance(task, tasks.Prepare):
+            scan.meta = res.value
+            self.submit_parts(index)
         else:
-            classes = [c for c in st.feature_classes if c in engine.TEXTURE_CLASSES]
-            per_voi = engine.extract_image(
-                task.image, masks, task.image_types or {}, classes,
-                pyradiomics_settings(task.image_name, st), patient=task.patient, image_name=task.image_name,
-            )
-        for v in masks:
-            values = per_voi[v]
-            if cache is not None:  # lists keep PyRadiomics' column order (JSON objects get sorted)
-                cache.put_json(task.keys[v], {"names": list(values), "values": list(values.values())})
-            out[v] = values
-    return task.patient, task.image_name, task.part, out
+            _, image_name, part, per_voi = res.value
+            for v, values in per_voi.items():
+                scan.results[(image_name, part, v)] = values
+            if scan.pending == 0:
+                self.finish(scan)
+
+    def run(self) -> Extraction:
+        if self.pool.parallel and self.local and self.submitted:
+            from radscore.features import engine
+
+            engine.warm_up()  # forked workers start with PyRadiomics and the numba kernels loaded
+        try:
+            with self.pool:
+                for res in self.pool.results():
+                    self._on_result(res)
+        finally:
+            self.bar.close()
+            if self._tmp is not None:
+                self._tmp.cleanup()
+        return Extraction(tuple(self._outcome(s) for s in self.scans))
+
+    def _outcome(self, scan: _Scan) -> ScanFeatures:
+        if scan.error is not None:
+            return ScanFeatures(scan.ref, error=scan.error)
+        row: dict[str, float] = {}
+        # in the settings' order (the cached metadata's JSON has its keys sorted)
+        vois = [v for v in (self.spec.vois or sorted(scan.meta["vois"])) if v in scan.meta["vois"]]
+        for image_name in self.spec.images:
+            if image_name not in scan.meta["images"]:
+                continue
+            for v in vois:
+                prefix = f"{image_name}_{v}_"
+                row.update({prefix + k: x for k, x in scan.results.get((SHAPE, 0, v), {}).items()})
+                for i in range(len(self.parts)):  # the parts are runs of the image types: joined in order
+                    row.update({prefix + k: x for k, x in scan.results.get((image_name, i, v), {}).items()})
+        prov = ScanProvenance.from_dict(scan.meta["provenance"]).then(Step(
+            "features", settings={"images": list(self.spec.images), "vois": vois,
+                                  "image_types": self.spec.image_types, "classes": list(self.spec.classes),
+                                  "pyradiomics_settings": self.spec.kwargs},
+            inputs={f"image_{n}": h for n, h in scan.meta["images"].items()},
+            result={"n_features": len(row), "fingerprint": self.spec.fingerprint, "engine_version": ENGINE_VERSION}))
+        return ScanFeatures(scan.ref, features=row, provenance=prov, crops=scan.meta.get("crops"))
 
 
-def extract_cohort(
-    patients: Iterable[PatientImages],
-    settings: FeatureSettings,
-    *,
-    cache_dir: str | Path | None = None,
-    workers: int | None = None,
-    scheduler: str | None = None,
-) -> pd.DataFrame:
-    """Features of every patient, one row each (``patient_id`` + ``{image}_{voi}_{feature}``).
+def _sweep(scratch: Path, older_than_s: float = 3600.0) -> None:
+    """Remove half-written prepared scans a killed worker left (never read: only complete folders are)."""
+    import time
+
+    for tmp in scratch.glob(".*.tmp") if scratch.is_dir() else []:
+        try:
+            if time.time() - tmp.stat().st_mtime > older_than_s:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _prepare_key(ref: ScanRef, hashes: dict[str, str], settings: ScanSettings, perturbation: str | None,
+                 crop_size: int | None) -> str:
+    """Cache key of a prepared scan: its files' content and every setting preparation reads."""
+    return make_key("prepared-v1", __version__, hashes, ref.mask_roi, ref.mask_label, ref.weight_kg, ref.dose_mbq,
+                    perturbation, crop_size, settings.preprocess.model_dump(mode="json"),
+                    settings.voi.model_dump(mode="json"), settings.fusion.model_dump(mode="json"), settings.seed)
+
+
+def extract_scans(refs: Sequence[ScanRef], settings: ScanSettings, *, cache_dir: str | Path | None = None,
+                  workers: int | None = None, scheduler: str | None = None, memory_limit_gb: float | None = None,
+                  perturbation: str | None = None, crop_size: int | None = None,
+                  desc: str = "extracting") -> Extraction:
+    """Prepare and extract every scan (in parallel, resumable, one failure never stops the rest).
 
     Parameters
     ----------
-    patients : iterable of PatientImages
-    settings : FeatureSettings
+    refs : sequence of ScanRef
+    settings : ScanSettings
+        Preparation (preprocess, voi, fusion, seed) and feature settings.
     cache_dir : path, optional
-        Result cache; a rerun after an interruption computes only missing (image, part, VOI)
-        results.
+        The result cache; a rerun reuses every finished scan and part.
     workers : int, optional
         Local processes (default: number of cores); 1 runs in this process.
     scheduler : str, optional
-        ``dask.distributed`` scheduler address; the same tasks then run on that cluster.
-
-    Raises
-    ------
-    RadscoreError
-        The first patient's error (with the patient named) after all others finished and
-        were cached.
+        ``dask.distributed`` scheduler address: the same tasks run on that cluster (the
+        cache folder and the scans must be on a file system every worker sees).
+    memory_limit_gb : float, optional
+        Address-space limit of each local worker.
+    perturbation : str, optional
+        Extract each scan's perturbed mask instead (ICC repeats).
+    crop_size : int, optional
+        Also return ``crop_size``^3 PET/CT crops per scan (deep features).
+    desc : str
+        Progress bar label.
     """
-    from radscore.features import pyrad
-    from radscore.features.extract import _check_inputs, settings_fingerprint
+    spec = spec_from_settings(settings.features)
+    runner = _Runner(spec, settings=settings, perturbation=perturbation, crop_size=crop_size, cache_dir=cache_dir,
+                     workers=workers, scheduler=scheduler, memory_limit_gb=memory_limit_gb, desc=desc,
+                     total=len(refs))
+    to_prepare, n_cached = [], 0
+    for index, ref in enumerate(refs):
+        scan = _Scan(ref)
+        runner.scans.append(scan)
+        try:
+            scan.hashes = content_hashes(ref)
+        except OSError as exc:
+            scan.error = f"cannot read input ({exc.strerror}): {exc.filename}"
+            runner.finish(scan)
+            continue
+        scan.key = _prepare_key(ref, scan.hashes, settings, perturbation, crop_size)
+        cache = runner.cache
+        meta = cache.get_json(scan.key) if cache is not None else None
+        crops = cache.get_arrays(make_key("crops", scan.key)) if meta is not None and crop_size is not None else None
+        if meta is None or (crop_size is not None and crops is None):
+            to_prepare.append(index)
+            continue
+        scan.meta = {**meta, "folder": str(runner.folder(index)), "crops": crops}
+        runner.submit_parts(index)
+        n_cached += scan.done
+    threads = runner.prepare_threads(len(to_prepare))
+    for index in to_prepare:
+        runner.submit_prepare(index, threads)
+    log.info("%s: %d scans, %d complete in the cache, %d tasks to run", desc, len(refs), n_cached,
+             len(runner.submitted))
+    return runner.run()
 
-    fingerprint = settings_fingerprint(settings)
-    parts = split_image_types(pyrad.canonical_image_types(settings.image_types))
-    cache = ResultCache(cache_dir) if cache_dir is not None else None
-    tasks: list[_Task] = []
-    cached: dict[tuple[str, str, int, str], dict[str, float]] = {}
-    order: list[PatientImages] = []
-    for p in patients:
-        _check_inputs(p.images, p.vois, p.patient)
-        p = replace(p, vois={v: m for v, m in p.vois.items() if v in settings.vois})
-        order.append(p)
-        vhash = {v: voi_hash(m) for v, m in p.vois.items()}
-        present = [n for n in settings.images if n in p.images]
-        jobs: list[tuple[str, int, dict[str, dict[str, Any]] | None, dict[str, str]]] = []
-        for image_name in present:
-            ihash = image_hash(p.images[image_name])
-            for i, part in enumerate(parts):
-                jobs.append((image_name, i, part, {v: entry_key(ihash, part, v, vhash[v], fingerprint) for v in p.vois}))
-        if present and "shape" in settings.feature_classes:  # the short task last: it fills the pool's gaps
-            spacing = p.images[present[0]].GetSpacing()
-            jobs.append((SHAPE_TASK, 0, None, {
-                v: make_key("shape", vhash[v], v, [float(x) for x in spacing], fingerprint) for v in p.vois}))
-        for image_name, i, part, keys in jobs:
-            missing = {}
-            for v, m in p.vois.items():
-                hit = _cached(cache, keys[v])
-                if hit is None:
-                    missing[v] = m
-                else:
-                    cached[(p.patient, image_name, i, v)] = hit
-            if missing:
-                tasks.append(_Task(
-                    p.patient, image_name, p.images.get(image_name), missing, settings,
-                    str(cache_dir) if cache_dir is not None else None, keys, part=i, image_types=part,
-                    spacing=tuple(p.images[present[0]].GetSpacing()),
-                ))
-    n_workers = workers or default_workers()
-    if tasks and scheduler is None:
-        # once here, so forked workers start with PyRadiomics and the numba kernels loaded
-        from radscore.features import engine
 
-        engine.warm_up()
-    if scheduler is not None or (n_workers > 1 and len(tasks) > 1):  # tasks run in other processes
-        tasks = [replace(t, single_thread=True) for t in tasks]
-    log.info("features: %d (patient, image, part) tasks to run, %d (image, part, VOI) results cached",
-             len(tasks), len(cached))
-    results = dict(cached)
-    errors: list[BaseException] = []
-    remaining: dict[str, int] = {}
-    for t in tasks:
-        remaining[t.patient] = remaining.get(t.patient, 0) + 1
-    with progress(total=len(remaining), desc="features", unit="patient") as bar:
-        for res in run_tasks(_run_task, tasks, workers=workers, scheduler=scheduler):
-            done_patient = tasks[res.index].patient
-            remaining[done_patient] -= 1
-            if remaining[done_patient] == 0:  # the bar counts whole patients (rate, ETA)
-                bar.update(1)
-            if res.error is not None:
-                errors.append(res.error)
-                continue
-            patient, image_name, part, per_voi = res.value
-            for v, values in per_voi.items():
-                results[(patient, image_name, part, v)] = values
-    if errors:
-        err = errors[0]
-        if isinstance(err, RadscoreError):
-            raise err
-        raise RadscoreError(f"feature extraction failed: {err}") from err
-    rows = []
-    for p in order:
-        row: dict[str, float | str] = {"patient_id": p.patient}
-        for image_name in settings.images:
-            if image_name not in p.images:
-                continue
-            for v in p.vois:
-                prefix = f"{image_name}_{v}_"
-                row.update({prefix + k: x for k, x in results.get((p.patient, SHAPE_TASK, 0, v), {}).items()})
-                for i in range(len(parts)):  # the parts are runs of the image types: joined in order
-                    row.update({prefix + k: x for k, x in results.get((p.patient, image_name, i, v), {}).items()})
-        rows.append(row)
-    # Columns in order of first appearance, as pd.DataFrame(rows) gives, but built from one
-    # float array: 10x faster on rows of ~25k features (0.25 s per cohort in the parent).
-    columns = list(dict.fromkeys(k for r in rows for k in r if k != "patient_id"))
-    values = np.array([[r.get(c, np.nan) for c in columns] for r in rows], dtype=np.float64)
-    df = pd.DataFrame(values.reshape(len(rows), len(columns)), columns=columns)
-    df.insert(0, "patient_id", [r["patient_id"] for r in rows])
-    return df
+def extract_prepared(prepared: Sequence[PreparedScan], features, *, cache_dir: str | Path | None = None,
+                     workers: int | None = None, scheduler: str | None = None,
+                     desc: str = "extracting") -> Extraction:
+    """Extract scans already prepared in this process (the page, ``extract``, the benchmark).
+
+    Parameters
+    ----------
+    prepared : sequence of PreparedScan
+    features : FeatureSettings or FeatureSpec
+        A study's feature settings, or a spec from a PyRadiomics parameter file.
+    cache_dir, workers, scheduler : see :func:`extract_scans`
+    """
+    spec = features if isinstance(features, FeatureSpec) else spec_from_settings(features)
+    runner = _Runner(spec, cache_dir=cache_dir, workers=workers, scheduler=scheduler, desc=desc, total=len(prepared))
+    for index, p in enumerate(prepared):
+        scan = _Scan(p.ref)
+        runner.scans.append(scan)
+        try:
+            _check_prepared(p)
+            scan.meta = tasks.store(p, spec, runner.folder(index), None, None, None)
+        except ImageError as exc:
+            scan.error = exc.message
+            runner.finish(scan)
+            continue
+        runner.submit_parts(index)
+    return runner.run()
+
+
+def _check_prepared(p: PreparedScan) -> None:
+    """Images on one grid, VOIs on it: the engine's preconditions, as errors naming the patient."""
+    pid = p.ref.patient_id
+    shapes = {name: tuple(img.GetSize()[::-1]) for name, img in p.images.items()}
+    if len(set(shapes.values())) > 1:
+        raise ImageError(f"images are on different grids (array shapes {shapes}).", patient=pid,
+                         fix="resample all images onto one grid before extraction.")
+    shape = next(iter(shapes.values()), None)
+    for name, voi in p.vois.items():
+        if shape is not None and np.shape(voi) != shape:
+            raise ImageError(f"VOI '{name}' has shape {np.shape(voi)}, the images {shape} (z, y, x).", patient=pid,
+                             fix="build the VOIs on the image grid.")

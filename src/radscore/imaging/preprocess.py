@@ -1,6 +1,11 @@
 """From a patient's CT, PET and tumour mask to the images and VOIs features are computed on.
 
-Order of operations (each recorded in :attr:`PreparedPatient.record`):
+:func:`prepare_scan` is the one way from a :class:`~radscore.io.scan.ScanRef` to features'
+inputs: it loads the scan (:func:`radscore.io.scan.load_scan`), optionally perturbs the
+mask (the ICC's repeated segmentation), then :func:`prepare_patient`. Every entry point
+(``radscore run``, robustness, deep features, ``predict``, the page, ``extract``) uses it.
+
+Order of operations (each recorded as a provenance step, :mod:`radscore.runtime.provenance`):
 
 1. checks: the mask is non-empty, has at least ``voi.min_voxels`` voxels and overlaps
    the CT; a mask on another grid is resampled onto the CT (nearest neighbour, warning);
@@ -18,13 +23,15 @@ Order of operations (each recorded in :attr:`PreparedPatient.record`):
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from radscore.config import StudyConfig
+from radscore.catalog import VOIS
+from radscore.config import FusionSettings, PreprocessSettings, ScanSettings, VoiSettings
 from radscore.errors import ImageError
 from radscore.imaging.fusion import fuse, fusion_record
 from radscore.imaging.resample import (
@@ -35,11 +42,39 @@ from radscore.imaging.resample import (
     grid_for_spacing,
     same_grid,
 )
-from radscore.imaging.voi import VOI_NAMES, body_mask, make_vois
+from radscore.imaging.voi import body_mask, make_vois
+from radscore.io.scan import ScanRef, load_scan
+from radscore.runtime.provenance import ScanProvenance, Step, grid_of
 
 logger = logging.getLogger(__name__)
 
 CT_OUTSIDE_HU = -1024.0  # value of CT voxels resampled from outside the scan: air
+
+
+def _helper_thread():
+    """A one-thread executor when this preparation may use more than one thread, else :class:`_Inline`.
+
+    Steps that do not depend on each other (the CT's and the PET's resampling; the fusion and
+    the VOIs) release the GIL in their C loops, so a second thread runs one beside the other.
+    The runner allows a preparation several threads only when fewer scans than workers wait
+    for it (a single patient): ITK's thread setting tells. The values are the same either way.
+    """
+    return ThreadPoolExecutor(1) if sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() > 1 else _Inline()
+
+
+class _Inline:
+    """A stand-in for a one-thread executor that runs each call at once, in this thread."""
+
+    def __enter__(self) -> "_Inline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def submit(self, fn, *args) -> Future:
+        done: Future = Future()
+        done.set_result(fn(*args))
+        return done
 
 
 @dataclass(frozen=True)
@@ -54,14 +89,14 @@ class PreparedPatient:
         "tumor", "core", "ring", "tumor_ring": bool arrays (z, y, x) on that grid; a VOI
         that is empty or below ``voi.min_voxels`` is absent (see ``warnings``).
     warnings : list of str
-    record : dict
-        JSON-able record of what was done.
+    steps : tuple of Step
+        What was done (check_mask, register, resample, fuse, vois), in order.
     """
 
     images: dict[str, sitk.Image]
     vois: dict[str, np.ndarray]
     warnings: list[str] = field(default_factory=list)
-    record: dict = field(default_factory=dict)
+    steps: tuple[Step, ...] = ()
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -69,11 +104,6 @@ class PreparedPatient:
         ml = float(np.prod(self.images["ct"].GetSpacing())) / 1000.0 if "ct" in self.images else float("nan")
         return pd.DataFrame([{"voi": k, "voxels": int(v.sum()), "volume_ml": float(v.sum()) * ml}
                              for k, v in self.vois.items()])
-
-
-def _grid(img: sitk.Image) -> dict:
-    return {"size": list(img.GetSize()), "spacing_mm": [round(float(s), 6) for s in img.GetSpacing()],
-            "origin_mm": [round(float(o), 4) for o in img.GetOrigin()]}
 
 
 def _mask_bounds(mask: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +115,7 @@ def _mask_bounds(mask: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_mask(ct: sitk.Image, mask: sitk.Image, min_voxels: int, *, patient: str | None,
-               warnings: list[str]) -> sitk.Image:
+               warnings: list[str]) -> tuple[sitk.Image, Step]:
     """Validate the mask against the CT and bring it onto the CT grid (nearest neighbour)."""
     n = int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
     if n == 0:
@@ -95,19 +125,22 @@ def check_mask(ct: sitk.Image, mask: sitk.Image, min_voxels: int, *, patient: st
         raise ImageError(f"the tumour mask has {n} voxel(s), fewer than voi.min_voxels = {min_voxels}.",
                          patient=patient, fix="check the mask, or lower voi.min_voxels in study.yaml.")
     if same_grid(mask, ct):
-        return sitk.Cast(mask != 0, sitk.sitkUInt8)
+        return sitk.Cast(mask != 0, sitk.sitkUInt8), Step("check_mask", result={"resampled_onto_ct": False,
+                                                                                  "overlap": 1.0})
     frac = overlap_fraction(_mask_bounds(mask), physical_bounds(ct))
     if frac <= 0:
         raise ImageError("mask outside the image: the mask's voxels do not overlap the CT's physical extent.",
                          patient=patient, fix="check that the mask belongs to this CT (origin, direction, spacing).")
-    warnings.append(f"mask grid differs from the CT grid: mask resampled onto the CT by nearest neighbour "
-                    f"({frac:.0%} of the mask's box inside the CT).")
+    warning = (f"mask grid differs from the CT grid: mask resampled onto the CT by nearest neighbour "
+               f"({frac:.0%} of the mask's box inside the CT).")
+    warnings.append(warning)
     out = resample_mask_like(mask, ct, "nearest")
     m = int(np.count_nonzero(sitk.GetArrayViewFromImage(out)))
     if m < min_voxels:
         raise ImageError(f"the tumour mask has {m} voxel(s) on the CT grid, fewer than voi.min_voxels = {min_voxels}.",
                          patient=patient, fix="check that the mask belongs to this CT.")
-    return out
+    return out, Step("check_mask", result={"resampled_onto_ct": True, "overlap": round(float(frac), 4)},
+                     warnings=(warning,))
 
 
 def target_grid(ct: sitk.Image, spacing_mm, mask: sitk.Image | None = None,
@@ -168,7 +201,8 @@ def _crop_input(image: sitk.Image, reference: sitk.Image, pad: int = 8) -> sitk.
     return sitk.RegionOfInterest(image, (hi - lo + 1).tolist(), lo.tolist())
 
 
-def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, config: StudyConfig, *,
+def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, *, preprocess: PreprocessSettings,
+                    voi: VoiSettings, fusion: FusionSettings, seed: int = 42,
                     patient: str | None = None) -> PreparedPatient:
     """Resample, fuse and build the VOIs of one patient (see the module docstring).
 
@@ -180,8 +214,9 @@ def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, config: S
         PET in SUV.
     mask : SimpleITK.Image
         Tumour mask, ideally on the CT grid.
-    config : StudyConfig
-        Uses ``preprocess``, ``voi`` and ``fusion``.
+    preprocess, voi, fusion : settings of the three steps
+    seed : int
+        Seeds the rigid registration's sampling.
     patient : str, optional
         Manifest ID, for error messages.
 
@@ -194,15 +229,16 @@ def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, config: S
     ImageError
         Empty or too small mask, mask outside the CT, PET not overlapping the CT.
     """
-    pp, vs, fs = config.preprocess, config.voi, config.fusion
+    pp, vs, fs = preprocess, voi, fusion
     warnings: list[str] = []
-    record: dict = {"input": {"ct": _grid(ct), "pet": _grid(pet), "mask": _grid(mask)}}
+    steps: list[Step] = []
     for name, img in (("CT", ct), ("PET", pet), ("mask", mask)):
         if img.GetDimension() != 3:
             raise ImageError(f"{name} has {img.GetDimension()} dimensions, expected 3.", patient=patient)
     ct = sitk.Cast(ct, sitk.sitkFloat32)
     pet = sitk.Cast(pet, sitk.sitkFloat32)
-    mask = check_mask(ct, mask, vs.min_voxels, patient=patient, warnings=warnings)
+    mask, step = check_mask(ct, mask, vs.min_voxels, patient=patient, warnings=warnings)
+    steps.append(step)
 
     pet_frac = overlap_fraction(physical_bounds(ct), physical_bounds(pet))
     if pet_frac <= 0:
@@ -216,67 +252,169 @@ def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, config: S
     if pp.registration == "rigid":
         from radscore.imaging.registration import register_rigid
 
-        transform, record["registration"] = register_rigid(ct, pet, seed=config.seed, patient=patient)
+        transform, reg = register_rigid(ct, pet, seed=seed, patient=patient)
+        steps.append(Step("register", settings={"method": "rigid", "seed": seed}, result=reg))
     else:
-        record["registration"] = {"method": "none"}
+        steps.append(Step("register", settings={"method": "none"}, result={"method": "none"}))
 
     # CT to the target grid (its extent at spacing_mm, optionally cut to the tumour's box);
     # PET and mask onto that grid.
     reference, start = target_grid(ct, pp.spacing_mm, mask, pp.crop_margin_mm)
-    if same_grid(reference, ct):
-        ct_r = ct
-    elif start is not None:  # a crop of the CT's own grid: cut, do not interpolate
-        ct_r = sitk.RegionOfInterest(ct, reference.GetSize(), start)
-    else:
-        ct_r = resample_like(_crop_input(ct, reference), reference, pp.image_interpolator, CT_OUTSIDE_HU)
-    if pp.crop_margin_mm is not None:
-        record["crop"] = {"margin_mm": pp.crop_margin_mm, "grid": _grid(ct_r)}
-        if pp.crop_margin_mm <= vs.ring_mm:
-            warnings.append(f"crop_margin_mm = {pp.crop_margin_mm:g} does not exceed ring_mm = {vs.ring_mm:g}: "
-                            "the ring is cut by the crop.")
-    pet_r = resample_like(pet if transform is not None else _crop_input(pet, ct_r), ct_r, pp.image_interpolator,
-                          0.0, transform=transform)
-    mask_r = resample_mask_like(mask, ct_r, pp.mask_interpolation)
-    record["resampling"] = {
-        "grid": _grid(ct_r), "target_spacing_mm": list(pp.spacing_mm) if pp.spacing_mm else None,
-        "grid_alignment": "centre-aligned (IBSI)", "image_interpolator": pp.image_interpolator,
+    with _helper_thread() as ex:  # the CT's resampling beside the PET's (see _helper_thread)
+        if same_grid(reference, ct):
+            ct_r = grid = ct
+        elif start is not None:  # a crop of the CT's own grid: cut, do not interpolate
+            ct_r = grid = sitk.RegionOfInterest(ct, reference.GetSize(), start)
+        else:  # the resampled CT takes the reference's geometry exactly: PET and mask need only that
+            ct_r, grid = ex.submit(resample_like, _crop_input(ct, reference), reference, pp.image_interpolator,
+                                   CT_OUTSIDE_HU), reference
+        pet_r = resample_like(pet if transform is not None else _crop_input(pet, grid), grid, pp.image_interpolator,
+                              0.0, transform=transform)
+        mask_r = resample_mask_like(mask, grid, pp.mask_interpolation)
+        ct_r = ct_r if isinstance(ct_r, sitk.Image) else ct_r.result()
+    resample_warnings = []
+    if pp.crop_margin_mm is not None and pp.crop_margin_mm <= vs.ring_mm:
+        resample_warnings.append(f"crop_margin_mm = {pp.crop_margin_mm:g} does not exceed ring_mm = {vs.ring_mm:g}: "
+                                 "the ring is cut by the crop.")
+    warnings.extend(resample_warnings)
+    steps.append(Step("resample", settings=pp.model_dump(mode="json"), result={
+        "grid": grid_of(ct_r), "grid_alignment": "centre-aligned (IBSI)", "image_interpolator": pp.image_interpolator,
         "mask_interpolation": pp.mask_interpolation, "ct_outside_value_hu": CT_OUTSIDE_HU,
         "pet_outside_value_suv": 0.0, "pet_onto": "resampled CT grid",
-    }
+        "crop": {"margin_mm": pp.crop_margin_mm} if pp.crop_margin_mm is not None else None,
+    }, warnings=tuple(resample_warnings)))
     ct_a = sitk.GetArrayFromImage(ct_r)
     pet_a = sitk.GetArrayFromImage(pet_r)
-    fused = sitk.GetImageFromArray(fuse(pet_a, ct_a, fs))
-    fused.CopyInformation(ct_r)
-    record["fusion"] = fusion_record(fs)
-
     tumor = sitk.GetArrayFromImage(mask_r).astype(bool)
     if int(tumor.sum()) < vs.min_voxels:
         raise ImageError(f"the tumour mask has {int(tumor.sum())} voxel(s) after resampling, fewer than "
                          f"voi.min_voxels = {vs.min_voxels}.", patient=patient,
                          fix="use a finer preprocess.spacing_mm or mask_interpolation: nearest.")
-    body = body_mask(ct_a, vs.body_threshold_hu)
     spacing_zyx = tuple(float(s) for s in ct_r.GetSpacing()[::-1])
-    vois_all, voi_warn = make_vois(tumor, spacing_zyx, vs.core_mm, vs.ring_mm, body=body)
-    warnings.extend(voi_warn)
+    # Fusion and the VOIs are independent: the fusion runs beside the VOIs (see _helper_thread).
+    with _helper_thread() as ex:
+        fusing = ex.submit(fuse, pet_a, ct_a, fs)
+        body = body_mask(ct_a, vs.body_threshold_hu)
+        vois_all, voi_warnings = make_vois(tumor, spacing_zyx, vs.core_mm, vs.ring_mm, body=body)
+        fused = sitk.GetImageFromArray(fusing.result())
+    fused.CopyInformation(ct_r)
+    steps.append(Step("fuse", settings=fs.model_dump(mode="json"), result=fusion_record(fs)))
+    voi_warnings = list(voi_warnings)
     voxel_ml = float(np.prod(spacing_zyx)) / 1000.0
     counts = {k: int(v.sum()) for k, v in vois_all.items()}
     vois: dict[str, np.ndarray] = {}
-    for name in VOI_NAMES:
+    for name in VOIS:
         if counts[name] == 0:
-            warnings.append(f"VOI '{name}' is empty and is left out.")
+            voi_warnings.append(f"VOI '{name}' is empty and is left out.")
         elif counts[name] < vs.min_voxels:
-            warnings.append(f"VOI '{name}' has {counts[name]} voxel(s), fewer than voi.min_voxels = "
-                            f"{vs.min_voxels}, and is left out.")
+            voi_warnings.append(f"VOI '{name}' has {counts[name]} voxel(s), fewer than voi.min_voxels = "
+                                f"{vs.min_voxels}, and is left out.")
         else:
             vois[name] = vois_all[name]
-    record["vois"] = {
-        "core_mm": vs.core_mm, "ring_mm": vs.ring_mm, "body_threshold_hu": vs.body_threshold_hu,
-        "min_voxels": vs.min_voxels, "method": "Euclidean distance transforms in mm (erosion: ball of core_mm; dilation: ring_mm + h/4)",
-        "voxels": counts, "volume_ml": {k: round(c * voxel_ml, 4) for k, c in counts.items()},
-        "kept": sorted(vois),
-    }
-    record["warnings"] = list(warnings)
+    warnings.extend(voi_warnings)
+    steps.append(Step("vois", settings=vs.model_dump(mode="json"), result={
+        "method": "Euclidean distance transforms in mm (erosion: ball of core_mm; dilation: ring_mm + h/4)",
+        "voxels": counts, "volume_ml": {k: round(c * voxel_ml, 4) for k, c in counts.items()}, "kept": sorted(vois),
+    }, warnings=tuple(voi_warnings)))
     for w in warnings:
         logger.warning("patient %s: %s", patient, w)
     images = {"ct": ct_r, "pet": pet_r, "petct": fused}
-    return PreparedPatient(images=images, vois=vois, warnings=warnings, record=record)
+    return PreparedPatient(images=images, vois=vois, warnings=warnings, steps=tuple(steps))
+
+
+@dataclass(frozen=True)
+class PreparedScan:
+    """A scan ready for feature extraction: images and VOIs on one grid, and what was done.
+
+    Attributes
+    ----------
+    ref : ScanRef
+    images : dict
+        ``ct`` (HU), ``pet`` (SUV), ``petct`` (fused), SimpleITK float32 on one grid.
+    vois : dict
+        The VOIs kept (bool arrays, z, y, x).
+    provenance : ScanProvenance
+        Loading and preparation steps.
+    crops : dict or None
+        ``{"pet": cube, "ct": cube}`` around the lesion for deep features, when asked for.
+    """
+
+    ref: ScanRef
+    images: dict[str, sitk.Image]
+    vois: dict[str, np.ndarray]
+    provenance: ScanProvenance
+    crops: dict[str, np.ndarray] | None = None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.provenance.warnings
+
+    def step(self, name: str) -> Step | None:
+        return self.provenance.step(name)
+
+    @classmethod
+    def from_images(cls, patient_id: str, images: dict[str, sitk.Image], vois: dict[str, np.ndarray]) -> "PreparedScan":
+        """A scan whose images and VOIs were made elsewhere (already on one grid), e.g. by a benchmark."""
+        ref = ScanRef(patient_id)
+        return cls(ref=ref, images=dict(images), vois=dict(vois),
+                   provenance=ScanProvenance(ref.key).then(Step("given", result={"images": sorted(images)})))
+
+
+def prepare_scan(ref: ScanRef, settings: ScanSettings, *, perturbation: str | None = None,
+                 crop_size: int | None = None, hashes: dict[str, str] | None = None) -> PreparedScan:
+    """Load and prepare one scan: the one path from a scan's files to the features' inputs.
+
+    Parameters
+    ----------
+    ref : ScanRef
+    settings : ScanSettings
+        ``preprocess`` (incl. the SUV method), ``voi``, ``fusion`` and ``seed`` are used.
+    perturbation : str, optional
+        Replace the mask by a perturbed copy (``dilate_1``, ``erode_1``, ``random_0``, ...;
+        :func:`radscore.imaging.perturb.perturbed_masks`), for the ICC.
+    crop_size : int, optional
+        Also cut ``crop_size``^3 PET and CT cubes at 1 mm around the lesion (deep features).
+    hashes : dict, optional
+        The scan's input content hashes, when the caller has them.
+
+    Raises
+    ------
+    ImageError
+        Anything wrong with the scan's files, named with the patient.
+    """
+    loaded = load_scan(ref, suv_method=settings.preprocess.suv_method, hashes=hashes)
+    pid = ref.patient_id
+    if loaded.ct is None or loaded.pet is None:
+        missing = "CT" if loaded.ct is None else "PET"
+        raise ImageError(f"the scan has no {missing} image; the PET/CT protocol needs both.", patient=pid,
+                         fix="fill the ct and pet columns of the manifest.")
+    mask, prov = loaded.mask, loaded.provenance
+    if perturbation:
+        mask = _perturbed(mask, perturbation, settings.seed, pid)
+        prov = prov.then(Step("perturb_mask", settings={"perturbation": perturbation, "seed": settings.seed},
+                              result={"perturbation": perturbation,
+                                      "voxels": int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))}))
+    prepared = prepare_patient(loaded.ct, loaded.pet, mask, preprocess=settings.preprocess, voi=settings.voi,
+                               fusion=settings.fusion, seed=settings.seed, patient=pid)
+    for step in prepared.steps:
+        prov = prov.then(step)
+    crops = None
+    if crop_size is not None:
+        from radscore.imaging.crop import crop_lesion
+
+        crops = crop_lesion(loaded.ct, loaded.pet, loaded.mask, crop_size)
+    return PreparedScan(ref=ref, images=prepared.images, vois=prepared.vois, provenance=prov, crops=crops)
+
+
+def _perturbed(mask: sitk.Image, name: str, seed: int, patient: str) -> sitk.Image:
+    """The named perturbation of a mask (same grid), from the imaging stage's set."""
+    from radscore.imaging.perturb import perturbed_masks
+
+    arr = sitk.GetArrayFromImage(mask).astype(bool)
+    variants = perturbed_masks(arr, tuple(reversed(mask.GetSpacing())), seed=seed, n_random=1)
+    if name not in variants:
+        raise ImageError(f"mask perturbation '{name}' leaves no voxel.", patient=patient,
+                         fix="use a larger tumour mask.")
+    out = sitk.GetImageFromArray(variants[name].astype(np.uint8))
+    out.CopyInformation(mask)
+    return out

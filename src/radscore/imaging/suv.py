@@ -34,6 +34,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from radscore.catalog import SUV_METHODS
 from radscore.errors import ImageError
 from radscore.imaging.suv_formulas import (  # noqa: F401 - re-exported
     bsa_mosteller,
@@ -48,11 +49,11 @@ from radscore.imaging.suv_formulas import (  # noqa: F401 - re-exported
     parse_tm,
     suv_bw_factor,
 )
-from radscore.imaging.suv_formulas import _date_time, _private
+from radscore.imaging.suv_formulas import date_time, private_tag
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("bw", "lbm", "lbm_janma", "bsa", "ibw")
+METHODS = tuple(SUV_METHODS)
 # DICOM SUV Type (0054,1006) defined terms and the method that produces them.
 SUV_TYPE_TO_METHOD = {"BW": "bw", "LBM": "lbm", "LBMJAMES128": "lbm", "LBMJANMA": "lbm_janma", "BSA": "bsa", "IBW": "ibw"}
 MIN_PLAUSIBLE_DOSE_BQ = 1e5  # a PET dose below 100 kBq is a dose written in MBq
@@ -177,7 +178,7 @@ def _injection(h, scan_ref: datetime, ctx: _Ctx) -> datetime:
             src += " minus one day"
         ctx.used["injection"] = f"{inj.isoformat()} from {src}"
         return inj
-    ge = parse_dt(_private(h, 0x0009, 0x103B))
+    ge = parse_dt(private_tag(h, 0x0009, 0x103B))
     if ge is not None:
         ctx.used["injection"] = f"{ge.isoformat()} from GE private (0009,103B)"
         return ge
@@ -190,15 +191,15 @@ def _injection(h, scan_ref: datetime, ctx: _Ctx) -> datetime:
 def _scan_start(headers: Sequence, half_life: float, ctx: _Ctx) -> datetime:
     """Reference time of DecayCorrection START (see the module docstring)."""
     h = headers[0]
-    series = _date_time(h, "SeriesDate", "SeriesTime")
-    acq = [_date_time(x, "AcquisitionDate", "AcquisitionTime") for x in headers]
+    series = date_time(h, "SeriesDate", "SeriesTime")
+    acq = [date_time(x, "AcquisitionDate", "AcquisitionTime") for x in headers]
     acq_known = [a for a in acq if a is not None]
     earliest = min(acq_known) if acq_known else None
     if series is not None and (earliest is None or series <= earliest + timedelta(seconds=1)):
         ctx.used["scan_start"] = f"{series.isoformat()} from SeriesDate/SeriesTime (0008,0021/0031)"
         return series
     why = "SeriesTime missing" if series is None else "SeriesTime later than AcquisitionTime (series re-created)"
-    ge = parse_dt(_private(h, 0x0009, 0x100D))
+    ge = parse_dt(private_tag(h, 0x0009, 0x100D))
     if ge is not None:
         ctx.used["scan_start"] = f"{ge.isoformat()} from GE private (0009,100D) ({why})"
         return ge
@@ -250,7 +251,7 @@ def _decay_elapsed(headers: Sequence, half_life: float, ctx: _Ctx) -> tuple[list
         refs = []
         first = None
         for x in headers:
-            a = _date_time(x, "AcquisitionDate", "AcquisitionTime") or _date_time(x, "SeriesDate", "AcquisitionTime")
+            a = date_time(x, "AcquisitionDate", "AcquisitionTime") or date_time(x, "SeriesDate", "AcquisitionTime")
             dur = x.get("ActualFrameDuration")
             if a is None or dur in (None, ""):
                 ctx.fail("DecayCorrection is NONE but AcquisitionDate/AcquisitionTime (0008,0022/0032) or "
@@ -339,8 +340,8 @@ def suv_factor_from_headers(headers: Sequence, *, method: str = "bw", weight_kg:
     if units == "BQML":
         kind, scale = "activity", [1.0] * n
     elif units == "CNTS":
-        suv_scale = [_private(x, 0x7053, 0x1000) for x in headers]
-        act_scale = [_private(x, 0x7053, 0x1009) for x in headers]
+        suv_scale = [private_tag(x, 0x7053, 0x1000) for x in headers]
+        act_scale = [private_tag(x, 0x7053, 0x1009) for x in headers]
         if all(s not in (None, "") for s in suv_scale):
             kind, scale = "suv:bw", [float(s) for s in suv_scale]
             ctx.used["scale"] = f"Philips SUV scale factor (7053,1000) = {scale[0]:g}"

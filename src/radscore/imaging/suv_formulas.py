@@ -141,12 +141,12 @@ def parse_dt(value: Any) -> datetime | None:
     return d + (t or timedelta(0))
 
 
-def _date_time(ds, date_kw: str, time_kw: str) -> datetime | None:
+def date_time(ds, date_kw: str, time_kw: str) -> datetime | None:
     d, t = parse_da(ds.get(date_kw)), parse_tm(ds.get(time_kw))
     return d + t if d is not None and t is not None else None
 
 
-def _private(ds, group: int, elem: int) -> Any:
+def private_tag(ds, group: int, elem: int) -> Any:
     el = ds.get((group, elem))
     if el is None:
         return None

@@ -86,44 +86,63 @@ def nifti_nonfinite_count(path: str | Path) -> int:
     return int((~np.isfinite(np.frombuffer(payload, code))).sum())
 
 
-def load_image(path: str | Path, *, modality: str, patient: str | None = None,
-               weight_kg: float | None = None, dose_mbq: float | None = None, suv_method: str = "bw") -> sitk.Image:
-    """Load a CT (HU) or PET (SUV) volume as float32, rejecting NaN and infinities.
-
-    Parameters
-    ----------
-    modality : {"ct", "pet"}
-    weight_kg, dose_mbq : float, optional
-        Manifest overrides for DICOM PET whose header lacks the SUV tags.
-    suv_method : str
-        SUV normalisation for DICOM PET (``bw``, ``lbm``, ``lbm_janma``, ``bsa``, ``ibw``).
-    """
-    p = Path(path) if path else None
-    if p is not None and modality == "pet" and p.is_dir():
-        from radscore.io.dicom import read_pet_suv
-
-        img, _ = read_pet_suv(p, patient=patient, method=suv_method, weight_kg=weight_kg, dose_mbq=dose_mbq)
-    else:
-        img = read_image_file(path, patient=patient, what=f"{modality.upper()} image")
+def _finite(img: sitk.Image, path, what: str, patient: str | None) -> sitk.Image:
+    """``img`` as float32, or ImageError for NaN/infinite voxels (also those ITK's NIfTI reader hides)."""
     img = sitk.Cast(img, sitk.sitkFloat32)
-    arr = sitk.GetArrayViewFromImage(img)
-    finite = np.isfinite(arr)
+    p = Path(path) if path else None
+    finite = np.isfinite(sitk.GetArrayViewFromImage(img))
     try:
         n = int((~finite).sum()) or (nifti_nonfinite_count(path) if p is not None and p.is_file() else 0)
     except ImageError as exc:
         raise exc.with_patient(patient) if patient is not None else exc
     if n:
-        raise ImageError(f"{modality.upper()} image has {n} NaN/infinite voxel(s).", patient=patient,
+        raise ImageError(f"{what} has {n} NaN/infinite voxel(s).", patient=patient,
                          file=str(path), fix="re-export the image; radscore does not guess missing intensities.")
     return img
 
 
+def load_image(path: str | Path, *, modality: str, patient: str | None = None) -> sitk.Image:
+    """Load a CT (HU; DICOM rescale applied) or any other single-channel volume as float32.
+
+    PET goes through :func:`load_pet`, which keeps the SUV conversion's record.
+    """
+    img = read_image_file(path, patient=patient, what=f"{modality.upper()} image")
+    return _finite(img, path, f"{modality.upper()} image", patient)
+
+
+def load_pet(path: str | Path, *, patient: str | None = None, weight_kg: float | None = None,
+             dose_mbq: float | None = None, suv_method: str = "bw"):
+    """Load a PET volume in SUV as float32, with the SUV factor when it was computed here.
+
+    A DICOM folder is converted to SUV from its tags (:func:`radscore.io.dicom.read_pet_suv`;
+    ``weight_kg``/``dose_mbq`` override missing tags); an image file is taken to hold SUV.
+
+    Returns
+    -------
+    image : SimpleITK.Image
+    factor : SuvFactor or None
+        None for an image file.
+    """
+    p = Path(path) if path else None
+    factor = None
+    if p is not None and p.is_dir():
+        from radscore.io.dicom import read_pet_suv
+
+        img, factor = read_pet_suv(p, patient=patient, method=suv_method, weight_kg=weight_kg, dose_mbq=dose_mbq)
+    else:
+        img = read_image_file(path, patient=patient, what="PET image")
+    return _finite(img, path, "PET image", patient), factor
+
+
 def load_mask(path: str | Path, *, patient: str | None = None, label: int | None = None,
-              what: str = "mask", roi: str | None = None, reference: sitk.Image | None = None) -> sitk.Image:
+              what: str = "mask", roi: str | None = None, reference: sitk.Image | None = None,
+              expect_label: int | None = None) -> sitk.Image:
     """Load a binary mask (uint8, 0/1).
 
-    A mask with several labels is an error unless ``label`` picks one. A DICOM RTSTRUCT or
-    SEG file is rasterised on ``reference`` (the CT) for the ROI/segment named ``roi``.
+    A mask with several labels is an error unless ``label`` picks one; with one label and
+    ``expect_label`` set (PyRadiomics' default label 1 in ``radscore extract``), that label
+    must be it. A DICOM RTSTRUCT or SEG file is rasterised on ``reference`` (the CT) for
+    the ROI/segment named ``roi``.
     """
     if path and Path(path).is_file() and roi is not None:
         from radscore.io.rtstruct import read_mask
@@ -142,11 +161,18 @@ def load_mask(path: str | Path, *, patient: str | None = None, label: int | None
     labels = np.unique(arr[arr != 0])
     if label is not None:
         binary = arr == label
+        if not binary.any():
+            raise ImageError(f"{what} has no voxel with label {label} (its labels: {labels.tolist()[:10]}).",
+                             patient=patient, file=str(path), fix="choose one of its labels.")
     elif labels.size > 1:
         raise ImageError(
             f"{what} holds several labels {labels.tolist()[:10]}, expected one.", patient=patient,
-            file=str(path), fix="choose the label with 'label' in the manifest or export a binary mask.",
+            file=str(path), fix="choose one (manifest column mask_label; radscore extract --label) or export a "
+                                "binary mask.",
         )
+    elif expect_label is not None and labels.size == 1 and labels[0] != expect_label:
+        raise ImageError(f"{what} has no voxel with label {expect_label} (its label is {labels[0]:g}).",
+                         patient=patient, file=str(path), fix=f"pass --label {labels[0]:g} or set setting: label:.")
     else:
         binary = arr != 0
     out = sitk.GetImageFromArray(binary.astype(np.uint8))

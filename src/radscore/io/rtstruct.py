@@ -57,6 +57,11 @@ def _read(path: str | Path, patient: str | None):
     return ds, path
 
 
+def modality_of(path: str | Path) -> str:
+    """``RTSTRUCT`` or ``SEG``: what kind of DICOM mask file ``path`` is (header only)."""
+    return str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"]).get("Modality", ""))
+
+
 def list_rois(path: str | Path) -> list[str]:
     """Names of the ROIs of an RTSTRUCT, or labels of the segments of a DICOM SEG, in file order."""
     ds, _ = _read(path, None)

@@ -2,7 +2,7 @@
 
 Layout (every file but the manifest is listed in it with its SHA-256)::
 
-    manifest.json                 format version, versions, settings, features, cutoff, hashes
+    manifest.json                 format version, versions, scan and training settings, features, cutoff, hashes
     model.ubj                     the XGBoost booster in XGBoost's own UBJSON format
     preprocessing.json            input features in model order and their imputation medians
     feature_distribution.json     training quantiles of each input feature
@@ -27,13 +27,14 @@ import pandas as pd
 from scipy.special import expit
 
 import radscore
+from radscore.config import ScanSettings
 from radscore.errors import DataError, ModelFileError
 from radscore.runtime.files import atomic_write_bytes, atomic_write_csv, sha256_bytes, sha256_file
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "radscore-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: typed scan settings ("scan") and training settings ("training")
 MANIFEST = "manifest.json"
 _FILES = ("model.ubj", "preprocessing.json", "feature_distribution.json", "training_summary.csv")
 
@@ -51,8 +52,9 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__, "pandas": pd.__version__, "python": platform.python_version()}
 
 
-def save_model(model, folder: str | Path, *, settings: dict, training_summary: pd.DataFrame | None = None,
-               name: str = "radscore", positive_class: str | None = None) -> Path:
+def save_model(model, folder: str | Path, *, scan: ScanSettings, training: dict | None = None,
+               training_summary: pd.DataFrame | None = None, name: str = "radscore",
+               positive_class: str | None = None) -> Path:
     """Write a fitted :class:`~radscore.modeling.radscore.RadscoreClassifier` as an artifact.
 
     Parameters
@@ -61,10 +63,11 @@ def save_model(model, folder: str | Path, *, settings: dict, training_summary: p
         Fitted.
     folder : path
         Created if absent; existing artifact files are overwritten atomically.
-    settings : dict
-        JSON-able settings that produced the features and the model (preprocessing,
-        VOI, fusion, extraction, selection, model: e.g. ``StudyConfig.to_dict()``), so a
-        scorer can run the same extraction.
+    scan : ScanSettings
+        How the features were made (preprocess, VOI, fusion, features, seed), so a scorer
+        prepares and extracts new scans the same way.
+    training : dict, optional
+        The selection and model settings that fitted the model (JSON-able; for the record).
     training_summary : DataFrame, optional
         Written as ``training_summary.csv`` (e.g. training/CV/test AUCs).
     name : str
@@ -81,7 +84,9 @@ def save_model(model, folder: str | Path, *, settings: dict, training_summary: p
     folder = Path(folder)
     feats = list(model.selected_features_)
     imputer = model.pipeline_.named_steps["impute"]
-    pos = {n: i for i, n in enumerate(model.feature_names_in_)}
+    # a model fitted on an array has no feature_names_in_ (scikit-learn); it names them x0, x1...
+    names = getattr(model, "feature_names_in_", [f"x{i}" for i in range(model.n_features_in_)])
+    pos = {str(n): i for i, n in enumerate(names)}
     medians = {f: float(imputer.statistics_[pos[f]]) for f in feats}
     payload = {
         "model.ubj": bytes(model.pipeline_[-1].get_booster().save_raw(raw_format="ubj")),
@@ -100,7 +105,7 @@ def save_model(model, folder: str | Path, *, settings: dict, training_summary: p
     atomic_write_csv(folder / "training_summary.csv", summary)
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "model_type": model.model,
-        "versions": _versions(), "settings": settings,
+        "versions": _versions(), "scan": scan.model_dump(mode="json"), "training": training or {},
         "positive_class": positive_class, "radscore": "log-odds of class 1 (XGBoost output margin)",
         "cutoff": float(model.cutoff_), "cutoff_method": model.cutoff, "best_params": model.best_params_,
         "cv_auc": float(model.best_score_), "selected_features": feats,
@@ -124,6 +129,8 @@ class LoadedModel:
     cutoff : float
     distribution : DataFrame
         Training quantiles per feature.
+    scan : ScanSettings
+        How to prepare and extract a new scan for this model (validated on load).
     content_hash : str
         SHA-256 of the manifest (which holds every file's hash): the model's identity, for
         provenance records.
@@ -131,8 +138,9 @@ class LoadedModel:
 
     content_hash: str = ""
 
-    def __init__(self, manifest: dict, booster, preprocessing: dict, distribution: dict):
+    def __init__(self, manifest: dict, booster, preprocessing: dict, distribution: dict, scan: ScanSettings):
         self.manifest = manifest
+        self.scan = scan
         self.name = manifest["name"]
         self.cutoff = float(manifest["cutoff"])
         self.features = list(preprocessing["input_features"])
@@ -199,6 +207,23 @@ def _read_json(path: Path) -> dict:
                              fix="re-export the model; the file is damaged.") from None
 
 
+def _scan_settings(manifest: dict, path: Path) -> ScanSettings:
+    """The stored scan settings, validated once here (format 1 stored the whole study config)."""
+    from pydantic import ValidationError
+
+    if manifest.get("format_version") == 1:
+        old = manifest.get("settings") or {}
+        data = {k: old[k] for k in ("preprocess", "voi", "fusion", "features", "seed") if k in old}
+    else:
+        data = manifest.get("scan") or {}
+    try:
+        return ScanSettings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ModelFileError(f"stored settings are invalid at '{'.'.join(map(str, err['loc']))}': {err['msg']}.",
+                             file=str(path), fix="re-train the model with this radscore version.") from None
+
+
 def load_model(folder: str | Path) -> LoadedModel:
     """Read and verify an artifact folder written by :func:`save_model`.
 
@@ -243,6 +268,6 @@ def load_model(folder: str | Path) -> LoadedModel:
     except xgboost.core.XGBoostError as exc:
         raise ModelFileError(f"XGBoost cannot read the model ({exc}).", file=str(folder / "model.ubj")) from None
     loaded = LoadedModel(manifest, booster, _read_json(folder / "preprocessing.json"),
-                         _read_json(folder / "feature_distribution.json"))
+                         _read_json(folder / "feature_distribution.json"), _scan_settings(manifest, mpath))
     loaded.content_hash = claimed
     return loaded

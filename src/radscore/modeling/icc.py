@@ -150,6 +150,20 @@ def icc(ratings, kind: str = "icc2", alpha: float = 0.05) -> IccResult:
                      lower=float(lower), upper=float(upper), n_targets=n, n_raters=k)
 
 
+def _common(tables: Sequence[pd.DataFrame]) -> tuple[pd.Index, pd.Index]:
+    """Patients (index) and features (columns) present in every table, first table's order."""
+    if len(tables) < 2:
+        raise DataError("the ICC needs at least two feature tables (segmentations or mask perturbations).")
+    rows, cols = tables[0].index, tables[0].columns
+    for t in tables[1:]:
+        rows = rows.intersection(t.index, sort=False)
+        cols = cols.intersection(t.columns, sort=False)
+    if len(rows) < 2:
+        raise DataError(f"only {len(rows)} patient(s) appear in every feature table.",
+                        fix="compute features of both segmentations for the same patients.")
+    return rows, cols
+
+
 def icc_features(tables: Sequence[pd.DataFrame], kind: str = "icc2") -> pd.Series:
     """ICC of every feature column across repeated tables (one table per rater/segmentation).
 
@@ -167,16 +181,7 @@ def icc_features(tables: Sequence[pd.DataFrame], kind: str = "icc2") -> pd.Serie
         ICC per feature (NaN where the feature is constant across all patients and raters,
         or has missing values).
     """
-    if len(tables) < 2:
-        raise DataError("the ICC needs at least two feature tables (segmentations or mask perturbations).")
-    common_rows = tables[0].index
-    common_cols = tables[0].columns
-    for t in tables[1:]:
-        common_rows = common_rows.intersection(t.index, sort=False)
-        common_cols = common_cols.intersection(t.columns, sort=False)
-    if len(common_rows) < 2:
-        raise DataError(f"only {len(common_rows)} patient(s) appear in every feature table.",
-                        fix="compute features of both segmentations for the same patients.")
+    common_rows, common_cols = _common(tables)
     R = np.stack([t.loc[common_rows, common_cols].to_numpy(dtype=float) for t in tables])
     msr, msc, mse, msw = _mean_squares(R)
     value = _icc_from_ms(kind, msr, msc, mse, msw, R.shape[1], R.shape[0])
@@ -184,51 +189,81 @@ def icc_features(tables: Sequence[pd.DataFrame], kind: str = "icc2") -> pd.Serie
     return pd.Series(value, index=common_cols, name=kind)
 
 
-class IccFilter:
-    """Keep features whose ICC across segmentations is at least ``threshold``.
-
-    Fitted on the *training* patients' repeated feature tables only; ``transform`` then
-    keeps the same columns of any table. Features with an undefined ICC (constant or
-    missing) are dropped and counted in the log.
-
-    Parameters
-    ----------
-    threshold : float
-        Minimum ICC (PROTOCOL A6: 0.75; Koo & Li 2016: >= 0.75 is "good").
-    kind : {"icc2", "icc3"}
-        ICC form; see the module docstring for the default.
+@dataclasses.dataclass(frozen=True)
+class IccFilterResult(Result):
+    """Features robust to segmentation: ICC per feature and those at or above the threshold.
 
     Attributes
     ----------
-    icc_ : Series
-        ICC per feature.
-    kept_features_ : list of str
+    icc : Series
+        ICC per feature (NaN where undefined: constant or missing values).
+    threshold : float
+        Minimum ICC of a kept feature.
+    kind : str
+        ICC form (see :func:`icc`).
+    n_patients : int
+        Patients the ICC was computed on (present in every table and, when given, in
+        ``patients``).
+    kept : tuple of str
+        Features with ``icc >= threshold``, in column order (undefined ICCs are not kept).
     """
 
-    def __init__(self, *, threshold: float = 0.75, kind: str = "icc2"):
-        self.threshold = threshold
-        self.kind = kind
-
-    def fit(self, tables: Sequence[pd.DataFrame], patients: Sequence[str] | None = None) -> "IccFilter":
-        """Compute the ICC per feature on ``patients`` (all common patients when None)."""
-        if patients is not None:
-            keep = pd.Index(patients)
-            tables = [t.loc[t.index.intersection(keep, sort=False)] for t in tables]
-        self.icc_ = icc_features(tables, self.kind)
-        ok = self.icc_ >= self.threshold
-        self.kept_features_ = [str(c) for c in self.icc_.index[ok.to_numpy()]]
-        logger.info("ICC filter (%s >= %g): kept %d of %d features (%d undefined)", self.kind,
-                    self.threshold, len(self.kept_features_), len(self.icc_), int(self.icc_.isna().sum()))
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        """The kept columns of ``X`` (columns the filter never saw are left out too)."""
-        if not hasattr(self, "kept_features_"):
-            raise DataError("the ICC filter is not fitted.", fix="call fit(tables) on the training patients first.")
-        return X.loc[:, [c for c in X.columns if c in set(self.kept_features_)]]
+    icc: pd.Series = dataclasses.field(repr=False)
+    threshold: float
+    kind: str
+    n_patients: int
+    kept: tuple[str, ...]
 
     @property
     def summary(self) -> pd.DataFrame:
         """One row per feature: feature, icc, kept."""
-        return pd.DataFrame({"feature": self.icc_.index, "icc": self.icc_.to_numpy(),
-                             "kept": self.icc_.to_numpy() >= self.threshold})
+        return pd.DataFrame({"feature": self.icc.index, "icc": self.icc.to_numpy(),
+                             "kept": self.icc.to_numpy() >= self.threshold})
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The kept columns of ``X`` (columns the filter never saw are left out too)."""
+        kept = set(self.kept)
+        return X.loc[:, [c for c in X.columns if c in kept]]
+
+
+def icc_filter(tables: Sequence[pd.DataFrame], *, threshold: float = 0.75, kind: str = "icc2",
+               patients: Sequence[str] | None = None) -> IccFilterResult:
+    """Keep features whose ICC across segmentations is at least ``threshold`` (PROTOCOL A6).
+
+    Computed on the *training* patients' repeated feature tables only (pass their IDs as
+    ``patients``); :meth:`IccFilterResult.transform` then keeps the same columns of any
+    table. Features with an undefined ICC (constant or missing) are dropped and counted
+    in the log.
+
+    Parameters
+    ----------
+    tables : sequence of DataFrame
+        Repeated feature tables, one per segmentation (rater) or mask perturbation; see
+        :func:`icc_features`.
+    threshold : float
+        Minimum ICC (PROTOCOL A6: 0.75; Koo & Li 2016: >= 0.75 is "good").
+    kind : {"icc2", "icc3", "icc1", "icc1k", "icc2k", "icc3k"}
+        ICC form; see the module docstring for the default ICC(2,1).
+    patients : sequence of str, optional
+        Patients (table index) the ICC is computed on; all patients common to the tables
+        when None.
+
+    Returns
+    -------
+    IccFilterResult
+
+    References
+    ----------
+    Shrout PE, Fleiss JL. Psychol Bull 1979;86:420-428.
+    McGraw KO, Wong SP. Psychol Methods 1996;1:30-46.
+    Koo TK, Li MY. J Chiropr Med 2016;15:155-163 (ICC >= 0.75: good reliability).
+    """
+    if patients is not None:
+        keep = pd.Index(patients)
+        tables = [t.loc[t.index.intersection(keep, sort=False)] for t in tables]
+    values = icc_features(tables, kind)
+    kept = tuple(str(c) for c in values.index[(values >= threshold).to_numpy()])
+    logger.info("ICC filter (%s >= %g): kept %d of %d features (%d undefined)", kind, threshold, len(kept),
+                len(values), int(values.isna().sum()))
+    return IccFilterResult(icc=values, threshold=float(threshold), kind=kind,
+                           n_patients=len(_common(tables)[0]), kept=kept)

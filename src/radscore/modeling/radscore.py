@@ -8,6 +8,7 @@ the training Radscores (or their median) and is applied unchanged to every other
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Sequence
 
@@ -19,17 +20,29 @@ from sklearn.impute import SimpleImputer
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
 from sklearn.pipeline import Pipeline
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from radscore.config import ModelSettings, SelectionSettings
+from radscore.catalog import MODEL_IMAGES
 from radscore.errors import DataError
 from radscore.modeling.selection import selection_steps
 
 logger = logging.getLogger(__name__)
 
-PREFIXES = {"pet": ("pet_",), "ct": ("ct_",), "petct": ("petct_",), "comb": ("pet_", "ct_", "petct_")}
 DEFAULT_RF_GRID = {"n_estimators": [300], "max_depth": [3, 6]}
+
+
+@contextlib.contextmanager
+def _invalid_input(fix: str):
+    """Re-raise scikit-learn's input ``ValueError`` as :class:`DataError`, message kept."""
+    try:
+        yield
+    except DataError:
+        raise
+    except ValueError as exc:
+        raise DataError(str(exc), fix=fix) from None
 
 
 def feature_subset(columns: Sequence[str], model: str) -> list[str]:
@@ -39,9 +52,10 @@ def feature_subset(columns: Sequence[str], model: str) -> list[str]:
     ``pet_`` is not a prefix of ``petct_`` (they differ at the 4th character), so plain
     ``startswith`` on the full prefix with its underscore separates them.
     """
-    if model not in PREFIXES:
-        raise DataError(f"unknown Radscore model {model!r}.", fix=f"use one of {sorted(PREFIXES)}.")
-    return [c for c in columns if str(c).startswith(PREFIXES[model])]
+    if model not in MODEL_IMAGES:
+        raise DataError(f"unknown Radscore model {model!r}.", fix=f"use one of {sorted(MODEL_IMAGES)}.")
+    prefixes = tuple(f"{image}_" for image in MODEL_IMAGES[model])
+    return [c for c in columns if str(c).startswith(prefixes)]
 
 
 def youden_cutoff(y: np.ndarray, score: np.ndarray) -> float:
@@ -136,11 +150,23 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
         Per selected feature: quantiles (min, 1 %, ..., max), mean, sd and missing count of
         the training patients; the portable artifact uses it to flag out-of-range inputs.
     cutoff_ : float
+    n_features_in_ : int
     feature_names_in_ : ndarray of str
+        Column names of a DataFrame ``X`` (converted to ``str``); only set when ``fit`` got
+        a DataFrame. Later DataFrames are matched to them by name, in any column order.
+        A model fitted on an array names its features ``x0``, ``x1``, ... in
+        ``selected_features_``.
     classes_ : ndarray, ``[0, 1]``
 
     Notes
     -----
+    ``X`` may contain missing and infinite values (both imputed with the training median);
+    ``y`` must be coded 0/1 with at least 3 patients in each class. Bad input raises a
+    :class:`~radscore.errors.DataError` that is also a ``ValueError``.
+
+    ``predict`` applies ``cutoff_`` to the Radscore, not log-odds 0 (probability 0.5):
+    the high/low groups are those of the training cutoff (PROTOCOL A9).
+
     The grid search is scikit-learn's ``GridSearchCV`` semantics (same folds for every grid
     point, best mean AUC, refit on all data) written as a loop so that the selection steps,
     which do not depend on the model's hyper-parameters, are fitted once per fold instead of
@@ -158,47 +184,61 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.model = model
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # imputed inside the pipeline
+        tags.classifier_tags.multi_class = False  # 0/1 outcomes only
+        return tags
+
     # -- input handling ---------------------------------------------------------------
-    def _as_matrix(self, X, *, reset: bool) -> np.ndarray:
+    def _features(self, X, *, reset: bool) -> np.ndarray:
+        """``X`` as a float matrix (+-inf as NaN); DataFrames matched to the training columns by name."""
         if isinstance(X, pd.DataFrame):
-            names = np.asarray([str(c) for c in X.columns], dtype=object)
-            if not reset:
-                missing = [c for c in self.feature_names_in_ if c not in set(names)]
+            if not all(isinstance(c, str) for c in X.columns):
+                X = X.set_axis([str(c) for c in X.columns], axis=1)
+            if not reset and hasattr(self, "feature_names_in_"):
+                have = set(X.columns)
+                missing = [c for c in self.feature_names_in_ if c not in have]
                 if missing:
                     raise DataError(f"{len(missing)} feature columns the model was trained on are missing, "
-                                    f"e.g. {missing[:3]}.", fix="extract features with the training settings.")
-                X = X.set_axis(names, axis=1)[list(self.feature_names_in_)]
-            else:
-                self.feature_names_in_ = names
-            values = X
-        else:
-            values = np.asarray(X)
-            if values.ndim != 2:
-                raise DataError(f"X must be 2-D, got shape {values.shape}.", fix="pass patients x features.")
-            if reset:
-                self.feature_names_in_ = np.asarray([f"x{i}" for i in range(values.shape[1])], dtype=object)
-            elif values.shape[1] != len(self.feature_names_in_):
-                raise DataError(f"X has {values.shape[1]} columns, the model expects {len(self.feature_names_in_)}.")
-        try:
-            A = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"features must be numeric ({exc}).", fix="drop non-numeric columns.") from None
-        if reset:
-            self.n_features_in_ = A.shape[1]
+                                        f"e.g. {missing[:3]}.", fix="extract features with the training settings.")
+                X = X[list(self.feature_names_in_)]
+        with _invalid_input("pass a patients x features table of numbers (missing values are allowed)."):
+            A = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
         return np.where(np.isfinite(A), A, np.nan)  # +-inf (e.g. log of 0) is missing, imputed
 
-    @staticmethod
-    def _as_labels(y, n: int) -> np.ndarray:
-        arr = pd.Series(np.asarray(y).ravel())
-        if len(arr) != n:
-            raise DataError(f"y has {len(arr)} values for {n} patients.", fix="pass one outcome per patient.")
-        if arr.isna().any():
-            raise DataError(f"{int(arr.isna().sum())} patients have no outcome.", fix="drop them before fitting.")
-        vals = set(arr.astype(float).unique())
-        if not vals <= {0.0, 1.0} or len(vals) < 2:
-            raise DataError(f"the outcome must hold both 0 and 1, found {sorted(vals)}.",
-                            fix="code the positive class as 1 and the negative as 0.")
-        return arr.astype(float).astype(int).to_numpy()
+    def _outcome(self, y, n: int) -> np.ndarray:
+        """``y`` as a 0/1 int vector with both classes."""
+        fix = "pass one outcome per patient, coded 1 (positive class) or 0."
+        if y is None:
+            raise DataError(f"{type(self).__name__} requires y to be passed, but the target y is None.", fix=fix)
+        with _invalid_input(fix):
+            arr = column_or_1d(y, warn=True)
+            if len(arr) != n:
+                raise DataError(f"y has {len(arr)} values for {n} patients.", fix=fix)
+            missing = int(pd.isna(arr).sum())
+            if missing:
+                raise DataError(f"{missing} patients have no outcome.", fix="drop them before fitting.")
+            try:
+                values = arr.astype(np.float64)
+            except (TypeError, ValueError):  # e.g. text labels
+                values = None
+            if values is not None and np.isinf(values).any():
+                raise DataError(f"{int(np.isinf(values).sum())} patients have an infinite outcome.", fix=fix)
+            kind = type_of_target(arr if values is None else values, input_name="y", raise_unknown=True)
+            found = sorted(pd.unique(arr).tolist(), key=str)
+            coding = "code the positive class as 1 and the negative as 0."
+            if kind not in ("binary", "multiclass"):
+                raise DataError(f"Unknown label type: {kind}; the outcome must hold both 0 and 1.", fix=coding)
+            if kind == "multiclass":
+                raise DataError(f"Only binary classification is supported. The type of the target is {kind} "
+                                    f"(values {found[:5]}); the outcome must hold both 0 and 1.", fix=coding)
+            if len(found) < 2:
+                raise DataError(f"the outcome has only one class ({found}); it must hold both 0 and 1.",
+                                    fix=coding)
+            if values is None or not set(np.unique(values)) <= {0.0, 1.0}:
+                raise DataError(f"the outcome must hold both 0 and 1, found {found}.", fix=coding)
+        return values.astype(int)
 
     def _build(self) -> Pipeline:
         settings = self.selection if self.selection is not None else SelectionSettings()
@@ -212,8 +252,10 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
         """Grid-search the model by stratified CV (selection refitted per fold), refit on all."""
         if self.cutoff not in ("youden", "median"):
             raise DataError(f"unknown cutoff rule {self.cutoff!r}.", fix="use 'youden' or 'median'.")
-        A = self._as_matrix(X, reset=True)
-        yy = self._as_labels(y, A.shape[0])
+        A = self._features(X, reset=True)
+        yy = self._outcome(y, A.shape[0])
+        names = getattr(self, "feature_names_in_", None)
+        names = list(names) if names is not None else [f"x{i}" for i in range(A.shape[1])]
         self.classes_ = np.array([0, 1])
         grid_dict = self.grid if self.grid is not None else (
             ModelSettings().grid if self.model == "xgboost" else DEFAULT_RF_GRID)
@@ -222,8 +264,8 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
         # Cross-validated selection inside each CV fold needs two patients of each class
         # in every fold's training part, hence three in all.
         if minority < 3:
-            raise DataError(f"only {minority} patient(s) in the smaller outcome class; cross-validated selection "
-                            "needs at least 3.", fix="the cohort cannot support a model; add patients.")
+            raise DataError(f"only {minority} patient(s) in the smaller outcome class; cross-validated "
+                                "selection needs at least 3.", fix="the cohort cannot support a model; add patients.")
         folds = min(self.cv_folds, minority)
         if folds < self.cv_folds:
             logger.warning("smaller class has %d patients: using %d CV folds instead of %d",
@@ -245,8 +287,8 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
         self.best_score_ = float(scores[best].mean())
         pipe.set_params(**{f"model__{k}": v for k, v in self.best_params_.items()})
         self.pipeline_ = pipe.fit(A, yy)
-        self.selected_features_ = [str(f) for f in self.pipeline_[:-1].get_feature_names_out(self.feature_names_in_)]
-        self.training_distribution_ = _distribution(A, list(self.feature_names_in_), self.selected_features_)
+        self.selected_features_ = [str(f) for f in self.pipeline_[:-1].get_feature_names_out(names)]
+        self.training_distribution_ = _distribution(A, names, self.selected_features_)
         train_score = self._margin(A)
         self.cutoff_ = youden_cutoff(yy, train_score) if self.cutoff == "youden" else float(np.median(train_score))
         logger.debug("Radscore (%s): %d features selected, best %s (CV AUC %.3f), cutoff %.4f",
@@ -261,7 +303,7 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X) -> np.ndarray:
         """Radscore: log-odds of class 1."""
         check_is_fitted(self, "pipeline_")
-        return self._margin(self._as_matrix(X, reset=False))
+        return self._margin(self._features(X, reset=False))
 
     def predict_proba(self, X) -> np.ndarray:
         """Columns P(class 0), P(class 1) = logistic(Radscore)."""

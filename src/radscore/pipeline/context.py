@@ -11,7 +11,7 @@ import pandas as pd
 from radscore.config import StudyConfig, load_config
 from radscore.errors import ManifestError
 from radscore.io.manifest import read_manifest
-from radscore.runtime.files import atomic_write_json
+from radscore.runtime.files import atomic_write_json, sha256_file
 
 
 @dataclass
@@ -45,6 +45,10 @@ class Study:
         return self.root / "report.html"
 
     @property
+    def provenance_path(self) -> Path:
+        return self.root / "provenance.json"
+
+    @property
     def qc_path(self) -> Path:
         return self.root / "qc.csv"
 
@@ -71,6 +75,12 @@ class Study:
                                 "nor the clinical table.", file=str(self.root / cfg.manifest),
                                 fix="add them or remove them from 'clinical' in study.yaml.")
         return df
+
+    def input_hashes(self) -> dict[str, str]:
+        """SHA-256 of the study-level inputs: the manifest and the tables named in the config."""
+        cfg = self.config
+        files = {"manifest": cfg.manifest, **{k: v for k, v in cfg.tables.model_dump().items() if v}}
+        return {k: sha256_file(self.root / v) for k, v in files.items() if (self.root / v).is_file()}
 
     def table(self, name: str) -> pd.DataFrame | None:
         rel = getattr(self.config.tables, name)

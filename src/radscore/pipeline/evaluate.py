@@ -9,17 +9,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from radscore.catalog import MODEL_TITLES
 from radscore.config import StudyConfig
-from radscore.pipeline.model import outcome_table, patient_level
+from radscore.errors import DataError
+from radscore.modeling.patients import patient_rows
+from radscore.pipeline.model import outcome_table
 from radscore.report.sections import Section
 
-MODEL_TITLES = {"pet": "PET-Radscore", "ct": "CT-Radscore", "petct": "PET/CT-Radscore", "comb": "COMB-Radscore"}
 COHORTS = ("training", "testing")
 
 
 def baseline_scores(scores: pd.DataFrame) -> pd.DataFrame:
     """One baseline score per patient and model (primary lesion, else the lowest lesion ID)."""
-    return patient_level(scores, by=("model",))
+    return patient_rows(scores, by=("model",))
 
 
 def compute_metrics(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig,
@@ -38,10 +40,17 @@ def compute_metrics(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyC
             if len(np.unique(yy)) < 2:
                 entry["cohorts"][cohort] = {"n": int(len(yy)), "auc": None, "note": "one outcome class"}
                 continue
-            r = roc_auc_ci(yy, sub["radscore"].values)
-            entry["cohorts"][cohort] = {"n": int(len(yy)), "n_positive": int(yy.sum()), "auc": float(r.auc),
-                                        "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),
-                                        "p_value": float(r.p_value)}
+            counts = {"n": int(len(yy)), "n_positive": int(yy.sum())}
+            try:
+                r = roc_auc_ci(yy, sub["radscore"].values)
+            except DataError as exc:  # e.g. one patient of a class: the AUC exists, its DeLong CI does not
+                from sklearn.metrics import roc_auc_score
+
+                entry["cohorts"][cohort] = {**counts, "auc": float(roc_auc_score(yy, sub["radscore"].values)),
+                                            "note": exc.problem}
+                continue
+            entry["cohorts"][cohort] = {**counts, "auc": float(r.auc), "ci_low": float(r.ci_low),
+                                        "ci_high": float(r.ci_high), "p_value": float(r.p_value)}
         out["models"][model] = entry
     return out
 
@@ -68,8 +77,11 @@ def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config:
             continue
         fig = Figure(figsize=(5.5, 5.5))
         ax = fig.subplots()
-        plot_roc(yy, {MODEL_TITLES.get(m, m): sub[m].values for m in metrics["models"]}, ax=ax,
-                 title=f"ROC, {cohort} cohort")
+        try:
+            plot_roc(yy, {MODEL_TITLES.get(m, m): sub[m].values for m in metrics["models"]}, ax=ax,
+                     title=f"ROC, {cohort} cohort")
+        except DataError:  # too few of a class for the curve's CI: the table says so, no figure
+            continue
         figures[f"roc_{cohort}"] = fig
     text = (f"Radscore = log-odds of {config.endpoint.positive_name} from the model; AUC with DeLong 95 % CI "
             "and p-value against AUC = 0.5. Models were trained on the training cohort only; the cutoff "

@@ -10,19 +10,10 @@ import pandas as pd
 
 from radscore.config import StudyConfig
 from radscore.errors import DataError
-from radscore.pipeline.extract import ID_COLUMNS
+from radscore.io.scan import ID_COLUMNS
+from radscore.modeling.patients import patient_rows
 
 log = logging.getLogger(__name__)
-
-
-def patient_level(rows: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
-    """One baseline row per patient (and per value of ``by``, e.g. model): the primary
-    lesion, else the lowest lesion ID."""
-    keys = [*by, "patient_id"]
-    base = rows[rows["timepoint"] == "baseline"].copy()
-    base["_rank"] = np.where(base["site"] == "primary", 0, 1)
-    base = base.sort_values([*keys, "_rank", "lesion_id"]).drop_duplicates(keys)
-    return base.drop(columns="_rank").reset_index(drop=True)
 
 
 def outcome_table(manifest: pd.DataFrame, config: StudyConfig) -> pd.Series:
@@ -69,14 +60,15 @@ def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFram
         patient_id, timepoint, lesion_id, site, cohort, model, radscore, probability, group —
         for every scan (follow-ups and further lesions scored with the baseline model).
     training : TrainingResult
-        Fitted models, per-model summary (training, CV, nested-CV and test AUC) and nested CV.
+        Fitted models, per-model summary (training, CV, nested-CV and test AUC), nested CV
+        and the stage's typed record.
     """
     from radscore.modeling.train import train_radscores
 
     if features.empty:
         raise DataError("no scan produced features; see the QC table for why each was excluded.")
     y_all = outcome_table(manifest, config)
-    base = patient_level(features).set_index("patient_id")
+    base = patient_rows(features).set_index("patient_id")
     feat_cols = [c for c in features.columns if c not in ID_COLUMNS]
     if keep is not None:
         allowed = set(keep)
@@ -85,8 +77,10 @@ def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFram
     if y_train.nunique() < 2:
         raise DataError("the training cohort holds one outcome class only.",
                         fix="use stratify: true under split, or add patients of the other class.")
-    training = train_radscores(base[feat_cols], y_all.reindex(base.index), cohorts.reindex(base.index), config,
-                               models_dir=models_dir, n_jobs=workers or 1)
+    training = train_radscores(base[feat_cols], y_all.reindex(base.index), cohorts.reindex(base.index),
+                               selection=config.selection, model=config.model, seed=config.seed,
+                               models_dir=models_dir, scan=config.scan, positive_class=config.endpoint.positive_name,
+                               n_jobs=workers or 1)
     all_rows = features.copy()
     all_rows["cohort"] = all_rows["patient_id"].map(cohorts).fillna("unassigned")
     frames = []

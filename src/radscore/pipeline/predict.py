@@ -1,63 +1,58 @@
-"""Score new scans with a trained model: the model's own preprocessing and extraction, then its Radscore.
+"""Score new scans with a trained model: the model's own preparation and extraction, then its Radscore.
 
-Used by ``radscore predict`` and the decision-support page, so both give the same number.
+``radscore predict`` calls :func:`predict_scans`; the page prepares each upload once
+(for its figures) and calls :func:`score_extraction` on the runner's output. Both use
+the model's stored :class:`~radscore.config.ScanSettings` and the same runner as
+``radscore run``, so all three give the same features and the same Radscore.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from radscore.config import config_from_dict
-from radscore.pipeline.extract import ScanTask, _describe, process_scan
-from radscore.runtime.executor import run_tasks
+from radscore.features.runner import Extraction, extract_scans
+from radscore.io.scan import ScanRef
+from radscore.modeling.artifact import LoadedModel, load_model
+
+COLUMNS = ["patient_id", "timepoint", "model", "radscore", "probability", "group", "warnings", "error", "features"]
 
 
-def scan_task(settings: dict, patient_id: str, ct: str, pet: str, mask: str, *, timepoint: str = "baseline",
-              weight_kg: float | None = None, dose_mbq: float | None = None) -> ScanTask:
-    """A :class:`ScanTask` carrying the model's stored settings (validated here)."""
-    config_from_dict(settings, source="model manifest.json settings")
-    return ScanTask(patient_id=str(patient_id), timepoint=timepoint, lesion_id="1", site="primary", ct=ct, pet=pet,
-                    mask=mask, mask_roi=None, weight_kg=weight_kg, dose_mbq=dose_mbq, config=settings)
-
-
-def predict_scans(model_dir: str | Path, scans: list[dict], *, workers: int | None = 1) -> pd.DataFrame:
-    """Radscore, probability, group and warnings for each scan.
-
-    Parameters
-    ----------
-    model_dir : path
-        A model folder written by a study run (``DIR/models/<name>``).
-    scans : list of dict
-        Each with ``patient_id``, ``ct``, ``pet``, ``mask`` and optionally ``timepoint``,
-        ``weight_kg``, ``dose_mbq``.
+def score_extraction(model: LoadedModel, extraction: Extraction) -> pd.DataFrame:
+    """One row per scan: Radscore, probability, group and warnings, or the error.
 
     Returns
     -------
     DataFrame
-        patient_id, timepoint, model, radscore, probability, group, warnings (list of str),
-        error (None, or why the scan could not be scored).
+        :data:`COLUMNS`; ``features`` holds the scan's extracted features (dict), ``warnings``
+        the preparation warnings and the features outside the training range.
     """
-    from radscore.modeling.artifact import load_model
-
-    model = load_model(model_dir)
-    settings = model.manifest["settings"]
-    tasks = [scan_task(settings, s["patient_id"], s["ct"], s["pet"], s["mask"],
-                       timepoint=s.get("timepoint", "baseline"), weight_kg=s.get("weight_kg"),
-                       dose_mbq=s.get("dose_mbq")) for s in scans]
-    rows: list[dict | None] = [None] * len(tasks)
-    for res in run_tasks(process_scan, tasks, workers=workers):
-        t = tasks[res.index]
-        base = {"patient_id": t.patient_id, "timepoint": t.timepoint, "model": model.name}
-        if res.error is not None:
-            rows[res.index] = {**base, "radscore": None, "probability": None, "group": None, "warnings": [],
-                               "error": _describe(res.error)}
+    rows = []
+    for s in extraction.scans:
+        base = {"patient_id": s.ref.patient_id, "timepoint": s.ref.timepoint, "model": model.name}
+        if s.error is not None:
+            rows.append({**base, "radscore": None, "probability": None, "group": None, "warnings": [],
+                         "error": s.error, "features": None})
             continue
-        feats = pd.DataFrame([{"patient_id": t.patient_id, **res.value["features"]}])
-        scored = model.score(feats).iloc[0]
-        rows[res.index] = {**base, "radscore": float(scored["radscore"]), "probability": float(scored["probability"]),
-                           "group": scored["group"], "warnings": list(res.value["warnings"]) + list(scored["warnings"]),
-                           "error": None}
-    return pd.DataFrame(rows)
+        scored = model.score(pd.DataFrame([{"patient_id": s.ref.patient_id, **s.features}])).iloc[0]
+        rows.append({**base, "radscore": float(scored["radscore"]), "probability": float(scored["probability"]),
+                     "group": scored["group"], "warnings": list(s.provenance.warnings) + list(scored["warnings"]),
+                     "error": None, "features": s.features})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def predict_scans(model: LoadedModel | str | Path, scans: list[ScanRef], *, workers: int | None = 1) -> pd.DataFrame:
+    """Radscore, probability, group and warnings for each scan (see :func:`score_extraction`).
+
+    Parameters
+    ----------
+    model : LoadedModel or path
+        A loaded model, or a model folder written by a study run (``DIR/models/<name>``).
+    scans : list of ScanRef
+    workers : int, optional
+        Local processes for the extraction.
+    """
+    if not isinstance(model, LoadedModel):
+        model = load_model(model)
+    return score_extraction(model, extract_scans(scans, model.scan, workers=workers, desc="scoring"))

@@ -1,4 +1,10 @@
-"""``radscore run``: all stages of a study, in order, reusing what is up to date."""
+"""``radscore run``: all stages of a study, in order, reusing what is up to date.
+
+Each stage appends to the run's :class:`~radscore.runtime.provenance.Provenance` (every
+scan's loading, preparation and extraction steps, then split, robustness, model,
+analyses), written as ``provenance.json`` and into ``features.parquet``'s metadata; the
+report's methods section is built from it.
+"""
 
 from __future__ import annotations
 
@@ -9,87 +15,76 @@ from pathlib import Path
 
 import pandas as pd
 
+from radscore.catalog import MODEL_TITLES
+from radscore.modeling.train import ModelStageRecord
 from radscore.pipeline.context import Study
-from radscore.pipeline.evaluate import MODEL_TITLES, compute_metrics, discrimination_section, survival_section
+from radscore.pipeline.evaluate import compute_metrics, discrimination_section, survival_section
 from radscore.pipeline.extract import run_extract
 from radscore.pipeline.model import make_split
 from radscore.pipeline.robustness import run_robustness
-from radscore.report.html import ReportInputs, software_versions, write_report
+from radscore.report.html import ReportInputs, write_report
 from radscore.report.sections import Section
 from radscore.runtime.cache import make_key
 from radscore.runtime.files import (atomic_write_csv, atomic_write_json, atomic_write_parquet, ensure_writable,
                                    sha256_file)
+from radscore.runtime.provenance import Provenance, Step, settings_hash, software_versions
 
 log = logging.getLogger(__name__)
 
 
 def _model_stage(study: Study, features: pd.DataFrame, manifest: pd.DataFrame, cohorts: pd.Series,
-                 keep: list[str] | None, workers: int | None):
+                 keep: tuple[str, ...] | None, workers: int | None) -> tuple[pd.DataFrame, ModelStageRecord]:
     """Fit the Radscores, or reuse them when features and modeling settings are unchanged."""
     from radscore.pipeline.model import outcome_table, run_model
 
     cfg = study.config
-    key = make_key("model-v2", sha256_file(study.features_path), cfg.stage_hash("seed", "endpoint", "split",
-                   "selection", "model"), outcome_table(manifest, cfg).to_dict(), keep)
+    key = make_key("model-v3", sha256_file(study.features_path), cfg.stage_hash("seed", "endpoint", "split",
+                   "selection", "model", "preprocess", "voi", "fusion", "features"),
+                   outcome_table(manifest, cfg).to_dict(), list(keep) if keep is not None else None)
     state_file = study.work_dir / "model_stage.json"
     if study.stage_key("model") == key and study.scores_path.exists() and state_file.exists():
         log.info("model stage up to date: reusing scores.csv and models/")
-        scores = pd.read_csv(study.scores_path, dtype={"patient_id": str, "lesion_id": str})
-        state = json.loads(state_file.read_text())
-        return scores, state
-    scores, training = run_model(cfg, features, manifest, study.models_dir, cohorts=cohorts, keep=keep,
-                                 workers=workers)
-    fitted = training.models
-    summary = training.summary.set_index("model")
-    state = {
-        "nested_cv": {m: {"auc": float(summary.loc[m, "nested_cv_auc"]), "sd": float(summary.loc[m, "nested_cv_sd"]),
-                          "folds": cfg.model.nested_cv_folds} for m in fitted if cfg.model.nested_cv_folds},
-        "cutoffs": {m: float(c.cutoff_) for m, c in fitted.items()},
-        "cv_auc": {m: float(getattr(c, "best_score_", float("nan"))) for m, c in fitted.items()},
-        "selected": {m: list(c.selected_features_) for m, c in fitted.items()},
-        "best_params": {m: {k: (v if isinstance(v, (int, float, str)) else str(v)) for k, v in c.best_params_.items()}
-                        for m, c in fitted.items()},
-        "cohorts": cohorts.to_dict(),
-    }
-    atomic_write_csv(study.scores_path, scores)
-    atomic_write_json(state_file, state)
+        scores = pd.read_csv(study.scores_path, dtype={"patient_id": str, "lesion_id": str},
+                             float_precision="round_trip")
+        return scores, ModelStageRecord.from_dict(json.loads(state_file.read_text()))
+    scores, training = run_model(cfg, features, manifest, study.models_dir, cohorts=cohorts,
+                                 keep=list(keep) if keep is not None else None, workers=workers)
+    # every digit, so that a rerun reusing this stage hands the analyses the very same scores
+    atomic_write_csv(study.scores_path, scores, float_format="%.17g")
+    atomic_write_json(state_file, training.record.to_dict())
     study.mark_stage("model", key)
-    return scores, state
+    return scores, training.record
 
 
-def _summary(study: Study, metrics: dict, state: dict, qc: pd.DataFrame, manifest: pd.DataFrame) -> dict:
+def _summary(study: Study, metrics: dict, record: ModelStageRecord, qc: pd.DataFrame,
+             manifest: pd.DataFrame) -> dict:
     cfg = study.config
-    cohorts = pd.Series(state["cohorts"])
+    cohorts = pd.Series(record.cohorts)
     y = manifest[manifest["timepoint"] == "baseline"].drop_duplicates("patient_id").set_index("patient_id")[cfg.endpoint.column]
     out = {"Endpoint": f"{cfg.endpoint.positive_name} (positive class, coded 1) vs {cfg.endpoint.negative_name}"}
     for c in ("training", "testing"):
         ids = cohorts.index[cohorts == c]
-        out[f"{c.capitalize()} cohort"] = f"{len(ids)} patients, {int(y.loc[ids].sum())} {cfg.endpoint.positive_name}"
+        out[f"{c.capitalize()} cohort"] = f"{len(ids)} patients, {int(y.reindex(ids).sum())} {cfg.endpoint.positive_name}"
     excluded = qc[qc["severity"] == "excluded"] if not qc.empty else qc
     out["Excluded scans"] = f"{len(excluded)} (see Quality control)"
     for m, e in metrics["models"].items():
         t = e["cohorts"].get("testing", {})
         if t.get("auc") is not None:
-            out[f"{MODEL_TITLES.get(m, m)} testing AUC"] = f"{t['auc']:.3f} (95 % CI {t['ci_low']:.3f}–{t['ci_high']:.3f})"
+            ci = f"95 % CI {t['ci_low']:.3f}–{t['ci_high']:.3f}" if "ci_low" in t else f"no CI: {t.get('note')}"
+            out[f"{MODEL_TITLES.get(m, m)} testing AUC"] = f"{t['auc']:.3f} ({ci})"
     for m, e in metrics["models"].items():
         n = e.get("nested_cv")
         if n:
             out[f"{MODEL_TITLES.get(m, m)} nested-CV AUC (training)"] = f"{n['auc']:.3f} ± {n['sd']:.3f} ({n['folds']} folds)"
     # Chosen on training data only: nested CV when run, else the inner grid-search CV.
-    nested = {m: v["auc"] for m, v in state.get("nested_cv", {}).items() if v["auc"] == v["auc"]}
-    cv = nested or {m: v for m, v in state["cv_auc"].items() if v == v}
+    nested = {m.name: m.nested_cv_auc for m in record.models if m.nested_cv_folds and m.nested_cv_auc == m.nested_cv_auc}
+    cv = nested or {m.name: m.cv_auc for m in record.models if m.cv_auc == m.cv_auc}
     if cv:
         best = max(cv, key=cv.get)
         how = "nested cross-validated" if nested else "cross-validated"
         out["Recommended model"] = (f"{MODEL_TITLES.get(best, best)} (highest {how} AUC in training, "
                                     f"{cv[best]:.3f}; chosen without the testing cohort)")
     return out
-
-
-def _parameters(study: Study, state: dict, records: dict) -> dict:
-    from radscore.report.methods import parameter_record
-
-    return parameter_record(study.config.to_dict(), state, records, software_versions())
 
 
 def run_study(folder: str | Path, *, config_path: str | Path | None = None, workers: int | None = None,
@@ -103,28 +98,45 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
         ensure_writable(out)
     workers = workers or cfg.runtime.workers
     scheduler = scheduler or cfg.runtime.scheduler
+    settings = cfg.to_dict()
+    prov = Provenance(software=software_versions(), settings=settings, settings_hash=settings_hash(settings),
+                      inputs=study.input_hashes())
 
     cohorts = make_split(cfg, manifest)
-    features, qc, records = run_extract(cfg, manifest, study.work_dir / "cache", workers=workers, scheduler=scheduler)
-    atomic_write_parquet(study.features_path, features)
+    prov = prov.then(Step("split", settings={**cfg.split.model_dump(mode="json"), "seed": cfg.seed},
+                          result={c: int((cohorts == c).sum()) for c in sorted(set(cohorts))}))
+    extraction = run_extract(cfg, manifest, study.work_dir / "cache", workers=workers, scheduler=scheduler,
+                             crops=True)
+    features, qc = extraction.table(), extraction.qc()
+    prov = prov.with_scans(extraction.provenance)
+    atomic_write_parquet(study.features_path, features,
+                         metadata={"radscore.provenance": json.dumps(prov.to_dict(), sort_keys=True)})
     atomic_write_csv(study.qc_path, qc)
-    keep, robustness = run_robustness(cfg, manifest, features, cohorts, study.work_dir / "cache", workers=workers,
-                                      scheduler=scheduler)
+    robustness = run_robustness(cfg, manifest, features, cohorts, study.work_dir / "cache", workers=workers,
+                                scheduler=scheduler)
+    prov = prov.then(robustness.step)
 
-    scores, state = _model_stage(study, features, manifest, cohorts, keep, workers)
-    metrics = compute_metrics(scores, manifest, cfg, state["cutoffs"])
-    for m, n in state.get("nested_cv", {}).items():
-        metrics["models"][m]["nested_cv"] = n
+    scores, record = _model_stage(study, features, manifest, cohorts, robustness.kept, workers)
+    prov = prov.then(Step("model", settings={"selection": cfg.selection.model_dump(mode="json"),
+                                             "model": cfg.model.model_dump(mode="json")},
+                          result={"models": [m.to_dict() for m in record.models]}))
+    metrics = compute_metrics(scores, manifest, cfg, record.cutoffs)
+    for m in record.models:
+        if m.nested_cv_folds:
+            metrics["models"][m.name]["nested_cv"] = {"auc": m.nested_cv_auc, "sd": m.nested_cv_sd,
+                                                      "folds": m.nested_cv_folds}
     atomic_write_json(study.metrics_path, metrics)
 
-    sections: list[Section] = [robustness, discrimination_section(scores, manifest, cfg, metrics)]
-    primary = "comb" if "comb" in state["cutoffs"] else next(iter(state["cutoffs"]))
+    sections: list[Section] = [robustness.section(), discrimination_section(scores, manifest, cfg, metrics)]
+    primary = "comb" if "comb" in record.cutoffs else next(iter(record.cutoffs))
     sections.append(survival_section(scores, manifest, cfg, primary))
-    sections.extend(_analysis_sections(study, manifest, scores, state, features))
+    sections.extend(_analysis_sections(study, manifest, scores, record, features, extraction.crops()))
+    prov = prov.then(Step("report", result={"sections": {s.key: s.skipped or "done" for s in sections}}))
+    atomic_write_json(study.provenance_path, prov.to_dict())
 
     inputs = ReportInputs(
-        title=cfg.name, summary=_summary(study, metrics, state, qc, manifest), sections=sections, qc=qc,
-        parameters=_parameters(study, state, records),
+        title=cfg.name, summary=_summary(study, metrics, record, qc, manifest), sections=sections, qc=qc,
+        config=cfg, provenance=prov, models=record,
         notes=["Simulated data: this report demonstrates the software and is not clinical evidence."]
         if "simulated" in cfg.name.lower() else [],
     )
@@ -133,25 +145,23 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     return metrics
 
 
-def _deep_features(study: Study, manifest: pd.DataFrame, features: pd.DataFrame,
-                   state: dict) -> tuple[pd.DataFrame, Section]:
+def _deep_features(study: Study, features: pd.DataFrame, record: ModelStageRecord,
+                   crops: dict) -> tuple[pd.DataFrame, Section]:
     """Deep features from an encoder trained on the training cohort's crops (mCRC seed).
 
-    They join the hand-crafted features of the analyses (the TME Rad-Score); the
-    portable Radscore models use hand-crafted features only, so `radscore predict` needs
-    no network weights.
+    The crops come from the extraction stage (the one scan loader: same files, SUV and
+    mask as the hand-crafted features). They join the hand-crafted features of the
+    analyses (the TME Rad-Score); the portable Radscore models use hand-crafted features
+    only, so `radscore predict` needs no network weights.
     """
     deep = study.config.analyses.deep
     title = "Deep features (3-D convolutional autoencoder)"
     if not deep.enabled:
         return features, Section(key="deep_features", title=title,
                                  skipped="disabled (set analyses.deep.enabled: true in study.yaml)")
-    from radscore.features.deep import add_deep_features, crops_from_manifest
+    from radscore.features.deep import add_deep_features
 
-    keys = set(zip(features["patient_id"], features["timepoint"], features["lesion_id"]))
-    rows = manifest[[k in keys for k in zip(manifest["patient_id"], manifest["timepoint"], manifest["lesion_id"])]]
-    crops = crops_from_manifest(rows, study.root, deep.crop_size)
-    training = sorted(pid for pid, c in state["cohorts"].items() if c == "training")
+    training = sorted(pid for pid, c in record.cohorts.items() if c == "training")
     out, note = add_deep_features(features, crops, deep, training, study.config.seed,
                                   weights_dir=study.models_dir / "deep")
     added = [c for c in out.columns if c.startswith("deep_")]
@@ -163,13 +173,13 @@ def _deep_features(study: Study, manifest: pd.DataFrame, features: pd.DataFrame,
     return out, Section(key="deep_features", title=title, text=text)
 
 
-def _analysis_sections(study: Study, manifest: pd.DataFrame, scores: pd.DataFrame, state: dict,
-                       features: pd.DataFrame) -> list[Section]:
+def _analysis_sections(study: Study, manifest: pd.DataFrame, scores: pd.DataFrame, record: ModelStageRecord,
+                       features: pd.DataFrame, crops: dict) -> list[Section]:
     """The seeds' clinical analyses, with deep features added when configured."""
     from radscore.analyses import AnalysisContext, run_analyses
 
-    features, deep_section = _deep_features(study, manifest, features, state)
-    ctx = AnalysisContext(config=study.config, manifest=manifest, scores=scores, cutoffs=state["cutoffs"],
-                          features=features, expression=study.table("expression"), cells=study.table("cells"),
-                          crops=None, seed=study.config.seed, out_dir=study.root)
+    features, deep_section = _deep_features(study, features, record, crops)
+    ctx = AnalysisContext.from_config(study.config, manifest=manifest, scores=scores, cutoffs=record.cutoffs,
+                                      features=features, expression=study.table("expression"),
+                                      cells=study.table("cells"), out_dir=study.root)
     return [deep_section, *run_analyses(ctx)]

@@ -1,51 +1,62 @@
 """The study report: one self-contained HTML file, with tables as CSV and figures as PNG/SVG beside it.
 
-The report only lays out what the stages computed (:class:`~radscore.report.sections.Section`
-objects, the metrics, the QC table and the parameter record); it computes nothing itself.
+The report only lays out what the stages computed and recorded (:class:`~radscore.report.sections.Section`
+objects, the QC table, the settings, the run's provenance and the model stage's record); it
+computes nothing itself. The methods section, per-scan table, parameter record and
+reporting checklist are built from the typed records by :mod:`radscore.report.methods` and
+:mod:`radscore.report.checklist`.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-import platform
 import re
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from radscore.config import StudyConfig
+from radscore.modeling.train import ModelStageRecord
 from radscore.report.sections import Section
 from radscore.runtime.files import atomic_write_bytes, atomic_write_csv, atomic_write_text
-
-VERSIONED_PACKAGES = ("radscore", "numpy", "scipy", "pandas", "SimpleITK", "pydicom", "pyradiomics-bhklab",
-                      "pywavelets", "scikit-learn", "xgboost-cpu", "lifelines", "scikit-survival", "statsmodels",
-                      "matplotlib", "dask")
+from radscore.runtime.provenance import Provenance
 
 
 @dataclass
 class ReportInputs:
-    """What the report shows, gathered by the pipeline."""
+    """What the report shows, gathered by the pipeline.
+
+    Attributes
+    ----------
+    title : str
+    summary : dict
+        Headline -> text, shown first.
+    sections : list of Section
+        The analyses, in display order.
+    qc : DataFrame
+        Exclusions and warnings (``severity`` column), may be empty.
+    config : StudyConfig
+        The settings of the run.
+    provenance : Provenance
+        Software, settings hash, inputs and every scan's steps (also written by the run as
+        ``provenance.json``, which the report points to).
+    models : ModelStageRecord or None
+        What the model stage fitted; None when it did not run.
+    notes : list of str
+        Shown under the title (e.g. "simulated data").
+    """
 
     title: str
     summary: dict[str, Any]
     sections: list[Section]
     qc: pd.DataFrame
-    parameters: dict[str, Any]
+    config: StudyConfig
+    provenance: Provenance
+    models: ModelStageRecord | None
     notes: list[str] = field(default_factory=list)
-
-
-def software_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in VERSIONED_PACKAGES:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 def _slug(text: str) -> str:
@@ -57,6 +68,8 @@ def _table_html(df: pd.DataFrame) -> str:
     for c in fmt.columns:
         if pd.api.types.is_float_dtype(fmt[c]):
             fmt[c] = fmt[c].map(lambda v: "" if pd.isna(v) else (f"{v:.3g}" if abs(v) < 1e-3 and v != 0 else f"{v:.3f}"))
+    # blank for every missing value: None in text columns and <NA> in nullable integers too
+    fmt = fmt.astype(object).where(fmt.notna(), "")
     return fmt.to_html(index=False, border=0, classes="tbl", na_rep="", escape=True)
 
 
@@ -70,11 +83,13 @@ def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
     """Write ``report.html`` plus ``tables/*.csv`` and ``figures/*.png|svg`` into ``out_dir``.
 
     The HTML embeds its CSS and every figure (PNG data URIs), so it opens offline as one
-    file; ``tables/reporting_checklist.csv`` holds the IBSI/CLEAR checklist derived from
-    ``inputs.parameters`` (see :mod:`radscore.report.methods`).
+    file. ``tables/methods_scans.csv`` holds the per-scan table and
+    ``tables/reporting_checklist.csv`` the IBSI/CLEAR checklist, both derived from the
+    typed records (see :mod:`radscore.report.methods` and :mod:`radscore.report.checklist`).
     """
     from radscore.report.figures import figure_bytes
-    from radscore.report.methods import methods_paragraphs, reporting_checklist
+    from radscore.report.checklist import reporting_checklist
+    from radscore.report.methods import methods_paragraphs, parameter_blocks, scan_table
 
     out_dir = Path(out_dir)
     rendered = []
@@ -97,15 +112,20 @@ def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
     qc_html = _table_html(inputs.qc) if not inputs.qc.empty else ""
     if not inputs.qc.empty:
         atomic_write_csv(out_dir / "tables" / "qc.csv", inputs.qc)
-    checklist = reporting_checklist(inputs.parameters, inputs.sections)
+    scans = scan_table(inputs.provenance)
+    atomic_write_csv(out_dir / "tables" / "methods_scans.csv", scans)
+    checklist = reporting_checklist(inputs.config, inputs.provenance, inputs.models, inputs.sections)
     atomic_write_csv(out_dir / "tables" / "reporting_checklist.csv", checklist)
     n_cov = int((checklist["covered"] == "covered").sum())
     env = Environment(loader=PackageLoader("radscore.report", "templates"), autoescape=select_autoescape(["html"]))
     css = (Path(__file__).parent / "templates" / "report.css").read_text()
     page = env.get_template("report.html").render(
         title=inputs.title, summary=inputs.summary, sections=rendered, qc_html=qc_html, css=css,
-        parameters=inputs.parameters, notes=inputs.notes, esc=html.escape,
-        methods=methods_paragraphs(inputs.parameters), checklist=checklist.to_dict("records"),
+        notes=inputs.notes, software=inputs.provenance.software,
+        methods=methods_paragraphs(inputs.config, inputs.provenance, inputs.models),
+        scans_html=_table_html(scans) if not scans.empty else "", n_scans=len(scans),
+        parameters=parameter_blocks(inputs.config, inputs.models, software=inputs.provenance.software),
+        checklist=checklist.to_dict("records"),
         checklist_counts=(n_cov, len(checklist)), n_excluded=_n_excluded(inputs.qc),
     )
     return atomic_write_text(out_dir / "report.html", page)

@@ -8,14 +8,13 @@ complete entry or none; a rerun finds the complete ones and computes only the re
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from radscore.runtime.files import atomic_write_json, atomic_write_parquet
+from radscore.runtime.files import atomic_write_bytes, atomic_write_json
 
 
 def make_key(*parts: Any) -> str:
@@ -61,20 +60,28 @@ class ResultCache:
         return self.root / key[:2] / f"{key}{suffix}"
 
     def has(self, key: str) -> bool:
-        return self._path(key, ".parquet").exists() or self._path(key, ".json").exists()
+        return any(self._path(key, suffix).exists() for suffix in (".json", ".npz"))
 
-    def get_frame(self, key: str) -> pd.DataFrame | None:
-        path = self._path(key, ".parquet")
+    def get_arrays(self, key: str) -> dict[str, Any] | None:
+        """Named numpy arrays stored by :meth:`put_arrays`, or None."""
+        import numpy as np
+
+        path = self._path(key, ".npz")
         if not path.exists():
             return None
         try:
-            return pd.read_parquet(path)
+            with np.load(path, allow_pickle=False) as data:  # no pickle: arrays only
+                return {k: data[k] for k in data.files}
         except Exception:  # a foreign or damaged file: recompute rather than trust it
             path.unlink(missing_ok=True)
             return None
 
-    def put_frame(self, key: str, df: pd.DataFrame) -> None:
-        atomic_write_parquet(self._path(key, ".parquet"), df, tmp_dir=self.tmp_dir)
+    def put_arrays(self, key: str, arrays: dict[str, Any]) -> None:
+        import numpy as np
+
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(self._path(key, ".npz"), buf.getvalue(), tmp_dir=self.tmp_dir)
 
     def get_json(self, key: str) -> Any | None:
         path = self._path(key, ".json")

@@ -13,11 +13,13 @@ takes its place and the remaining items carry on.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import multiprocessing as mp
 import os
 import signal
 import traceback
+import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -76,18 +78,96 @@ def run_tasks(
     """
     if not items:
         return
-    if scheduler is not None:
-        yield from _run_dask(fn, items, scheduler)
-        return
-    workers = workers or default_workers()
-    if workers == 1 and memory_limit_gb is None:
-        for i, item in enumerate(items):
-            try:
-                yield TaskResult(i, value=fn(item))
-            except Exception as exc:  # reported per item; the cohort carries on
-                yield TaskResult(i, error=exc)
-        return
-    yield from _run_local(fn, items, min(workers, len(items)), memory_limit_gb)
+    with TaskPool(fn, workers=min(workers or default_workers(), len(items)), scheduler=scheduler,
+                  memory_limit_gb=memory_limit_gb) as pool:
+        for item in items:
+            pool.submit(item)
+        yield from pool.results()
+
+
+class TaskPool:
+    """Run ``fn`` over items submitted at any time, also while results are coming in.
+
+    A task graph in its simplest form: the caller submits the first items, iterates
+    :meth:`results`, and may submit follow-up items for each result (e.g. the feature
+    tasks of a scan once the scan is prepared). Higher ``priority`` runs first among
+    the waiting items. Locally, forked workers inherit the items submitted before they
+    started (only the index crosses the pipe); later items are sent pickled.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function.
+    workers : int, optional
+        Local processes; 1 runs in this process. Default: number of cores.
+    scheduler : str, optional
+        ``dask.distributed`` scheduler address; overrides ``workers``.
+    memory_limit_gb : float, optional
+        ``RLIMIT_AS`` of each local worker (not applied in-process).
+    """
+
+    def __init__(self, fn: Callable[[Any], Any], *, workers: int | None = None, scheduler: str | None = None,
+                 memory_limit_gb: float | None = None) -> None:
+        self.fn = fn
+        self.items: list[Any] = []
+        self._waiting: list[tuple[int, int]] = []  # heap of (-priority, index)
+        self._scheduler = scheduler
+        self._workers = workers or default_workers()
+        self._limit = memory_limit_gb
+        self._in_process = scheduler is None and self._workers == 1 and memory_limit_gb is None
+        self._backend: _LocalPool | _DaskPool | None = None
+
+    @property
+    def size(self) -> int:
+        """Local worker processes (1 in process; 0 on a Dask cluster: its size is not ours to know)."""
+        return 0 if self._scheduler is not None else (1 if self._in_process else self._workers)
+
+    @property
+    def parallel(self) -> bool:
+        """Whether items run in other processes (each then should use one thread)."""
+        return not self._in_process
+
+    def submit(self, item: Any, *, priority: int = 0) -> int:
+        """Queue ``item``; returns its index (the ``index`` of its :class:`TaskResult`)."""
+        index = len(self.items)
+        self.items.append(item)
+        heapq.heappush(self._waiting, (-priority, index))
+        if isinstance(self._backend, _DaskPool):
+            self._backend.submit(index, priority)
+            self._waiting.clear()
+        return index
+
+    def _next_waiting(self) -> int | None:
+        return heapq.heappop(self._waiting)[1] if self._waiting else None
+
+    def results(self) -> Iterator[TaskResult]:
+        """Results as they finish, until no item is waiting or running."""
+        if self._in_process:
+            while (i := self._next_waiting()) is not None:
+                try:
+                    yield TaskResult(i, value=self.fn(self.items[i]))
+                except Exception as exc:  # reported per item; the cohort carries on
+                    yield TaskResult(i, error=exc)
+            return
+        if self._backend is None:
+            if self._scheduler is not None:
+                self._backend = _DaskPool(self, self._scheduler)
+            else:
+                self._backend = _LocalPool(self, self._workers, self._limit)
+        yield from self._backend.results()
+
+    def close(self, force: bool = False) -> None:
+        if self._backend is not None:
+            self._backend.close(force)
+            self._backend = None
+
+    def __enter__(self) -> "TaskPool":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # Abandoned (error or Ctrl-C in the caller): kill the workers, so no orphan keeps
+        # computing or writing after the run has stopped.
+        self.close(force=exc_type is not None)
 
 
 # --------------------------------------------------------------------------- workers
@@ -118,7 +198,7 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 def _worker_main(conn: Connection, fn: Callable[[Any], Any], limit_gb: float | None,
                  items: Sequence[Any] | None) -> None:
-    """Loop: receive (index, item) or, when ``items`` came with the fork, (index,); send
+    """Loop: receive (index, item) or, for an item that came with the fork, (index,); send
     (index, ok, value-or-exception); ``None`` stops."""
     # The parent handles Ctrl-C and stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -132,7 +212,7 @@ def _worker_main(conn: Connection, fn: Callable[[Any], Any], limit_gb: float | N
             os._exit(_EXIT_OUT_OF_MEMORY)
         if msg is None:
             return
-        index, item = (msg[0], items[msg[0]]) if items is not None else msg
+        index, item = (msg[0], items[msg[0]]) if len(msg) == 1 else msg
         try:
             reply = (index, True, fn(item))
         except BaseException as exc:  # noqa: BLE001 - every failure is reported for its item
@@ -175,6 +255,7 @@ class _Worker:
         self.proc.start()
         child.close()
         self.task: int | None = None
+        self.n_inherited = len(items) if items is not None else 0
 
     def stop(self, force: bool) -> None:
         if force and self.proc.is_alive():
@@ -191,38 +272,50 @@ class _Worker:
         self.conn.close()
 
 
-def _run_local(fn, items: Sequence[Any], n_workers: int, limit_gb: float | None) -> Iterator[TaskResult]:
-    ctx = mp.get_context()
-    # A forked worker already holds the items (copy-on-write): it is sent only the index. With
-    # images as items this saves pickling and piping ~20 MB per item in the parent, which
-    # otherwise takes CPU from the workers (measured ~0.1 s per (patient, image) task).
-    inherited = items if ctx.get_start_method() == "fork" else None
-    pending = list(range(len(items)))[::-1]  # popped from the end: submission order
-    pool: list[_Worker] = []
-    clean = False
-    try:
-        for _ in range(n_workers):
-            pool.append(_Worker(ctx, fn, limit_gb, inherited))
-        def assign(slot: int) -> None:
-            if not pending:
-                return
-            i = pending.pop()
-            for _ in range(2):
-                try:
-                    pool[slot].conn.send((i,) if inherited is not None else (i, items[i]))
-                    pool[slot].task = i
-                    return
-                except OSError:
-                    # Died while idle, between two items: no work lost; replace it and hand over.
-                    pool[slot].stop(force=True)
-                    pool[slot] = _Worker(ctx, fn, limit_gb, inherited)
-            pending.append(i)
-            raise RuntimeError("cannot start a worker process")
+class _LocalPool:
+    """Local worker processes, one item each at a time (see the module docstring)."""
 
-        for slot in range(len(pool)):
-            assign(slot)
-        while any(w.task is not None for w in pool):
-            busy = [w for w in pool if w.task is not None]
+    def __init__(self, pool: TaskPool, n_workers: int, limit_gb: float | None) -> None:
+        self.pool = pool
+        self.limit_gb = limit_gb
+        self.ctx = mp.get_context()
+        self.fork = self.ctx.get_start_method() == "fork"
+        self.workers: list[_Worker] = []
+        self.n_workers = max(1, n_workers)
+        self.clean = False
+
+    def _start(self) -> _Worker:
+        # A forked worker already holds the items submitted so far (copy-on-write) and is
+        # sent only their index. With images as items this saves pickling and piping
+        # ~20 MB per item in the parent, which otherwise takes CPU from the workers.
+        inherited = list(self.pool.items) if self.fork else None
+        return _Worker(self.ctx, self.pool.fn, self.limit_gb, inherited)
+
+    def _assign(self, slot: int) -> None:
+        i = self.pool._next_waiting()
+        if i is None:
+            return
+        for _ in range(2):
+            w = self.workers[slot]
+            try:
+                w.conn.send((i,) if i < w.n_inherited else (i, self.pool.items[i]))
+                w.task = i
+                return
+            except OSError:
+                # Died while idle, between two items: no work lost; replace it and hand over.
+                w.stop(force=True)
+                self.workers[slot] = self._start()
+        heapq.heappush(self.pool._waiting, (0, i))
+        raise RuntimeError("cannot start a worker process")
+
+    def results(self) -> Iterator[TaskResult]:
+        while len(self.workers) < self.n_workers and self.pool._waiting:
+            self.workers.append(self._start())
+        for slot, w in enumerate(self.workers):
+            if w.task is None:
+                self._assign(slot)
+        while any(w.task is not None for w in self.workers):
+            busy = [w for w in self.workers if w.task is not None]
             ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
             for w in busy:
                 result = None
@@ -236,30 +329,62 @@ def _run_local(fn, items: Sequence[Any], n_workers: int, limit_gb: float | None)
                     w.stop(force=True)  # dead, or alive with a broken pipe: either way replaced
                     log.warning("worker %s died holding item %d (exit code %s); starting a new worker",
                                 w.proc.pid, w.task, w.proc.exitcode)
-                    result = TaskResult(w.task, error=_death_error(w.proc.exitcode, limit_gb))
-                    pool[pool.index(w)] = w = _Worker(ctx, fn, limit_gb, inherited)
+                    result = TaskResult(w.task, error=_death_error(w.proc.exitcode, self.limit_gb))
+                    slot = self.workers.index(w)
+                    self.workers[slot] = w = self._start()
                 if result is None:
                     continue
                 w.task = None
-                assign(pool.index(w))
-                yield result
-        clean = True
-    finally:
-        # Normal end: ask workers to exit. Abandoned (error or Ctrl-C in the caller): kill them,
-        # so no orphan keeps computing or writing after the run has stopped.
-        for w in pool:
-            w.stop(force=not clean)
+                yield result  # the caller may submit follow-up items here
+                self._fill()
+        self.clean = True
+
+    def _fill(self) -> None:
+        """Hand waiting items to idle workers, starting workers up to the pool size."""
+        while len(self.workers) < self.n_workers and self.pool._waiting:
+            self.workers.append(self._start())
+        for slot, w in enumerate(self.workers):
+            if w.task is None and self.pool._waiting:
+                self._assign(slot)
+
+    def close(self, force: bool) -> None:
+        # Normal end: ask workers to exit. Abandoned: kill them.
+        for w in self.workers:
+            w.stop(force=force or not self.clean)
+        self.workers = []
 
 
-def _run_dask(fn: Callable[[Any], Any], items: Sequence[Any], address: str) -> Iterator[TaskResult]:
-    from dask.distributed import Client, as_completed as dask_completed
+class _DaskPool:
+    """Items as futures on a ``dask.distributed`` cluster."""
 
-    with Client(address, set_as_default=False) as client:
-        futures = client.map(fn, list(items), pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        for fut in dask_completed(futures, loop=client.loop):  # our client is not the default one
-            i = index[fut.key]
+    def __init__(self, pool: TaskPool, address: str) -> None:
+        from dask.distributed import Client, as_completed
+
+        self.pool = pool
+        self.client = Client(address, set_as_default=False)
+        self.index: dict[str, int] = {}
+        self.done = as_completed([], loop=self.client.loop)  # our client is not the default one
+        for priority, i in sorted(pool._waiting):
+            self.submit(i, -priority)
+        pool._waiting.clear()
+
+    def submit(self, index: int, priority: int) -> None:
+        fut = self.client.submit(self.pool.fn, self.pool.items[index], pure=False, priority=priority,
+                                 key=f"radscore-{uuid.uuid4().hex}")
+        self.index[fut.key] = index
+        self.done.add(fut)
+
+    def results(self) -> Iterator[TaskResult]:
+        while not self.done.is_empty():
+            fut = next(self.done)
+            i = self.index.pop(fut.key)
             try:
                 yield TaskResult(i, value=fut.result())
             except Exception as exc:
                 yield TaskResult(i, error=exc)
+            fut.release()
+
+    def close(self, force: bool) -> None:
+        if force and self.index:
+            self.client.cancel([k for k in self.index], force=True)
+        self.client.close()

@@ -74,10 +74,22 @@ def atomic_write_json(path: str | Path, obj: Any, **kwargs: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", **kwargs)
 
 
-def atomic_write_parquet(path: str | Path, df: pd.DataFrame, **kwargs: Any) -> Path:
-    """Parquet without pandas' wall-clock metadata, so equal tables give equal bytes."""
+def atomic_write_parquet(path: str | Path, df: pd.DataFrame, *, metadata: dict[str, str] | None = None,
+                         **kwargs: Any) -> Path:
+    """Parquet without pandas' wall-clock metadata, so equal tables give equal bytes.
+
+    ``metadata`` adds key/value pairs to the file's schema metadata (e.g. the provenance),
+    readable with ``pyarrow.parquet.read_schema(path).metadata``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               **{k.encode(): v.encode() for k, v in metadata.items()}})
     buf = io.BytesIO()
-    df.to_parquet(buf, index=False, engine="pyarrow", compression="zstd")
+    pq.write_table(table, buf, compression="zstd")
     return atomic_write_bytes(path, buf.getvalue(), **kwargs)
 
 

@@ -166,3 +166,68 @@ def write_dicom_scan(ct: sitk.Image, pet_suv: sitk.Image, out: str | Path, *, we
                 "SeriesType": ["WHOLE BODY", "IMAGE"]}
     pet_dir = _write_series(pet_suv, stored, slopes, 0.0, out / "pet", "PT", pet_tags, uids, identifiers, 3)
     return ct_dir, pet_dir
+
+
+RTSTRUCT_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
+
+
+def write_rtstruct(mask: sitk.Image, out: str | Path, *, roi_name: str = "GTV", uid_seed: str = "0",
+                   identifiers: dict[str, str] | None = None) -> Path:
+    """Write a mask as a DICOM RTSTRUCT file with one ROI of closed planar contours.
+
+    Each slice's contours are the 0.5 iso-lines of the mask (``contourpy``, matplotlib's
+    contouring), which pass between the voxel centres inside and outside; a reader that
+    fills a voxel when its centre lies inside the contour (:mod:`radscore.io.rtstruct`)
+    gets the mask back. Holes are contours of their own, read by exclusive or.
+
+    Returns
+    -------
+    Path of the written file.
+    """
+    import contourpy
+
+    out = Path(out)
+    arr = sitk.GetArrayFromImage(mask) != 0
+    uids = {"study": _uid(uid_seed, "study"), "series": _uid(uid_seed, "rtstruct"), "frame": _uid(uid_seed, "frame")}
+    ds = _base(RTSTRUCT_STORAGE, _uid(uid_seed, "rtstruct-instance"), dict(identifiers or {}), uids["study"],
+               uids["series"], uids["frame"])
+    ds.Modality = "RTSTRUCT"
+    ds.StructureSetLabel = "radscore"
+    frame = pydicom.Dataset()
+    frame.FrameOfReferenceUID = uids["frame"]
+    ds.ReferencedFrameOfReferenceSequence = [frame]
+    roi = pydicom.Dataset()
+    roi.ROINumber = 1
+    roi.ReferencedFrameOfReferenceUID = uids["frame"]
+    roi.ROIName = roi_name
+    roi.ROIGenerationAlgorithm = "MANUAL"
+    ds.StructureSetROISequence = [roi]
+    contours = []
+    for k, plane in enumerate(arr):
+        if not plane.any():
+            continue
+        padded = np.pad(plane.astype(float), 1)  # closed lines also where the mask touches the edge
+        for line in contourpy.contour_generator(z=padded, name="serial").lines(0.5):
+            if len(line) < 4:
+                continue
+            pts = [mask.TransformContinuousIndexToPhysicalPoint((float(x) - 1.0, float(y) - 1.0, float(k)))
+                   for x, y in line[:-1]]  # the last point repeats the first
+            c = pydicom.Dataset()
+            c.ContourGeometricType = "CLOSED_PLANAR"
+            c.NumberOfContourPoints = len(pts)
+            c.ContourData = [f"{v:.4f}" for p in pts for v in p]
+            contours.append(c)
+    rc = pydicom.Dataset()
+    rc.ReferencedROINumber = 1
+    rc.ROIDisplayColor = [255, 0, 0]
+    rc.ContourSequence = contours
+    ds.ROIContourSequence = [rc]
+    obs = pydicom.Dataset()
+    obs.ObservationNumber = 1
+    obs.ReferencedROINumber = 1
+    obs.RTROIInterpretedType = "GTV"
+    obs.ROIInterpreter = ""
+    ds.RTROIObservationsSequence = [obs]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(out, enforce_file_format=True)
+    return out

@@ -100,7 +100,8 @@ class RocAucResult(Result):
     alpha: float
 
 
-def _validate_scores(y, score, name: str = "score") -> tuple[np.ndarray, np.ndarray]:
+def validate_scores(y, score, name: str = "score") -> tuple[np.ndarray, np.ndarray]:
+    """A 0/1 outcome and its finite scores of the same length (shared by the ROC and PR statistics)."""
     yy = as_binary(y)
     ss = as_float(score, name, yy.size)
     return yy, ss
@@ -139,7 +140,7 @@ def roc_auc_ci(
     RocAucResult
     """
     alpha = check_alpha(alpha)
-    yy, ss = _validate_scores(y, score)
+    yy, ss = validate_scores(y, score)
     auc_arr, v10, v01 = _delong_components(yy, ss[None, :])
     auc = float(auc_arr[0])
     z = sps.norm.ppf(1 - alpha / 2)
@@ -338,6 +339,6 @@ def roc_curve_table(y, score) -> pd.DataFrame:
     """ROC curve points (fpr, tpr, threshold) for plotting (scikit-learn ``roc_curve``)."""
     from sklearn.metrics import roc_curve
 
-    yy, ss = _validate_scores(y, score)
+    yy, ss = validate_scores(y, score)
     fpr, tpr, thr = roc_curve(yy, ss, drop_intermediate=False)
     return pd.DataFrame({"threshold": thr, "fpr": fpr, "tpr": tpr})

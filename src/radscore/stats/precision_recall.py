@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from radscore.stats._base import Result
-from radscore.stats.discrimination import _validate_scores
+from radscore.stats.discrimination import validate_scores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +69,7 @@ def pr_curve(y, score, n_perm: int = 2000, random_state: int | None = None) -> P
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    yy, ss = _validate_scores(y, score)
+    yy, ss = validate_scores(y, score)
     ap = float(average_precision_score(yy, ss))
     prec, rec, thr = precision_recall_curve(yy, ss)
     curve = pd.DataFrame({"threshold": np.append(thr, np.nan), "precision": prec, "recall": rec})

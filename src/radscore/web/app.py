@@ -1,7 +1,10 @@
 """The decision-support page: a FastAPI app that scores one uploaded patient with a trained model.
 
-Scoring goes through :func:`radscore.pipeline.predict.predict_scans`, the function behind
-``radscore predict``, so the page and the command line give the same Radscore. Uploads
+Each upload becomes a :class:`~radscore.io.scan.ScanRef`, is prepared once per request by
+the one scan loader (:func:`radscore.imaging.preprocess.prepare_scan`, with the model's
+stored settings) and extracted by the one runner; the Radscore comes from
+:func:`radscore.pipeline.predict.score_extraction`, as in ``radscore predict``, so the page
+and the command line give the same number. The model is loaded once per process. Uploads
 are written to a temporary folder that is deleted before the response is sent, unless
 the user ticks "keep" (then the folder's path is returned).
 """
@@ -24,6 +27,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from radscore.errors import ImageError, RadscoreError
+from radscore.io.scan import ScanRef
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +58,10 @@ class ModelInfo:
     """The loaded model plus the training Radscores it is compared with."""
 
     def __init__(self, model_dir: Path):
-        from radscore.config import config_from_dict
         from radscore.modeling.artifact import load_model
 
         self.dir = model_dir
         self.model = load_model(model_dir)
-        self.config = config_from_dict(self.model.manifest["settings"], source=str(model_dir / "manifest.json"))
         self.training = self._training_scores()
 
     def _training_scores(self) -> np.ndarray:
@@ -85,16 +87,6 @@ def _percentile(training: np.ndarray, value: float) -> float | None:
     return None if training.size == 0 else float(np.searchsorted(training, value, side="right") / training.size)
 
 
-def _prepared(info: ModelInfo, paths: dict[str, str], patient: str):
-    from radscore.imaging.preprocess import prepare_patient
-    from radscore.io.images import load_image, load_mask
-
-    ct = load_image(paths["ct"], modality="ct", patient=patient)
-    pet = load_image(paths["pet"], modality="pet", patient=patient)
-    mask = load_mask(paths["mask"], patient=patient)
-    return prepare_patient(ct, pet, mask, info.config, patient=patient)
-
-
 class Scorer:
     """Scores uploads; shared by the app's request handlers."""
 
@@ -104,21 +96,30 @@ class Scorer:
         self._slots = threading.BoundedSemaphore(settings.max_concurrent)
         self._figures = threading.Lock()  # matplotlib's rc_context (used by figure_bytes) is global state
 
-    def score(self, scans: list[dict]) -> dict:
-        from radscore.pipeline.predict import predict_scans
+    def score(self, scans: list[ScanRef]) -> dict:
+        from radscore.features.runner import extract_prepared
+        from radscore.imaging.preprocess import prepare_scan
+        from radscore.pipeline.predict import score_extraction
         from radscore.web.views import data_uri, distribution_figure, overlay_figure, trajectory_figure
 
         info = self.info
         with self._slots:
-            rows = predict_scans(info.dir, scans, workers=1).to_dict("records")
+            prepared = []
+            for ref in scans:
+                try:
+                    prepared.append(prepare_scan(ref, info.model.scan))
+                except RadscoreError as exc:
+                    raise _PageError(f"{ref.timepoint}: {exc.message}") from None
+            extraction = extract_prepared(prepared, info.model.scan.features, workers=1, desc="scoring")
+            rows = score_extraction(info.model, extraction).to_dict("records")
             errors = [f"{r['timepoint']}: {r['error']}" for r in rows if r["error"]]
             if errors:
                 raise _PageError(" ".join(errors))
-            prepared = [_prepared(info, s, s["patient_id"]) for s in scans]
         out = {"model": info.summary(), "scans": []}
         for row, prep in zip(rows, prepared):
+            row.pop("features")
             row["percentile"] = _percentile(info.training, row["radscore"])
-            row["voi_volumes_ml"] = {k: v for k, v in prep.record["vois"]["volume_ml"].items()}
+            row["voi_volumes_ml"] = dict(prep.step("vois").result["volume_ml"])
             row["preprocess_warnings"] = list(prep.warnings)
             out["scans"].append(row)
         points = {("follow-up" if r["timepoint"] == "followup" else "baseline"): r["radscore"] for r in rows}
@@ -151,7 +152,7 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None) ->
     Routes: ``GET /`` (the page), ``GET /static/*``, ``GET /api/health``,
     ``GET /api/model`` (name, cutoff, features, training size), ``POST /api/predict``
     (multipart: ``ct``, ``pet``, ``mask`` and optionally ``fu_ct``, ``fu_pet``,
-    ``fu_mask``, ``patient_id``, ``keep``).
+    ``fu_mask``, ``patient_id``, ``mask_roi`` (an RTSTRUCT/SEG mask's ROI), ``keep``).
 
     Raises
     ------
@@ -191,7 +192,7 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None) ->
     def predict(ct: UploadFile | None = File(None), pet: UploadFile | None = File(None),
                 mask: UploadFile | None = File(None), fu_ct: UploadFile | None = File(None),
                 fu_pet: UploadFile | None = File(None), fu_mask: UploadFile | None = File(None),
-                patient_id: str = Form("patient"), keep: bool = Form(False)):
+                patient_id: str = Form("patient"), mask_roi: str = Form(""), keep: bool = Form(False)):
         t0 = time.perf_counter()
         work = Path(tempfile.mkdtemp(prefix="radscore-upload-"))
         kept = None
@@ -207,9 +208,10 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None) ->
                 raise _PageError("a follow-up needs all three files (CT, PET and mask); only "
                                  f"{', '.join(given_fu)} given.")
             pid = (patient_id or "patient").strip()[:64] or "patient"
-            scans = [_save_scan(base, work / "baseline", pid, "baseline", max_bytes)]
+            roi = mask_roi.strip()[:128] or None  # the ROI/segment name when the mask is an RTSTRUCT or SEG
+            scans = [_save_scan(base, work / "baseline", pid, "baseline", max_bytes, roi)]
             if given_fu:
-                scans.append(_save_scan(follow, work / "followup", pid, "followup", max_bytes))
+                scans.append(_save_scan(follow, work / "followup", pid, "followup", max_bytes, roi))
             result = scorer.score(scans)
             if keep:
                 settings.keep_dir.mkdir(parents=True, exist_ok=True)
@@ -251,7 +253,9 @@ def _given(f: UploadFile | None) -> bool:
     return f is not None and bool(f.filename)
 
 
-def _save_scan(files: dict, folder: Path, patient: str, timepoint: str, max_bytes: int) -> dict:
+def _save_scan(files: dict, folder: Path, patient: str, timepoint: str, max_bytes: int,
+               mask_roi: str | None = None) -> ScanRef:
+    """Save one scan's uploads; the :class:`ScanRef` the scan loader reads."""
     from radscore.web.uploads import save_upload
 
     paths = {}
@@ -262,7 +266,7 @@ def _save_scan(files: dict, folder: Path, patient: str, timepoint: str, max_byte
             exc.problem = f"{timepoint} {role.upper() if role != 'mask' else 'mask'}: {exc.problem}"
             exc.file = f.filename
             raise
-    return {"patient_id": patient, "timepoint": timepoint, **paths}
+    return ScanRef(patient, timepoint=timepoint, mask_roi=mask_roi, **paths)
 
 
 def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, *,

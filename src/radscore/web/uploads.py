@@ -21,18 +21,19 @@ from radscore.errors import ImageError
 logger = logging.getLogger(__name__)
 
 SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".zip")
+MASK_SUFFIXES = (*SUFFIXES, ".dcm")  # a mask may also be one DICOM RTSTRUCT or SEG file
 CHUNK = 1 << 20
 
 
-def suffix_of(filename: str) -> str:
+def suffix_of(filename: str, role: str = "image") -> str:
     """The accepted suffix ``filename`` ends with (lower-case), or raise :class:`ImageError`."""
     low = filename.lower()
-    for s in SUFFIXES:
+    for s in MASK_SUFFIXES if role == "mask" else SUFFIXES:
         if low.endswith(s):
             return s
     raise ImageError(f"unsupported file type {Path(filename).name!r}.", file=filename,
-                     fix="upload a NIfTI (.nii, .nii.gz), NRRD (.nrrd) or MetaImage (.mha) file, or a .zip of "
-                         "one DICOM series.")
+                     fix="upload a NIfTI (.nii, .nii.gz), NRRD (.nrrd) or MetaImage (.mha) file, a .zip of "
+                         "one DICOM series, or (mask) a DICOM RTSTRUCT/SEG .dcm file.")
 
 
 def _nifti_magic(head: bytes) -> bool:
@@ -63,6 +64,8 @@ def check_content(path: Path, suffix: str, original: str) -> None:
         ok = first in (b"ObjectType", b"NDims", b"Comment", b"TransformType")
     elif suffix == ".zip":
         ok = head[:4] == b"PK\x03\x04"
+    elif suffix == ".dcm":
+        ok = head[128:132] == b"DICM"
     if not ok:
         raise ImageError(f"the content of {original!r} is not a {suffix} file (its first bytes do not match).",
                          file=original, fix="upload the original image file; it may be damaged or renamed.")
@@ -73,7 +76,7 @@ def save_upload(src: BinaryIO, filename: str, dest_dir: Path, role: str, max_byt
 
     Returns the path to give the loaders: the file, or the DICOM folder inside a zip.
     """
-    suffix = suffix_of(filename)
+    suffix = suffix_of(filename, role)
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / f"{role}{suffix}"
     size = 0

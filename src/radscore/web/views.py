@@ -11,8 +11,8 @@ import base64
 import numpy as np
 import SimpleITK as sitk
 
-from radscore.imaging.preprocess import PreparedPatient
-from radscore.imaging.voi import VOI_NAMES
+from radscore.imaging.preprocess import PreparedScan
+from radscore.catalog import VOIS
 from radscore.report.figures import figure_bytes
 
 VOI_COLOURS = {"tumor": "#00e5ff", "core": "#39ff14", "ring": "#ff3df2", "tumor_ring": "#b0b0b0"}
@@ -73,7 +73,7 @@ def _outlines(vois: dict[str, np.ndarray], z: int, ys: slice, xs: slice) -> np.n
     return rgba
 
 
-def overlay_figure(prepared: PreparedPatient, title: str = ""):
+def overlay_figure(prepared: PreparedScan, title: str = ""):
     """PET (top row) and CT (bottom row) at a few tumour slices with the four VOIs' outlines."""
     ct = sitk.GetArrayFromImage(prepared.images["ct"])
     pet = sitk.GetArrayFromImage(prepared.images["pet"])
@@ -101,7 +101,7 @@ def overlay_figure(prepared: PreparedPatient, title: str = ""):
 
     handles = [Line2D([], [], color=VOI_COLOURS[n], lw=2,
                       label=(n if n != "tumor_ring" else "tumor_ring (outer = ring)")
-                      + ("" if n in prepared.vois else " (left out)")) for n in VOI_NAMES]
+                      + ("" if n in prepared.vois else " (left out)")) for n in VOIS]
     fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=7, frameon=False)
     if title:
         fig.suptitle(title, fontsize=9)

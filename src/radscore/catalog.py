@@ -1,0 +1,101 @@
+"""The closed lists radscore knows, each written once: images, VOIs, Radscore models,
+feature classes, image types (with their cost and the seed's parameters) and SUV methods.
+
+The config's validation, the extraction engine, the models, the report and the command
+line all read them from here; nothing else spells them out. No imports beyond the
+standard library, so every layer may use this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The three images features are computed on (PROTOCOL A3), in column order.
+IMAGES: tuple[str, ...] = ("pet", "ct", "petct")
+IMAGE_TITLES = {"pet": "PET", "ct": "CT", "petct": "PET/CT"}
+
+#: The four volumes of interest per image (PROTOCOL A4).
+VOIS: tuple[str, ...] = ("tumor", "core", "ring", "tumor_ring")
+
+#: The Radscore models (PROTOCOL A8) and the images whose features each may use.
+MODEL_IMAGES: dict[str, tuple[str, ...]] = {"pet": ("pet",), "ct": ("ct",), "petct": ("petct",),
+                                           "comb": ("pet", "ct", "petct")}
+MODELS: tuple[str, ...] = tuple(MODEL_IMAGES)
+MODEL_TITLES = {"pet": "PET-Radscore", "ct": "CT-Radscore", "petct": "PET/CT-Radscore", "comb": "COMB-Radscore"}
+
+#: PyRadiomics feature classes (PROTOCOL A5); shape depends on the mask only.
+FEATURE_CLASSES: tuple[str, ...] = ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
+TEXTURE_CLASSES: tuple[str, ...] = FEATURE_CLASSES[1:]
+
+#: SUV normalisations of DICOM PET (``radscore.imaging.suv``), name -> description.
+SUV_METHODS: dict[str, str] = {
+    "bw": "body weight",
+    "lbm": "lean body mass (James)",
+    "lbm_janma": "lean body mass (Janmahasatian)",
+    "bsa": "body surface area (Mosteller)",
+    "ibw": "ideal body weight",
+}
+
+
+@dataclass(frozen=True)
+class ImageType:
+    """One PyRadiomics image type.
+
+    Attributes
+    ----------
+    name : str
+        PyRadiomics' spelling (its ``get<Name>Image`` function).
+    prefix : str
+        How its feature names start (``original``, ``wavelet-LLH``, ``log-sigma-1-0-mm-3D``...).
+    cost : float
+        Relative CPU time of one instance (per LoG sigma, per wavelet level), measured with
+        ``benchmarks/extraction.py`` (original 0.08 s, wavelet 0.6 s, LoG 0.24 s per sigma,
+        LBP-3D 0.3 s per image). Only the balance of parallel tasks depends on it, never a value.
+    seed_params : dict
+        Parameters in the seed's protocol (PROTOCOL A5).
+    in_engine : bool
+        Whether radscore's engine computes it (else only plain PyRadiomics does).
+    """
+
+    name: str
+    prefix: str
+    cost: float = 1.0
+    seed_params: dict[str, Any] = field(default_factory=dict)
+    in_engine: bool = True
+
+    def instances(self, params: dict[str, Any] | None) -> int:
+        """How many filtered images these parameters give (LoG sigmas, wavelet levels), for the cost."""
+        params = params or {}
+        if self.name == "LoG":
+            return max(1, len(params.get("sigma", [1])))
+        return max(1, int(params.get("level", 1)))
+
+
+#: Every image type, in PyRadiomics' (and the feature table's) order; the seed uses all
+#: but LBP2D: 22 filtered images (original, 8 wavelet, 5 LoG, 4 point-wise, gradient, 3 LBP-3D).
+IMAGE_TYPES: dict[str, ImageType] = {t.name: t for t in (
+    ImageType("Original", "original", 1.0),
+    ImageType("Wavelet", "wavelet", 7.0),
+    ImageType("LoG", "log", 3.0, {"sigma": [1.0, 2.0, 3.0, 4.0, 5.0]}),
+    ImageType("Square", "square"),
+    ImageType("SquareRoot", "squareroot"),
+    ImageType("Logarithm", "logarithm"),
+    ImageType("Exponential", "exponential"),
+    ImageType("Gradient", "gradient"),
+    ImageType("LBP2D", "lbp-2D", in_engine=False),
+    ImageType("LBP3D", "lbp-3D", 4.0),
+)}
+
+#: The seed's 22 filtered images (PROTOCOL A5) in PyRadiomics' ``imageType`` format.
+SEED_IMAGE_TYPES: dict[str, dict[str, Any]] = {
+    name: dict(t.seed_params) for name, t in IMAGE_TYPES.items() if t.in_engine}
+
+
+def image_type_of(feature_prefix: str) -> ImageType:
+    """The image type that produced a filtered image named ``feature_prefix`` (``wavelet-LLH`` -> Wavelet)."""
+    head = feature_prefix.lower()
+    matches = [t for t in IMAGE_TYPES.values() if head.startswith(t.prefix.lower())]
+    if not matches:
+        raise KeyError(feature_prefix)
+    return max(matches, key=lambda t: len(t.prefix))  # "squareroot" is not "square"
