@@ -46,7 +46,7 @@ def small_study(tmp_path_factory):
     from radscore.simulate import write_study
 
     folder = tmp_path_factory.mktemp("small_study")
-    write_study(folder, 30, seed=7)
+    write_study(folder, 30, seed=7, protocol="quick")
     path = folder / "study.yaml"
     data = yaml.safe_load(path.read_text())
     for k, v in SMALL_GRID.items():

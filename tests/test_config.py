@@ -53,3 +53,45 @@ def test_stage_hash_changes_only_with_its_sections():
     b = config_from_dict({"model": {"cv_folds": 5}})
     assert a.stage_hash("voi", "features") == b.stage_hash("voi", "features")
     assert a.stage_hash("model") != b.stage_hash("model")
+
+
+def test_the_default_protocol_is_the_seeds():
+    from radscore.catalog import SEED_IMAGE_TYPES
+
+    cfg = config_from_dict({})
+    assert cfg.protocol == "nsclc_seed" and StudyConfig().protocol == "nsclc_seed"
+    # the seed's 22 filtered images: 2060 features per VOI (tests/features/test_parity.py counts them)
+    assert cfg.features.image_types == SEED_IMAGE_TYPES and StudyConfig().features == cfg.features
+    assert cfg.selection.mrmr_features and cfg.selection.rfe_features and cfg.selection.univariate_test == "ttest"
+    assert cfg.robustness.icc_threshold == 0.75 and "random_0" in cfg.robustness.perturbations
+    assert cfg.model.cv_folds == 10
+    quick = config_from_dict({"protocol": "quick"})
+    assert quick.features.image_types == {"original": {}}
+    assert quick.selection.mrmr_features is None and quick.selection.rfe_features is None
+
+
+def test_a_study_key_overrides_its_protocol_and_keeps_the_rest():
+    cfg = config_from_dict({"features": {"image_types": {"original": {}}}, "selection": {"ttest_p": 0.01}})
+    assert cfg.features.image_types == {"original": {}}  # taken whole, not merged with the seed's 22
+    assert cfg.selection.ttest_p == 0.01 and cfg.selection.mrmr_features == 50  # the preset's other keys stay
+    assert config_from_dict({"selection": {"mrmr_features": None}}).selection.mrmr_features is None
+    with pytest.raises(ConfigError, match="protocol"):
+        config_from_dict({"protocol": "nsclc"})
+
+
+def test_init_writes_every_default_commented_and_valid(tmp_path, capsys):
+    import yaml
+
+    from radscore.cli import main
+
+    for protocol in ("nsclc_seed", "quick"):
+        folder = tmp_path / protocol
+        assert main(["init", str(folder), "--protocol", protocol]) == 0
+        text = (folder / "study.yaml").read_text()
+        data = yaml.safe_load(text)
+        assert config_from_dict(data) == config_from_dict({"protocol": protocol})
+        # spelled out: every section and key of the config is in the file
+        assert set(data) == set(StudyConfig.model_fields)
+        assert set(data["selection"]) == set(type(StudyConfig().selection).model_fields)
+        assert "# mRMR (FCQ) step keeping this many" in text
+    assert main(["init", str(tmp_path / "quick")]) == 4  # never overwrites a study.yaml

@@ -99,3 +99,8 @@ def image_type_of(feature_prefix: str) -> ImageType:
     if not matches:
         raise KeyError(feature_prefix)
     return max(matches, key=lambda t: len(t.prefix))  # "squareroot" is not "square"
+
+
+#: Column prefix of the conventional PET measures in the feature table (``pet_conventional_SUVmax``):
+#: compared with the Radscores, never inside them.
+CONVENTIONAL_PREFIX = "pet_conventional_"

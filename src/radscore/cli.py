@@ -17,6 +17,7 @@ from pathlib import Path
 
 from radscore import __version__
 from radscore.catalog import SUV_METHODS
+from radscore.config import PROTOCOLS
 from radscore.errors import EXIT_OK, RadscoreError
 
 log = logging.getLogger("radscore")
@@ -24,8 +25,11 @@ log = logging.getLogger("radscore")
 RUN_OUTPUTS = """outputs written into DIR:
   report.html       self-contained study report (figures embedded), tables/ and figures/ beside it
   features.parquet  one row per patient, time point and lesion; one column per feature
-  scores.csv        patient_id, timepoint, lesion_id, site, cohort, model, radscore, probability, group
-  metrics.json      per model and cohort: AUC, its 95 % CI (DeLong), p-value, n
+  scores.csv        patient_id, timepoint, lesion_id, site, cohort, model, radscore, radscore_oof,
+                    probability, group (radscore_oof: out-of-fold for training patients)
+  metrics.json      per model and cohort (training apparent and out-of-fold, testing, external):
+                    ROC and PR AUC with CIs, calibration, Hosmer-Lemeshow, metrics at the cutoff;
+                    DeLong tests and NRI/IDI between models (schema: README)
   qc.csv            scans excluded or warned about, with the reason
   models/NAME/      the trained models (portable, no pickle), for `radscore predict`
   .radscore/        cache and stage records: a rerun reuses finished work"""
@@ -52,8 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RUN_OUTPUTS.replace("DIR", "OUT"))
     p.add_argument("--out", default="radscore_demo", help="study folder to create (default: ./radscore_demo)")
     p.add_argument("--patients", type=int, default=120, help="simulated patients (default 120)")
+    p.add_argument("--external", type=int, default=40,
+                   help="further patients from another simulated scanner, the external cohort (default 40)")
     p.add_argument("--seed", type=int, default=42)
     _add_run_options(p)
+
+    p = sub.add_parser("init", help="write DIR/study.yaml with every setting of a protocol spelled out and commented")
+    p.add_argument("dir", help="study folder (created if missing; an existing study.yaml is not overwritten)")
+    p.add_argument("--protocol", choices=PROTOCOLS, default=PROTOCOLS[0],
+                   help="preset: nsclc_seed (the seed's protocol, default) or quick (original image type only)")
 
     p = sub.add_parser("simulate", help="write a simulated study folder (images, manifest, tables, study.yaml)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -62,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patients", type=int, default=120)
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--protocol", choices=PROTOCOLS, default=PROTOCOLS[0], help="preset written into study.yaml")
+    p.add_argument("--external", type=int, default=0,
+                   help="add N patients acquired on another scanner (PET 8 mm FWHM on 5 mm, more noise, smoother CT "
+                        "kernel) as the cohort 'external'; the manifest then names every patient's cohort")
 
     p = sub.add_parser("run", help="run the study in DIR (reuses finished stages)",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RUN_OUTPUTS)
@@ -163,11 +178,13 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 
 
 def _print_headline(metrics: dict) -> None:
+    """Each Radscore's AUC with its CI in every cohort but the apparent training one."""
     for model, entry in metrics["models"].items():
-        t = entry["cohorts"].get("testing", {})
-        if t.get("auc") is not None:
-            ci = f"95% CI {t['ci_low']:.3f}-{t['ci_high']:.3f}" if "ci_low" in t else "no CI"
-            print(f"{model:>6}-Radscore testing AUC {t['auc']:.3f} ({ci}, n={t['n']})")
+        for cohort, t in entry["cohorts"].items():
+            if cohort == "training_apparent" or t.get("auc") is None:
+                continue
+            ci = f"95% CI {t['auc_ci_low']:.3f}-{t['auc_ci_high']:.3f}" if "auc_ci_low" in t else "no CI"
+            print(f"{model:>6}-Radscore {cohort:<18} AUC {t['auc']:.3f} ({ci}, n={t['n']})")
 
 
 def cmd_demo(args) -> int:
@@ -177,18 +194,36 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     out = Path(args.out)
     if not (out / "study.yaml").exists():
-        log.info("simulating %d patients into %s", args.patients, out)
-        write_study(out, args.patients, args.seed)
+        log.info("simulating %d patients (+%d external) into %s", args.patients, args.external, out)
+        write_study(out, args.patients, args.seed, external=args.external)
     metrics = run_study(out, workers=args.workers, scheduler=args.scheduler)
     _print_headline(metrics)
     print(f"report: {out / 'report.html'}  ({time.perf_counter() - t0:.0f} s)")
     return EXIT_OK
 
 
+def cmd_init(args) -> int:
+    from radscore.config import config_from_dict, dump_config
+    from radscore.errors import OutputError
+    from radscore.runtime.files import atomic_write_text
+
+    out = Path(args.dir)
+    path = out / "study.yaml"
+    if path.exists():
+        raise OutputError(f"{path} exists; not overwritten.", fix="remove it or choose another folder.")
+    out.mkdir(parents=True, exist_ok=True)
+    header = (f"# radscore study, protocol preset '{args.protocol}': every setting spelled out with its default.\n"
+              "# Edit what your study needs; keys you delete take the preset's value. Check with: radscore validate "
+              f"{out}\n")
+    atomic_write_text(path, header + dump_config(config_from_dict({"protocol": args.protocol}), comments=True))
+    print(f"wrote {path}; add manifest.csv beside it (see README, 'manifest.csv columns'), then: radscore run {out}")
+    return EXIT_OK
+
+
 def cmd_simulate(args) -> int:
     from radscore.simulate import write_study
 
-    path = write_study(args.out, args.patients, args.seed)
+    path = write_study(args.out, args.patients, args.seed, protocol=args.protocol, external=args.external)
     print(f"wrote {path.parent} ({args.patients} patients); run it with: radscore run {path.parent}")
     return EXIT_OK
 
@@ -300,7 +335,7 @@ def cmd_extract(args) -> int:
                workers=args.workers)
 
 
-COMMANDS = {"demo": cmd_demo, "simulate": cmd_simulate, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
+COMMANDS = {"init": cmd_init, "demo": cmd_demo, "simulate": cmd_simulate, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
             "serve": cmd_serve, "suv": cmd_suv, "rtstruct": cmd_rtstruct,
             "segment": cmd_segment, "extract": cmd_extract}
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from radscore.catalog import FEATURE_CLASSES, IMAGES, MODELS, SUV_METHODS, VOIS
+from radscore.catalog import FEATURE_CLASSES, IMAGES, MODELS, SEED_IMAGE_TYPES, SUV_METHODS, VOIS
 from radscore.errors import ConfigError
 
 ImageName = Literal[IMAGES]  # type: ignore[valid-type]
@@ -107,13 +107,32 @@ class FusionSettings(_Settings):
 class FeatureSettings(_Settings):
     """Feature extraction, PyRadiomics definitions."""
 
-    image_types: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"original": {}})
+    image_types: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {"original": {}},
+        description="PyRadiomics image types and their parameters; the word 'seed' = the seed's 22 (2060 features "
+                    "per VOI)")
     feature_classes: list[FeatureClass] = Field(default_factory=lambda: list(FEATURE_CLASSES))
+    @field_validator("image_types", mode="before")
+    @classmethod
+    def _seed_shorthand(cls, v):
+        if v == "seed":
+            return {k: dict(p) for k, p in SEED_IMAGE_TYPES.items()}
+        return v
+
     bin_width_ct: float = Field(25.0, gt=0.0)
     bin_width_pet: float = Field(0.25, gt=0.0)
     bin_count_fused: int = Field(64, ge=2)
     images: list[ImageName] = Field(default_factory=lambda: list(IMAGES))
     vois: list[VoiName] = Field(default_factory=lambda: list(VOIS))
+
+
+class PetMeasureSettings(_Settings):
+    """Conventional PET measures per scan on the native PET grid (``pet_conventional_*`` columns)."""
+
+    enabled: bool = Field(True, description="SUVmax, SUVmean, SUVpeak (IBSI 1 cm^3 global peak), MTV and TLG")
+    mtv_fraction: float = Field(0.41, gt=0.0, lt=1.0, description="MTV: tumour voxels >= this fraction of SUVmax")
+    mtv_suv: float | None = Field(None, gt=0.0, description="MTV at a fixed SUV threshold instead (e.g. 2.5); "
+                                                            "null = the fraction above")
 
 
 class SelectionSettings(_Settings):
@@ -141,9 +160,12 @@ class RobustnessSettings(_Settings):
         "icc2", description="ICC(2,1) absolute agreement (default) or ICC(3,1) consistency"
     )
     icc_source: Literal["auto", "mask_2", "perturbation", "off"] = Field(
-        "auto", description="second segmentation (manifest mask_2) or mask dilation/erosion by one voxel; "
+        "auto", description="second segmentation (manifest mask_2) or the perturbations below; "
                             "auto = mask_2 where the manifest has it, else perturbation",
     )
+    perturbations: list[Literal["dilate_1", "erode_1", "random_0"]] = Field(
+        default_factory=lambda: ["dilate_1", "erode_1", "random_0"], min_length=1,
+        description="mask dilation and erosion by one voxel, random smooth contour deformation (seeded)")
 
 
 class ModelSettings(_Settings):
@@ -273,12 +295,46 @@ class ScanSettings(_Settings):
     voi: VoiSettings = VoiSettings()
     fusion: FusionSettings = FusionSettings()
     features: FeatureSettings = FeatureSettings()
+    pet_measures: PetMeasureSettings = PetMeasureSettings()
     seed: int = Field(42, description="seeds rigid registration and the random mask perturbation")
 
 
-class StudyConfig(_Settings):
-    """Everything a study run needs; built by :func:`load_config` from ``study.yaml``."""
+#: Protocol presets shipped as YAML in ``radscore/protocols/``; the first is the default.
+PROTOCOLS = ("nsclc_seed", "quick")
 
+
+def protocol_preset(name: str) -> dict[str, Any]:
+    """The keys a protocol preset sets (``radscore/protocols/<name>.yaml``)."""
+    from importlib.resources import files
+
+    if name not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol '{name}'.", fix=f"use one of: {', '.join(PROTOCOLS)}.")
+    return yaml.safe_load(files("radscore.protocols").joinpath(f"{name}.yaml").read_text()) or {}
+
+
+def _under(preset: dict, given: dict, model: type[BaseModel]) -> dict:
+    """``given`` with the preset's values where it sets none; settings sections merge key by key,
+    any other value (an image-type table, a list) is taken whole from ``given`` when it has one."""
+    out = dict(given)
+    for key, value in preset.items():
+        field = model.model_fields.get(key)
+        section = field is not None and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        if key not in out:
+            out[key] = value
+        elif section and isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _under(value, out[key], field.annotation)
+    return out
+
+
+class StudyConfig(_Settings):
+    """Everything a study run needs; built by :func:`load_config` from ``study.yaml``.
+
+    ``protocol`` names a preset (``nsclc_seed`` by default, ``quick`` for exploring) whose
+    values fill every key the study does not set.
+    """
+
+    protocol: Literal[PROTOCOLS] = Field(  # type: ignore[valid-type]
+        PROTOCOLS[0], description="preset for every key not set here: nsclc_seed (the seed's protocol) or quick")
     name: str = "study"
     manifest: str = "manifest.csv"
     seed: int = 42
@@ -291,17 +347,28 @@ class StudyConfig(_Settings):
     voi: VoiSettings = VoiSettings()
     fusion: FusionSettings = FusionSettings()
     features: FeatureSettings = FeatureSettings()
+    pet_measures: PetMeasureSettings = PetMeasureSettings()
     robustness: RobustnessSettings = RobustnessSettings()
     selection: SelectionSettings = SelectionSettings()
     model: ModelSettings = ModelSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     analyses: AnalysesSettings = AnalysesSettings()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_protocol(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        name = data.get("protocol", PROTOCOLS[0])
+        if name not in PROTOCOLS:
+            return data  # the field's own validation names the valid presets
+        return _under(protocol_preset(name), data, cls)
+
     @property
     def scan(self) -> ScanSettings:
         """The settings of the scan path (preprocess, voi, fusion, features, seed)."""
         return ScanSettings(preprocess=self.preprocess, voi=self.voi, fusion=self.fusion, features=self.features,
-                            seed=self.seed)
+                            pet_measures=self.pet_measures, seed=self.seed)
 
     def stage_hash(self, *sections: str) -> str:
         """Hash of the named sections: a stage reruns only when what it depends on changed."""
@@ -370,6 +437,34 @@ def load_config(path: str | Path) -> StudyConfig:
     return config_from_dict(data, source=str(path))
 
 
-def dump_config(config: StudyConfig) -> str:
-    """The config as YAML (round-trips through :func:`config_from_dict`)."""
-    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+def dump_config(config: StudyConfig, *, comments: bool = False) -> str:
+    """The config as YAML (round-trips through :func:`config_from_dict`).
+
+    With ``comments``, every section and key is preceded by its description: the file
+    ``radscore init`` writes, every default spelled out.
+    """
+    if not comments:
+        return yaml.safe_dump(config.to_dict(), sort_keys=False)
+    return "\n".join(_commented(config, 0)) + "\n"
+
+
+def _commented(settings: BaseModel, depth: int) -> list[str]:
+    pad = "  " * depth
+    lines: list[str] = []
+    for key, field in type(settings).model_fields.items():
+        value = getattr(settings, key)
+        if isinstance(value, BaseModel):
+            doc = (type(value).__doc__ or "").strip().splitlines()
+            lines += [""] if depth == 0 else []
+            lines += [f"{pad}# {doc[0]}"] if doc else []
+            lines += [f"{pad}{key}:", *_commented(value, depth + 1)]
+            continue
+        if field.description:
+            lines.append(f"{pad}# {field.description}")
+        value = list(value) if isinstance(value, tuple) else value
+        if isinstance(value, dict):
+            dumped = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=None, width=100)
+            lines += [pad + line for line in dumped.rstrip("\n").splitlines()]
+        else:  # a scalar or a list on one line, quoted as YAML needs: dumped as a one-item flow list
+            lines.append(f"{pad}{key}: " + yaml.safe_dump([value], default_flow_style=True, width=1000).strip()[1:-1])
+    return lines

@@ -57,3 +57,22 @@ def test_tables_are_indexed_by_patient_whatever_the_layout(demo_ctx):
     bad = dataclasses.replace(demo_ctx, cells=pd.DataFrame({"x": [1.0]}, index=["nobody"]))
     (sec,) = run_analyses(bad, ("tme",))
     assert "no patient of the manifest is in the cells table" in sec.skipped
+
+
+def test_analyses_see_out_of_fold_training_scores(demo_ctx):
+    # the pipeline's scores carry radscore_oof: downstream fits must not see in-sample scores
+    s = demo_ctx.scores.copy()
+    training = (s["cohort"] == "training").to_numpy()
+    s["radscore_oof"] = s["radscore"]
+    s.loc[training, "radscore_oof"] = -s.loc[training, "radscore"] + 0.25
+    ctx = dataclasses.replace(demo_ctx, scores=s)
+    assert (ctx.scores.loc[training, "radscore"] == s.loc[training, "radscore_oof"]).all()
+    assert (ctx.scores.loc[~training, "radscore"] == s.loc[~training, "radscore"]).all()
+    assert (ctx.scores["radscore_apparent"] == s["radscore"]).all()
+    pt = patient_table(ctx, "baseline").set_index("patient_id")
+    base = patient_rows(s[s["model"] == ctx.model]).set_index("patient_id")
+    train_ids = base.index[base["cohort"] == "training"]
+    assert (pt.loc[train_ids, "radscore"] == base.loc[train_ids, "radscore_oof"]).all()
+    # where nested CV could not run (NaN) the apparent score stands in
+    s.loc[training, "radscore_oof"] = float("nan")
+    assert (dataclasses.replace(demo_ctx, scores=s).scores["radscore"] == s["radscore"]).all()

@@ -108,7 +108,7 @@ def test_end_to_end_on_simulated_study(torch, tmp_path):
     from radscore.io.scan import scan_refs
     from radscore.simulate.study import write_study
 
-    root = write_study(tmp_path / "study", n_patients=4, seed=5, workers=1).parent
+    root = write_study(tmp_path / "study", n_patients=4, seed=5, workers=1, protocol="quick").parent
     manifest = read_manifest(root / "manifest.csv")
     # the crops come from the extraction's scan loader, as in `radscore run`
     settings = ScanSettings(features=FeatureSettings(feature_classes=["firstorder"], images=["pet"], vois=["tumor"]))

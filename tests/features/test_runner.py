@@ -167,7 +167,7 @@ def study(tmp_path_factory):
     from radscore.simulate import write_study
 
     folder = tmp_path_factory.mktemp("runner_study")
-    write_study(folder, 3, seed=11, workers=1)
+    write_study(folder, 3, seed=11, workers=1, protocol="quick")
     return Study.open(folder)
 
 

@@ -81,7 +81,7 @@ def cluster(tmp_path_factory):
 def test_study_on_a_dask_cluster_equals_the_local_run(cluster, tmp_path):
     address, _ = cluster
     local = tmp_path / "local"
-    write_study(local, 20, seed=4)
+    write_study(local, 20, seed=4, protocol="quick")
     _cheap(local)
     remote = tmp_path / "remote"
     shutil.copytree(local, remote)

@@ -30,7 +30,7 @@ ROI = "GTV"
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("rtstruct_study")
-    write_study(folder, 24, seed=21)
+    write_study(folder, 24, seed=21, protocol="quick")
     man = pd.read_csv(folder / "manifest.csv", dtype={"patient_id": str, "lesion_id": str})
     paths = []
     for i, row in man.iterrows():

@@ -19,7 +19,7 @@ from radscore.stats import roc_auc_ci
 
 pytestmark = pytest.mark.slow
 
-N, N_TESTING = 40, 12  # patients; ceil(0.3 x 40) of them in testing (the seed's 7:3 split)
+N, N_TESTING, N_EXTERNAL = 40, 12, 6  # patients; ceil(0.3 x 40) in testing (7:3); an external cohort
 FAST = {"model": {"cv_folds": 5, "grid": {"max_depth": [2], "n_estimators": [60], "learning_rate": [0.1]}},
         # the autoencoder has its own tests (tests/features/test_deep.py); here it only has to run
         "analyses": {"deep": {"enabled": True, "epochs": 3}}}
@@ -36,7 +36,7 @@ def _patch_config(folder, extra):
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("study")
-    write_study(folder, N, seed=11)
+    write_study(folder, N, seed=11, protocol="quick", external=N_EXTERNAL)
     _patch_config(folder, FAST)
     metrics = run_study(folder, workers=2)
     return folder, metrics
@@ -53,14 +53,38 @@ def test_outputs_scripts_rely_on(study):
             assert any(c.startswith(f"{image}_{voi}_original_glcm_") for c in features.columns), (image, voi)
     scores = pd.read_csv(folder / "scores.csv")
     assert list(scores.columns) == ["patient_id", "timepoint", "lesion_id", "site", "cohort", "model", "radscore",
-                                    "probability", "group"]
+                                    "radscore_oof", "probability", "group"]
+    # every training scan has an out-of-fold score; elsewhere it is the Radscore itself
+    assert scores.loc[scores.cohort == "training", "radscore_oof"].notna().all()
+    testing = scores[scores.cohort == "testing"]
+    assert (testing["radscore_oof"] == testing["radscore"]).all()
     assert set(scores["model"]) == {"pet", "ct", "petct", "comb"}
-    assert set(scores["cohort"]) == {"training", "testing"}
+    assert set(scores["cohort"]) == {"training", "testing", "external"}
+    baseline = scores.loc[scores.timepoint == "baseline"]
+    assert baseline.groupby("cohort")["patient_id"].nunique()["external"] == N_EXTERNAL
+    assert {"pet_conventional_SUVmax", "pet_conventional_SUVpeak", "pet_conventional_MTV_ml",
+            "pet_conventional_TLG"} <= set(features.columns)
     on_disk = json.loads((folder / "metrics.json").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
+    assert on_disk["cohorts"] == ["training_apparent", "training_oof", "testing", "external"]
     for m in on_disk["models"].values():
+        assert set(m["cohorts"]) == set(on_disk["cohorts"])
         t = m["cohorts"]["testing"]
-        assert t["ci_low"] <= t["auc"] <= t["ci_high"] and t["n"] == N_TESTING
+        assert t["auc_ci_low"] <= t["auc"] <= t["auc_ci_high"] and t["n"] == N_TESTING
+        assert t["pr_auc_ci_low"] <= t["pr_auc"] <= t["pr_auc_ci_high"]
+        assert 0 <= t["hosmer_lemeshow"]["p_value"] <= 1
+        for name in ("sensitivity", "specificity", "ppv", "npv", "accuracy", "f1", "mcc", "kappa"):
+            assert name in t["at_cutoff"], name
+        c = t["confusion"]
+        assert c["tp"] + c["fp"] + c["tn"] + c["fn"] == N_TESTING
+    pairs = {(r["model_a"], r["model_b"]) for r in on_disk["comparisons"]["testing"]["delong"]}
+    assert len(pairs) == 6  # every pair of the four Radscores
+    assert {r["against"] for r in on_disk["comparisons"]["testing"]["reclassification"]} == {"pet", "ct", "petct"}
+    assert set(on_disk["conventional"]) == {"training", "testing", "external"}
+    for table in ("baseline_table_1", "discrimination_conventional_pet", "discrimination_metrics",
+                  "discrimination_delong", "discrimination_nri_idi",
+                  "discrimination_decision_curve", "survival_logrank", "survival_cox"):
+        assert (folder / "tables" / f"{table}.csv").exists(), table
     html = (folder / "report.html").read_text()
     assert "Methods and parameter record" in html and "data:image/png;base64," in html
     assert 'src="http' not in html and "<script src" not in html  # self-contained
@@ -81,7 +105,7 @@ def test_provenance_lists_every_scan_and_the_report_shows_them(study):
     for scan in prov["scans"]:
         names = [step["name"] for step in scan["steps"]]
         assert names == ["load_ct", "load_pet", "load_mask", "check_mask", "register", "resample", "fuse", "vois",
-                         "features"], names
+                         "pet_measures", "features"], names
         assert all(len(h) == 64 for step in scan["steps"][:3] for h in step["inputs"].values())
     assert [s["name"] for s in prov["stages"]] == ["split", "robustness", "model", "report"]
     assert prov["software"]["radscore"] and len(prov["settings_hash"]) == 16
@@ -147,20 +171,28 @@ def test_shuffled_outcomes_give_chance_auc(study):
     s = Study.open(folder)
     features = pd.read_parquet(folder / "features.parquet")
     manifest = s.manifest()
-    aucs = []
+    aucs, apparent, oof = [], [], []
     for seed in range(8):
         rng = np.random.default_rng(seed)
         perm = dict(zip(manifest["patient_id"].unique(), rng.permutation(
             manifest.drop_duplicates("patient_id")["ndb"].to_numpy())))
-        shuffled = manifest.assign(ndb=manifest["patient_id"].map(perm))
+        # no cohort column: a fresh stratified split on the shuffled outcome, externals included
+        shuffled = manifest.drop(columns="cohort").assign(ndb=manifest["patient_id"].map(perm))
         cfg = config_from_dict({**s.config.to_dict(), "seed": seed, "model": {**s.config.to_dict()["model"],
                                                                                "models": ["comb"]}})
         scores, _ = run_model(cfg, features, shuffled, s.work_dir / f"shuffle{seed}",
                               cohorts=make_split(cfg, shuffled), workers=2)
-        test = scores[(scores.cohort == "testing") & (scores.timepoint == "baseline")].drop_duplicates("patient_id")
-        y = test["patient_id"].map(perm).to_numpy()
-        aucs.append(roc_auc_ci(y, test["radscore"].to_numpy()).auc)
+        base = scores[scores.timepoint == "baseline"].drop_duplicates("patient_id")
+        test, train = base[base.cohort == "testing"], base[base.cohort == "training"]
+        aucs.append(roc_auc_ci(test["patient_id"].map(perm).to_numpy(), test["radscore"].to_numpy()).auc)
+        y_train = train["patient_id"].map(perm).to_numpy()
+        apparent.append(roc_auc_ci(y_train, train["radscore"].to_numpy()).auc)
+        oof.append(roc_auc_ci(y_train, train["radscore_oof"].to_numpy()).auc)
     assert abs(np.mean(aucs) - 0.5) < 0.1, aucs
+    # In-sample training scores look good on noise; the out-of-fold scores, which everything
+    # fitted downstream uses, do not.
+    assert np.mean(apparent) > 0.75, apparent
+    assert abs(np.mean(oof) - 0.5) < 0.1, oof
 
 
 def test_cli_bad_config_exit_code(study, tmp_path, capsys):

@@ -12,7 +12,7 @@ from reliability_helpers import CHEAP, N_PATIENTS, SEED, patch_config, run_cli
 def base_study(tmp_path_factory) -> Path:
     """A simulated study run once end to end (outputs and cache); copy it, never modify it."""
     folder = tmp_path_factory.mktemp("reliability") / "base"
-    write_study(folder, N_PATIENTS, seed=SEED)
+    write_study(folder, N_PATIENTS, seed=SEED, protocol="quick")
     patch_config(folder, CHEAP)
     assert run_cli("run", str(folder), "--workers", "2") == 0
     return folder

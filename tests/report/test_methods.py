@@ -165,7 +165,8 @@ def test_parameter_blocks(config, models):
     assert list(blocks)[:2] == ["Software", "Study"]
     assert {"Robustness", "Preprocessing", "VOI", "Analyses", "Selected features", "Tuned hyper-parameters",
             "Cutoffs and cross-validated AUC (training only)"} <= set(blocks)
-    assert blocks["Robustness"] == {"icc_threshold": "0.75", "icc_type": "icc2", "icc_source": "auto"}
+    assert blocks["Robustness"] == {"icc_threshold": "0.75", "icc_type": "icc2", "icc_source": "auto",
+                                    "perturbations": '["dilate_1", "erode_1", "random_0"]'}
     assert blocks["Study"]["seed"] == "42" and blocks["Preprocessing"]["spacing_mm"] == "[1.0, 1.0, 1.0]"
     assert blocks["Analyses"]["tps.high_cut"] == "50.0"
     assert blocks["Selected features"]["COMB-Radscore"] == "pet_tumor_a, ct_ring_b"

@@ -66,8 +66,8 @@ def test_image_geometry(tmp_path):
 
 
 def test_write_study_is_runnable_and_deterministic(tmp_path):
-    a = write_study(tmp_path / "a", 4, seed=5)
-    b = write_study(tmp_path / "b", 4, seed=5)
+    a = write_study(tmp_path / "a", 4, seed=5, protocol="quick")
+    b = write_study(tmp_path / "b", 4, seed=5, protocol="quick")
     for name in ("manifest.csv", "clinical.csv", "expression.csv", "cells.csv"):
         assert (a.parent / name).read_bytes() == (b.parent / name).read_bytes()
     cfg = load_config(a)
@@ -75,3 +75,21 @@ def test_write_study_is_runnable_and_deterministic(tmp_path):
     man = pd.read_csv(a.parent / "manifest.csv")
     assert {"patient_id", "timepoint", "ct", "pet", "mask", "mask_2", "ndb", "pfs_months"} <= set(man.columns)
     assert all((a.parent / p).exists() for p in man["ct"])
+
+
+def test_external_cohort_comes_from_another_scanner(tmp_path):
+    from radscore.modeling.split import split_cohort
+
+    path = write_study(tmp_path / "ext", 12, seed=3, protocol="quick", external=4, workers=1)
+    manifest = pd.read_csv(path.parent / "manifest.csv", dtype={"patient_id": str})
+    base = manifest[manifest.timepoint == "baseline"].drop_duplicates("patient_id")
+    assert (base["cohort"] == "external").sum() == 4
+    assert set(base["cohort"]) == {"training", "testing", "external"}
+    assert (base["cohort"] == "testing").sum() == 4  # ceil(0.3 x 12), as radscore run would split
+    # the internal patients are split by the rule radscore run applies without the column
+    internal = base[base.cohort != "external"]
+    assert split_cohort(internal[["patient_id", "ndb"]], "ndb", 0.3, 3, True).to_dict() == dict(
+        zip(internal.patient_id, internal.cohort))
+    spacing = {c: sitk.ReadImage(str(path.parent / base.loc[base.cohort == c, "pet"].iloc[0])).GetSpacing()
+               for c in ("training", "external")}
+    assert spacing == {"training": (4.0, 4.0, 4.0), "external": (5.0, 5.0, 5.0)}

@@ -80,3 +80,12 @@ def test_calibration_errors():
         calibration([0, 1, 0], [0.1, 1.5, 0.2])
     with pytest.raises(DataError, match="at least 3 groups"):
         hosmer_lemeshow([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4], groups=2)
+
+
+def test_calibration_bins_of_saturated_predictions():
+    # an overfitted model's in-sample probabilities pile up at both ends: the quantile breaks
+    # then bound intervals that hold no patient, which must not appear as bins
+    p = np.array([0.02, 0.02, 0.3, 0.97, 0.02, 0.02, 0.97, 0.02])  # breaks 0.02 < 0.0956 < 0.3 < 0.97
+    y = np.array([0, 0, 1, 1, 0, 1, 1, 0])
+    r = calibration(y, p, bins=10)
+    assert (r.binned["n"] > 0).all() and r.binned["n"].sum() == y.size

@@ -98,6 +98,43 @@ def test_pr_curve_permutation_p_value():
     assert set(strong.curve.columns) == {"threshold", "precision", "recall"}
 
 
+
+def test_batched_average_precision_equals_scikit_learn_with_ties_and_weights():
+    from sklearn.metrics import average_precision_score
+
+    from radscore.stats.precision_recall import average_precision_batch
+
+    rng = np.random.default_rng(5)
+    s = np.round(rng.normal(size=60), 1)  # many ties
+    labels = rng.integers(0, 2, size=(25, 60))
+    labels[:, 0], labels[:, 1] = 0, 1
+    weights = rng.integers(0, 4, size=(25, 60)).astype(float)
+    weights[:, :2] += 1
+    got = average_precision_batch(s, labels, weights)
+    want = [average_precision_score(labels[b], s, sample_weight=weights[b]) for b in range(25)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_allclose(average_precision_batch(s, labels),
+                               [average_precision_score(labels[b], s) for b in range(25)], rtol=1e-12)
+
+
+def test_pr_auc_bootstrap_interval_covers_the_truth():
+    # AP of a binormal score with a known population value (computed once on 200 000 cases):
+    # the 95 % interval from 120 cases covers it in about 95 % of repeated studies.
+    rng = np.random.default_rng(11)
+    big_y = rng.random(200_000) < 0.3
+    from sklearn.metrics import average_precision_score
+
+    truth = average_precision_score(big_y, big_y + rng.normal(size=big_y.size))
+    covered = 0
+    for k in range(60):
+        y = (rng.random(120) < 0.3).astype(int)
+        y[:2] = [0, 1]
+        r = pr_curve(y, y + rng.normal(size=120), n_perm=0, n_boot=500, random_state=k)
+        assert r.ci_low <= r.average_precision <= r.ci_high
+        covered += r.ci_low <= truth <= r.ci_high
+    assert covered >= 50  # 60 x 0.95 = 57; binomial 1st percentile is 53, bootstrap slightly narrow
+
+
 @pytest.mark.parametrize(
     "y, s, msg",
     [

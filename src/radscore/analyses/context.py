@@ -45,7 +45,12 @@ class AnalysisContext:
         time point and lesion).
     scores : DataFrame
         Columns ``patient_id, timepoint, lesion_id, site, cohort, model, radscore,
-        probability, group``.
+        probability, group`` and, from the pipeline, ``radscore_oof``. With that column the
+        analyses see honest scores: ``radscore`` becomes the out-of-fold score wherever one
+        exists (training patients, from the nested-CV fold model that never saw them), the
+        in-sample score is kept as ``radscore_apparent``. So nothing fitted downstream on
+        training Radscores (integrated models, nomograms, serum markers, per-site analyses)
+        learns from scores the Radscore model was fitted to.
     cutoffs : dict of str to float
         Radscore cutoff per model (from training, applied unchanged elsewhere).
     features : DataFrame
@@ -73,6 +78,13 @@ class AnalysisContext:
     out_dir: Path = field(default_factory=lambda: Path("."))
 
     def __post_init__(self) -> None:
+        if "radscore_oof" in self.scores and "radscore_apparent" not in self.scores:
+            s = self.scores.rename(columns={"radscore": "radscore_apparent"})
+            honest = s["radscore_oof"].where(s["radscore_oof"].notna(), s["radscore_apparent"])
+            s.insert(s.columns.get_loc("radscore_apparent"), "radscore", honest)
+            if "probability" in s:
+                s["probability"] = 1.0 / (1.0 + np.exp(-honest.to_numpy(float)))
+            object.__setattr__(self, "scores", s)
         patients = set(self.manifest["patient_id"].astype(str)) if "patient_id" in self.manifest else set()
         for name in ("expression", "cells"):
             table = getattr(self, name)

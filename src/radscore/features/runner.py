@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from radscore import __version__
+from radscore.catalog import CONVENTIONAL_PREFIX
 from radscore.config import ScanSettings
 from radscore.errors import ImageError, OutputError, describe
 from radscore.features import tasks
@@ -272,6 +273,7 @@ class _Runner:
                 row.update({prefix + k: x for k, x in scan.results.get((SHAPE, 0, v), {}).items()})
                 for i in range(len(self.parts)):  # the parts are runs of the image types: joined in order
                     row.update({prefix + k: x for k, x in scan.results.get((image_name, i, v), {}).items()})
+        row.update({CONVENTIONAL_PREFIX + k: x for k, x in (scan.meta.get("pet_measures") or {}).items()})
         prov = ScanProvenance.from_dict(scan.meta["provenance"]).then(Step(
             "features", settings={"images": list(self.spec.images), "vois": vois,
                                   "image_types": self.spec.image_types, "classes": list(self.spec.classes),
@@ -296,8 +298,9 @@ def _sweep(scratch: Path, older_than_s: float = 3600.0) -> None:
 def _prepare_key(ref: ScanRef, hashes: dict[str, str], settings: ScanSettings, perturbation: str | None,
                  crop_size: int | None) -> str:
     """Cache key of a prepared scan: its files' content and every setting preparation reads."""
-    return make_key("prepared-v1", __version__, hashes, ref.mask_roi, ref.mask_label, ref.weight_kg, ref.dose_mbq,
-                    perturbation, crop_size, settings.preprocess.model_dump(mode="json"),
+    return make_key("prepared-v2", __version__, hashes, ref.mask_roi, ref.mask_label, ref.weight_kg, ref.dose_mbq,
+                    perturbation, crop_size, settings.pet_measures.model_dump(mode="json"),
+                    settings.preprocess.model_dump(mode="json"),
                     settings.voi.model_dump(mode="json"), settings.fusion.model_dump(mode="json"), settings.seed)
 
 

@@ -196,7 +196,7 @@ def store(prepared: PreparedScan, spec: FeatureSpec, folder: Path, scan_key: str
     images = {n: prepared.images[n] for n in spec.images if n in prepared.images}
     vois = {n: v for n, v in prepared.vois.items() if spec.vois is None or n in spec.vois}
     meta = save_prepared(folder, images, vois)
-    meta.update(folder=str(folder), provenance=prepared.provenance.to_dict())
+    meta.update(folder=str(folder), provenance=prepared.provenance.to_dict(), pet_measures=prepared.pet_measures)
     cache = ResultCache(cache_dir) if cache_dir is not None and scan_key is not None else None
     if cache is not None:
         cache.put_json(scan_key, {k: v for k, v in meta.items() if k != "folder"})

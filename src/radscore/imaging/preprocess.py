@@ -337,6 +337,9 @@ class PreparedScan:
         Loading and preparation steps.
     crops : dict or None
         ``{"pet": cube, "ct": cube}`` around the lesion for deep features, when asked for.
+    pet_measures : dict or None
+        SUVmax, SUVmean, SUVpeak, MTV, TLG on the native PET grid
+        (:mod:`radscore.imaging.pet_measures`), when enabled and the mask is not perturbed.
     """
 
     ref: ScanRef
@@ -344,6 +347,7 @@ class PreparedScan:
     vois: dict[str, np.ndarray]
     provenance: ScanProvenance
     crops: dict[str, np.ndarray] | None = None
+    pet_measures: dict[str, float] | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -403,7 +407,20 @@ def prepare_scan(ref: ScanRef, settings: ScanSettings, *, perturbation: str | No
         from radscore.imaging.crop import crop_lesion
 
         crops = crop_lesion(loaded.ct, loaded.pet, loaded.mask, crop_size)
-    return PreparedScan(ref=ref, images=prepared.images, vois=prepared.vois, provenance=prov, crops=crops)
+    measures = None
+    if settings.pet_measures.enabled and not perturbation:
+        from radscore.imaging.pet_measures import pet_measures_native
+
+        pm = settings.pet_measures
+        try:
+            measures = pet_measures_native(loaded.pet, loaded.mask, mtv_fraction=pm.mtv_fraction, mtv_suv=pm.mtv_suv)
+        except ValueError as exc:
+            raise ImageError(f"conventional PET measures: {exc}.", patient=pid,
+                             fix="check that the mask and the PET cover the same region.") from None
+        prov = prov.then(Step("pet_measures", settings=pm.model_dump(mode="json"),
+                              result={"grid": "native PET", "spacing_mm": list(loaded.pet.GetSpacing()), **measures}))
+    return PreparedScan(ref=ref, images=prepared.images, vois=prepared.vois, provenance=prov, crops=crops,
+                        pet_measures=measures)
 
 
 def _perturbed(mask: sitk.Image, name: str, seed: int, patient: str) -> sitk.Image:

@@ -14,7 +14,31 @@ TIMEPOINTS = ("baseline", "followup")
 PATH_COLUMNS = ("ct", "pet", "mask", "mask_2")
 
 
-def read_manifest(path: str | Path, outcome: str | None = None, required_extra: tuple[str, ...] = ()) -> pd.DataFrame:
+def derive_benefit(df: pd.DataFrame, column: str, pfs_time: str = "pfs_months") -> pd.Series:
+    """The durable-clinical-benefit endpoint from RECIST and PFS (PROTOCOL A1).
+
+    DCB = best response CR or PR, or SD with PFS >= 6 months; otherwise NDB (PD, or SD with
+    shorter PFS). ``column`` named ``dcb`` is coded 1 = DCB, any other name (default ``ndb``)
+    1 = NDB. Rows without a RECIST category (follow-up rows) get NaN.
+    """
+    recist = df["recist"].astype("string").str.strip().str.upper()
+    known = recist.isin(["CR", "PR", "SD", "PD"])
+    unknown = sorted(set(recist[recist.notna() & ~known]))
+    if unknown:
+        raise ManifestError(f"unknown RECIST categories {unknown} in column 'recist'.", fix="use CR, PR, SD or PD.")
+    pfs = pd.to_numeric(df[pfs_time], errors="coerce") if pfs_time in df.columns else pd.Series(np.nan, df.index)
+    sd_without_pfs = known & (recist == "SD") & pfs.isna()
+    if sd_without_pfs.any():
+        raise ManifestError(f"patients {df.loc[sd_without_pfs, 'patient_id'].tolist()[:5]} have RECIST SD but no "
+                            f"'{pfs_time}': durable benefit (SD >= 6 months) cannot be decided.",
+                            fix=f"add '{pfs_time}' or the endpoint column '{column}' itself.")
+    dcb = recist.isin(["CR", "PR"]) | ((recist == "SD") & (pfs >= 6.0))
+    coded = dcb if column.lower() == "dcb" else ~dcb
+    return coded.astype(float).where(known)
+
+
+def read_manifest(path: str | Path, outcome: str | None = None, required_extra: tuple[str, ...] = (),
+                  pfs_time: str = "pfs_months") -> pd.DataFrame:
     """Read and validate a manifest CSV.
 
     Parameters
@@ -22,7 +46,10 @@ def read_manifest(path: str | Path, outcome: str | None = None, required_extra: 
     path : path
         The manifest CSV.
     outcome : str, optional
-        The binary endpoint column; values must be 0/1 (empty allowed at follow-up).
+        The binary endpoint column; values must be 0/1 (empty allowed at follow-up). When the
+        manifest lacks it but has ``recist``, it is derived (:func:`derive_benefit`).
+    pfs_time : str
+        The PFS column used to derive the endpoint from RECIST.
     required_extra : tuple of str
         Further columns the config names (clinical, survival).
 
@@ -63,6 +90,13 @@ def read_manifest(path: str | Path, outcome: str | None = None, required_extra: 
             f"duplicate rows for patient ID(s) {ids[:10]} at the same time point and lesion.", file=str(path),
             fix="give each patient one row per time point (or distinct lesion_id values).",
         )
+    if outcome is not None and outcome not in df.columns:
+        if "recist" not in df.columns:
+            raise ManifestError(f"the endpoint column '{outcome}' is missing.", file=str(path),
+                                fix=f"add '{outcome}' (0/1, 1 = positive class), or a 'recist' column (CR/PR/SD/PD) "
+                                    "with PFS to derive durable clinical benefit, or set endpoint.column in "
+                                    "study.yaml.")
+        df[outcome] = derive_benefit(df, outcome, pfs_time)
     if outcome is not None:
         vals = pd.to_numeric(df[outcome], errors="coerce")
         baseline = df["timepoint"] == "baseline"

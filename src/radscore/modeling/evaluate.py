@@ -40,6 +40,9 @@ class NestedCvResult(Result):
     fold_auc : tuple of float
     scores : DataFrame
         Out-of-fold score per patient: ``patient_id``, ``fold``, ``y``, ``score``.
+    models : tuple of estimators
+        The fitted model of each outer fold (``models[fold]`` never saw that fold's
+        patients): scores a held-out patient's other scans (follow-ups, further lesions).
     """
 
     auc: float
@@ -50,6 +53,22 @@ class NestedCvResult(Result):
     n: int
     fold_auc: tuple
     scores: pd.DataFrame = dataclasses.field(repr=False)
+    models: tuple = dataclasses.field(default=(), repr=False, compare=False)
+
+    def out_of_fold(self, X: pd.DataFrame) -> np.ndarray:
+        """Score the rows of ``X`` (indexed by patient ID) with the fold model that held each out.
+
+        Rows of patients outside the nested CV get NaN.
+        """
+        fold = self.scores.drop_duplicates("patient_id").set_index("patient_id")["fold"]
+        f = pd.Series(X.index.astype(str), index=X.index).map(
+            fold.set_axis(fold.index.astype(str))).to_numpy()
+        out = np.full(len(X), np.nan)
+        for k, model in enumerate(self.models):
+            rows = f == k
+            if rows.any():
+                out[rows] = _score(model, X.iloc[np.flatnonzero(rows)])
+        return out
 
 
 def _score(model, X):
@@ -91,9 +110,10 @@ def nested_cv_auc(estimator, X: pd.DataFrame, y, outer_folds: int = 5, seed: int
     k = min(outer_folds, minority)
     cv = StratifiedKFold(k, shuffle=True, random_state=seed)
     ids = np.asarray(X.index if isinstance(X, pd.DataFrame) else np.arange(len(yy)))
-    frames, fold_auc = [], []
+    frames, fold_auc, models = [], [], []
     for fold, (tr, te) in enumerate(cv.split(np.zeros(len(yy)), yy)):
         model = clone(estimator).fit(X.iloc[tr] if isinstance(X, pd.DataFrame) else X[tr], yy[tr])
+        models.append(model)
         s = _score(model, X.iloc[te] if isinstance(X, pd.DataFrame) else X[te])
         fold_auc.append(float(roc_auc_score(yy[te], s)) if len(set(yy[te])) == 2 else np.nan)
         frames.append(pd.DataFrame({"patient_id": ids[te], "fold": fold, "y": yy[te], "score": s}))
@@ -102,4 +122,5 @@ def nested_cv_auc(estimator, X: pd.DataFrame, y, outer_folds: int = 5, seed: int
     fa = np.asarray(fold_auc)
     return NestedCvResult(auc=float(np.nanmean(fa)), auc_sd=float(np.nanstd(fa)),
                           pooled_auc=float(roc_auc_score(scores.y, scores.score)), outer_folds=k, seed=seed,
-                          n=len(yy), fold_auc=tuple(fold_auc), scores=scores)
+                          n=len(yy), fold_auc=tuple(fold_auc), scores=scores,
+                          models=tuple(models))

@@ -25,7 +25,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from radscore.config import ModelSettings, SelectionSettings
-from radscore.catalog import MODEL_IMAGES
+from radscore.catalog import CONVENTIONAL_PREFIX, MODEL_IMAGES
 from radscore.errors import DataError
 from radscore.modeling.selection import selection_steps
 
@@ -50,12 +50,13 @@ def feature_subset(columns: Sequence[str], model: str) -> list[str]:
     ``comb`` -> all three, in the given column order.
 
     ``pet_`` is not a prefix of ``petct_`` (they differ at the 4th character), so plain
-    ``startswith`` on the full prefix with its underscore separates them.
+    ``startswith`` on the full prefix with its underscore separates them. The conventional
+    PET measures (``pet_conventional_*``) are compared with the Radscores, never inside them.
     """
     if model not in MODEL_IMAGES:
         raise DataError(f"unknown Radscore model {model!r}.", fix=f"use one of {sorted(MODEL_IMAGES)}.")
     prefixes = tuple(f"{image}_" for image in MODEL_IMAGES[model])
-    return [c for c in columns if str(c).startswith(prefixes)]
+    return [c for c in columns if str(c).startswith(prefixes) and not str(c).startswith(CONVENTIONAL_PREFIX)]
 
 
 def youden_cutoff(y: np.ndarray, score: np.ndarray) -> float:

@@ -1,22 +1,38 @@
-"""Evaluation stage: per model and cohort discrimination (metrics.json) and survival by group.
+"""Evaluation stage (PROTOCOL A10-A11): every metric per model and cohort, model comparisons,
+survival by Radscore group with Cox models.
 
 The numbers come from :mod:`radscore.stats` and the figures from
 :mod:`radscore.report.figures`; this module only chooses what to compute on which rows.
+
+Cohorts, in order: ``training_apparent`` (the final model's in-sample scores, optimistic),
+``training_oof`` (each training patient scored by the nested-CV fold model that never saw
+them: the honest training estimate), ``testing`` and every external cohort. The cutoff is the
+one fixed on training (A9) and applied unchanged everywhere.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from radscore.catalog import MODEL_TITLES
+from radscore.catalog import CONVENTIONAL_PREFIX, MODEL_TITLES
 from radscore.config import StudyConfig
 from radscore.errors import DataError
 from radscore.modeling.patients import patient_rows
-from radscore.pipeline.model import outcome_table
+from radscore.pipeline.model import cohort_order, outcome_table
 from radscore.report.sections import Section
+from radscore.stats import (calibration, cox_stepwise, delong_test, hosmer_lemeshow, idi, logrank_test, nri,
+                            pr_curve, roc_auc_ci, threshold_metrics)
 
-COHORTS = ("training", "testing")
+log = logging.getLogger(__name__)
+
+APPARENT, OOF = "training_apparent", "training_oof"
+COHORT_TITLES = {APPARENT: "training (apparent)", OOF: "training (out-of-fold)"}
+CONVENTIONAL_MEASURES = ("SUVmax", "SUVmean", "SUVpeak", "MTV_ml", "TLG")
+THRESHOLD_METRICS = ("sensitivity", "specificity", "ppv", "npv", "accuracy", "recall", "f1", "mcc", "kappa")
 
 
 def baseline_scores(scores: pd.DataFrame) -> pd.DataFrame:
@@ -24,78 +40,311 @@ def baseline_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return patient_rows(scores, by=("model",))
 
 
-def compute_metrics(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig,
-                    cutoffs: dict[str, float]) -> dict:
-    """``metrics.json``: per model and cohort AUC with 95 % CI, p-value, n and the cutoff."""
-    from radscore.stats import roc_auc_ci
+@dataclass(frozen=True)
+class ScoreSet:
+    """One cohort's patient-level scores: ``key`` in metrics.json, a wide table patients x models."""
 
-    y = outcome_table(manifest, config)
+    key: str
+    scores: pd.DataFrame  # index patient_id, one column per model
+    y: np.ndarray
+
+    @property
+    def title(self) -> str:
+        return COHORT_TITLES.get(self.key, self.key)
+
+
+def score_sets(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig) -> list[ScoreSet]:
+    """The cohorts to evaluate, each as patients x models with the outcome."""
+    y_all = outcome_table(manifest, config)
     base = baseline_scores(scores)
-    out: dict = {"endpoint": config.endpoint.column, "positive_class": config.endpoint.positive_name, "models": {}}
-    for model, grp in base.groupby("model", sort=False):
-        entry = {"cutoff": float(cutoffs[model]), "cohorts": {}}
-        for cohort in COHORTS:
-            sub = grp[grp["cohort"] == cohort]
-            yy = y.loc[sub["patient_id"]].values
-            if len(np.unique(yy)) < 2:
-                entry["cohorts"][cohort] = {"n": int(len(yy)), "auc": None, "note": "one outcome class"}
+    base = base[base["cohort"] != "unassigned"]
+    out = []
+    for cohort in cohort_order(base["cohort"]):
+        sub = base[base["cohort"] == cohort]
+        columns = [("radscore", APPARENT), ("radscore_oof", OOF)] if cohort == "training" else [("radscore", cohort)]
+        for column, key in columns:
+            if column not in sub:
                 continue
-            counts = {"n": int(len(yy)), "n_positive": int(yy.sum())}
-            try:
-                r = roc_auc_ci(yy, sub["radscore"].values)
-            except DataError as exc:  # e.g. one patient of a class: the AUC exists, its DeLong CI does not
-                from sklearn.metrics import roc_auc_score
-
-                entry["cohorts"][cohort] = {**counts, "auc": float(roc_auc_score(yy, sub["radscore"].values)),
-                                            "note": exc.problem}
+            wide = sub.pivot(index="patient_id", columns="model", values=column).dropna(how="all")
+            if wide.empty:
+                log.warning("no %s scores: nested CV was off or impossible; training estimates are apparent only", key)
                 continue
-            entry["cohorts"][cohort] = {**counts, "auc": float(r.auc), "ci_low": float(r.ci_low),
-                                        "ci_high": float(r.ci_high), "p_value": float(r.p_value)}
-        out["models"][model] = entry
+            wide = wide[[m for m in pd.unique(base["model"]) if m in wide.columns]]
+            out.append(ScoreSet(key, wide, y_all.reindex(wide.index).to_numpy(int)))
     return out
+
+
+def _sigmoid(s) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(s, float)))
+
+
+def _try(notes: list[str], what: str, fn):
+    """The statistic, or None with the reason in ``notes`` (e.g. too few patients for a CI)."""
+    try:
+        return fn()
+    except DataError as exc:
+        notes.append(f"{what}: {exc.problem}")
+        return None
+
+
+def cohort_metrics(y: np.ndarray, score: np.ndarray, cutoff: float, seed: int) -> dict:
+    """Every A10 metric of one model on one cohort, at the training ``cutoff``.
+
+    ``score`` is the Radscore (log-odds); probabilities for calibration are its logistic
+    transform. A patient is predicted positive when ``score > cutoff`` (the models' "high"
+    group).
+    """
+    ok = np.isfinite(score)
+    y, score = y[ok], score[ok]
+    out: dict = {"n": int(y.size), "n_positive": int(y.sum())}
+    if len(np.unique(y)) < 2:
+        return {**out, "auc": None, "notes": ["one outcome class: no discrimination metric"]}
+    notes: list[str] = []
+    roc = _try(notes, "DeLong CI", lambda: roc_auc_ci(y, score))
+    if roc is not None:
+        out.update(auc=roc.auc, auc_ci_low=roc.ci_low, auc_ci_high=roc.ci_high, auc_p_value=roc.p_value)
+    else:
+        from sklearn.metrics import roc_auc_score
+
+        out["auc"] = float(roc_auc_score(y, score))
+    pr = pr_curve(y, score, random_state=seed)
+    out.update(pr_auc=pr.average_precision, pr_auc_ci_low=pr.ci_low, pr_auc_ci_high=pr.ci_high,
+               pr_auc_p_value=pr.p_value, prevalence=pr.prevalence)
+    prob = _sigmoid(score)
+    hl = _try(notes, "Hosmer-Lemeshow", lambda: hosmer_lemeshow(y, prob))
+    if hl is not None:
+        out["hosmer_lemeshow"] = {"statistic": hl.statistic, "df": hl.df, "p_value": hl.p_value, "groups": hl.groups}
+    cal = _try(notes, "calibration", lambda: calibration(y, prob))
+    if cal is not None:
+        out.update(brier=cal.brier, calibration_intercept=cal.intercept, calibration_slope=cal.slope)
+    # threshold_metrics predicts positive at score >= cutoff; the models' high group is score > cutoff
+    thr = threshold_metrics(y, score, float(np.nextafter(cutoff, np.inf)), random_state=seed)
+    out["at_cutoff"] = {r.metric: {"estimate": _num(r.estimate), "ci_low": _num(r.ci_low), "ci_high": _num(r.ci_high)}
+                        for r in thr.table.itertuples()}
+    out["confusion"] = {"tp": thr.tp, "fp": thr.fp, "tn": thr.tn, "fn": thr.fn}
+    if notes:
+        out["notes"] = notes
+    return out
+
+
+def _num(v) -> float | None:
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
+def comparisons(sets: list[ScoreSet]) -> dict:
+    """Per cohort: paired DeLong tests between every pair of models; NRI and IDI of COMB
+    against each single-image Radscore (continuous NRI, probabilities from the Radscores)."""
+    out: dict = {}
+    for ss in sets:
+        if len(np.unique(ss.y)) < 2:
+            continue
+        models = list(ss.scores.columns)
+        both = ss.scores.dropna()
+        y = pd.Series(ss.y, index=ss.scores.index).loc[both.index].to_numpy()
+        entry: dict = {"delong": [], "reclassification": []}
+        for i, a in enumerate(models):
+            for b in models[i + 1:]:
+                notes: list[str] = []
+                r = _try(notes, "DeLong", lambda: delong_test(y, both[a].to_numpy(), both[b].to_numpy()))
+                row = {"model_a": a, "model_b": b, "n": int(len(y))}
+                row.update({"auc_a": r.auc_a, "auc_b": r.auc_b, "difference": r.diff, "difference_ci_low": r.ci_low,
+                            "difference_ci_high": r.ci_high, "p_value": r.p_value}
+                           if r is not None else {"note": notes[0]})
+                entry["delong"].append(row)
+        if "comb" in models:
+            for single in (m for m in models if m != "comb"):
+                notes = []
+                old, new = _sigmoid(both[single]), _sigmoid(both["comb"])
+                n_res = _try(notes, "NRI", lambda: nri(y, old, new))
+                i_res = _try(notes, "IDI", lambda: idi(y, old, new))
+                row = {"model": "comb", "against": single, "n": int(len(y))}
+                if n_res is not None:
+                    row.update(nri=n_res.nri, nri_ci_low=n_res.nri - 1.959963984540054 * n_res.se,
+                               nri_ci_high=n_res.nri + 1.959963984540054 * n_res.se, nri_p_value=n_res.p_value,
+                               nri_events=n_res.nri_events, nri_nonevents=n_res.nri_nonevents)
+                if i_res is not None:
+                    row.update(idi=i_res.idi, idi_ci_low=i_res.idi - 1.959963984540054 * i_res.se,
+                               idi_ci_high=i_res.idi + 1.959963984540054 * i_res.se, idi_p_value=i_res.p_value)
+                if notes:
+                    row["notes"] = notes
+                entry["reclassification"].append(row)
+        out[ss.key] = entry
+    return out
+
+
+def conventional_comparison(features: pd.DataFrame, sets: list[ScoreSet], model: str) -> dict:
+    """Per cohort: AUC of each conventional PET measure (higher = positive class) with its
+    DeLong CI, and the paired DeLong test against ``model``'s Radscore (PROTOCOL, "Also in
+    the seeds"). Training uses the out-of-fold Radscores when they exist."""
+    columns = [c for c in features.columns if c.startswith(CONVENTIONAL_PREFIX)
+               and c[len(CONVENTIONAL_PREFIX):] in CONVENTIONAL_MEASURES]
+    if not columns:
+        return {}
+    base = patient_rows(features).set_index("patient_id")
+    keys = {ss.key for ss in sets}
+    out: dict = {}
+    for ss in sets:
+        if (ss.key == APPARENT and OOF in keys) or model not in ss.scores or len(np.unique(ss.y)) < 2:
+            continue
+        rows = []
+        for col in columns:
+            x = base[col].reindex(ss.scores.index).to_numpy(float)
+            r = ss.scores[model].to_numpy(float)
+            ok = np.isfinite(x) & np.isfinite(r)
+            y = ss.y[ok]
+            notes: list[str] = []
+            row = {"measure": col[len(CONVENTIONAL_PREFIX):], "n": int(ok.sum())}
+            auc = _try(notes, "DeLong CI", lambda: roc_auc_ci(y, x[ok]))
+            if auc is not None:
+                row.update(auc=auc.auc, auc_ci_low=auc.ci_low, auc_ci_high=auc.ci_high, auc_p_value=auc.p_value)
+            d = _try(notes, "DeLong test", lambda: delong_test(y, r[ok], x[ok]))
+            if d is not None:
+                row.update(radscore=model, radscore_auc=d.auc_a, difference=d.diff, delong_p_value=d.p_value)
+            if notes:
+                row["notes"] = notes
+            rows.append(row)
+        out["training" if ss.key == OOF else ss.key] = rows
+    return out
+
+
+def compute_metrics(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig,
+                    cutoffs: dict[str, float], features: pd.DataFrame | None = None) -> dict:
+    """``metrics.json``: every A10 metric per model and cohort, and the comparisons between models.
+
+    Schema (README, "metrics.json"): ``models.<model>.cohorts.<cohort>`` holds n, AUC with
+    DeLong CI and p, PR AUC with bootstrap CI and permutation p, Hosmer-Lemeshow, Brier,
+    calibration intercept/slope, ``at_cutoff.<metric>`` {estimate, ci_low, ci_high} and the
+    confusion counts; ``comparisons.<cohort>`` holds the DeLong tests and NRI/IDI;
+    ``conventional.<cohort>`` the conventional PET measures' AUCs against the analyses'
+    Radscore (when ``features`` carries them).
+    """
+    sets = score_sets(scores, manifest, config)
+    out: dict = {"endpoint": config.endpoint.column, "positive_class": config.endpoint.positive_name,
+                 "cutoff_rule": f"{config.model.cutoff} on training, applied unchanged; positive when Radscore > "
+                                "cutoff",
+                 "cohorts": [s.key for s in sets], "models": {}}
+    for model in cutoffs:
+        entry = {"cutoff": float(cutoffs[model]), "cohorts": {}}
+        for ss in sets:
+            if model in ss.scores:
+                entry["cohorts"][ss.key] = cohort_metrics(ss.y, ss.scores[model].to_numpy(float), cutoffs[model],
+                                                          config.seed)
+        out["models"][model] = entry
+    out["comparisons"] = comparisons(sets)
+    if features is not None:
+        model = config.analyses.model if config.analyses.model in cutoffs else next(iter(cutoffs))
+        out["conventional"] = conventional_comparison(features, sets, model)
+    return out
+
+
+def metrics_table(metrics: dict) -> pd.DataFrame:
+    """metrics.json as one long table: model, cohort, metric, estimate, CI, p."""
+    rows = []
+    for model, entry in metrics["models"].items():
+        for cohort, m in entry["cohorts"].items():
+            base = {"model": MODEL_TITLES.get(model, model), "cohort": COHORT_TITLES.get(cohort, cohort),
+                    "n": m["n"], "n_positive": m["n_positive"]}
+            if m.get("auc") is None:
+                continue
+            rows.append({**base, "metric": "ROC AUC", "estimate": m["auc"], "ci_low": m.get("auc_ci_low"),
+                         "ci_high": m.get("auc_ci_high"), "p": m.get("auc_p_value")})
+            rows.append({**base, "metric": "PR AUC", "estimate": m["pr_auc"], "ci_low": m["pr_auc_ci_low"],
+                         "ci_high": m["pr_auc_ci_high"], "p": m["pr_auc_p_value"]})
+            if "hosmer_lemeshow" in m:
+                rows.append({**base, "metric": "Hosmer-Lemeshow chi2", "estimate": m["hosmer_lemeshow"]["statistic"],
+                             "p": m["hosmer_lemeshow"]["p_value"]})
+            if "brier" in m:
+                rows.append({**base, "metric": "Brier score", "estimate": m["brier"]})
+            for name, v in m["at_cutoff"].items():
+                rows.append({**base, "metric": name, **v})
+    return pd.DataFrame(rows)
+
+
+def _figure(nrows=1, ncols=1, size=(5.5, 5.5)):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
 def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig,
                            metrics: dict) -> Section:
-    """ROC curves per cohort for every model, and the AUC table."""
-    from matplotlib.figure import Figure
+    """ROC, PR, calibration and decision curves per cohort, Radscore by response group and
+    waterfall, the metric table and the model comparisons."""
+    from radscore.report.figures import (plot_calibration, plot_dca, plot_pr, plot_roc, plot_score_by_group,
+                                         plot_waterfall)
+    from radscore.stats import net_benefit
 
-    from radscore.report.figures import plot_roc
-
-    y = outcome_table(manifest, config)
-    base = baseline_scores(scores)
-    rows, figures = [], {}
-    for model, entry in metrics["models"].items():
-        for cohort, m in entry["cohorts"].items():
-            rows.append({"model": MODEL_TITLES.get(model, model), "cohort": cohort, "n": m["n"],
-                         "n_positive": m.get("n_positive"), "AUC": m["auc"], "CI low": m.get("ci_low"),
-                         "CI high": m.get("ci_high"), "p": m.get("p_value")})
-    for cohort in COHORTS:
-        sub = base[base["cohort"] == cohort].pivot(index="patient_id", columns="model", values="radscore")
-        yy = y.loc[sub.index].values
-        if len(np.unique(yy)) < 2:
+    sets = score_sets(scores, manifest, config)
+    figures, dca_rows = {}, []
+    cutoffs = {m: e["cutoff"] for m, e in metrics["models"].items()}
+    labels = (config.endpoint.negative_name, config.endpoint.positive_name)
+    for ss in sets:
+        if len(np.unique(ss.y)) < 2:
             continue
-        fig = Figure(figsize=(5.5, 5.5))
-        ax = fig.subplots()
-        try:
-            plot_roc(yy, {MODEL_TITLES.get(m, m): sub[m].values for m in metrics["models"]}, ax=ax,
-                     title=f"ROC, {cohort} cohort")
-        except DataError:  # too few of a class for the curve's CI: the table says so, no figure
-            continue
-        figures[f"roc_{cohort}"] = fig
-    text = (f"Radscore = log-odds of {config.endpoint.positive_name} from the model; AUC with DeLong 95 % CI "
-            "and p-value against AUC = 0.5. Models were trained on the training cohort only; the cutoff "
-            f"({config.model.cutoff}) was fixed on training and applied unchanged to testing.")
-    return Section(key="discrimination", title="Discrimination of the Radscores", text=text,
-                   tables={"auc": pd.DataFrame(rows)}, figures=figures)
+        wide = ss.scores.dropna()
+        y = pd.Series(ss.y, index=ss.scores.index).loc[wide.index].to_numpy()
+        named = {MODEL_TITLES.get(m, m): wide[m].to_numpy() for m in wide.columns}
+        probs = {k: _sigmoid(v) for k, v in named.items()}
+        for kind, plot, values in (("roc", plot_roc, named), ("pr", plot_pr, named),
+                                   ("calibration", plot_calibration, probs), ("dca", plot_dca, probs)):
+            fig, ax = _figure()
+            try:
+                plot(y, values, ax=ax[0, 0], title=f"{kind.upper() if kind != 'calibration' else 'Calibration'}, "
+                                                  f"{ss.title}")
+            except DataError as exc:  # too few of a class for a curve's CI: the table says so
+                log.info("%s figure of %s skipped: %s", kind, ss.key, exc.problem)
+                continue
+            figures[f"{kind}_{ss.key}"] = fig
+        nb = net_benefit(y, probs).table
+        dca_rows.append(nb.assign(cohort=ss.title))
+        n = len(wide.columns)
+        for kind in ("box", "waterfall"):
+            fig, axes = _figure(1, n, size=(3.4 * n, 3.8))
+            for ax, m in zip(axes[0], wide.columns):
+                title = f"{MODEL_TITLES.get(m, m)}, {ss.title}"
+                group = np.where(y == 1, labels[1], labels[0])
+                if kind == "box":
+                    plot_score_by_group(wide[m].to_numpy(), group, ax=ax, xlabel="")
+                    ax.set_title(f"{title}\n{ax.get_title()}", fontsize=8)
+                else:
+                    plot_waterfall(wide[m].to_numpy(), y, cutoff=cutoffs[m], ax=ax, labels=labels, title=title)
+            figures[f"{kind}_{ss.key}"] = fig
+    tables = {"metrics": metrics_table(metrics)}
+    delong = [{"cohort": COHORT_TITLES.get(c, c), **r} for c, e in metrics["comparisons"].items() for r in e["delong"]]
+    recl = [{"cohort": COHORT_TITLES.get(c, c), **{k: v for k, v in r.items() if k != "notes"}}
+            for c, e in metrics["comparisons"].items() for r in e["reclassification"]]
+    if delong:
+        tables["delong"] = pd.DataFrame(delong)
+    if recl:
+        tables["nri_idi"] = pd.DataFrame(recl)
+    if dca_rows:
+        tables["decision_curve"] = pd.concat(dca_rows, ignore_index=True)
+    conventional = [{"cohort": COHORT_TITLES.get(c, c), **{k: v for k, v in r.items() if k != "notes"}}
+                    for c, rows in metrics.get("conventional", {}).items() for r in rows]
+    if conventional:
+        tables["conventional_pet"] = pd.DataFrame(conventional)
+    text = (f"Radscore = log-odds of {config.endpoint.positive_name} from the model. Per model and cohort: ROC AUC "
+            "with DeLong 95 % CI and p against 0.5; PR AUC with stratified bootstrap 95 % CI and permutation p; "
+            "calibration (logistic intercept and slope, Brier, Hosmer-Lemeshow with 10 groups) of the model's "
+            f"probability; decision curves; and, at the cutoff ({config.model.cutoff}) fixed on training and "
+            "applied unchanged, sensitivity, specificity, PPV, NPV, accuracy (Wilson CIs), F1, MCC and Cohen's "
+            "kappa (bootstrap CIs). Paired DeLong tests compare every pair of Radscores; continuous NRI and IDI "
+            "compare the COMB-Radscore with each single-image Radscore. Conventional PET measures (SUVmax, SUVmean, "
+            "SUVpeak, MTV, TLG on the native PET grid; higher = positive class) are compared with the Radscore by "
+            "paired DeLong tests. 'Training (apparent)' scores patients with "
+            "the model fitted on them and is optimistic; 'training (out-of-fold)' scores each training patient "
+            "with the nested-CV model that never saw them and is the honest training estimate.")
+    return Section(key="discrimination", title="Discrimination, calibration and clinical utility of the Radscores",
+                   text=text, tables=tables, figures=figures)
 
 
-def survival_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig, model: str) -> Section:
-    """Kaplan–Meier and log-rank of PFS (and OS) by low/high Radscore, per cohort."""
-    from matplotlib.figure import Figure
-
+def survival_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig, model: str,
+                     cutoff: float) -> Section:
+    """A11: Kaplan–Meier with numbers at risk and log-rank of PFS and OS by low/high Radscore,
+    per cohort; univariate Cox of the Radscore group and the configured clinical variables,
+    then multivariable Cox of those with p < 0.05."""
     from radscore.report.figures import plot_km
-    from radscore.stats import logrank_test
 
     s = config.survival
     endpoints = [(n, t, e) for n, t, e in (("PFS", s.pfs_time, s.pfs_event), ("OS", s.os_time, s.os_event))
@@ -103,28 +352,81 @@ def survival_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: Study
     title = f"Survival by {MODEL_TITLES.get(model, model)} group"
     if not endpoints:
         return Section(key="survival", title=title, skipped="no PFS/OS columns in the manifest")
-    base = baseline_scores(scores)
-    base = base[base["model"] == model]
-    surv = manifest[manifest["timepoint"] == "baseline"].drop_duplicates("patient_id").set_index("patient_id")
-    rows, figures = [], {}
+    sets = [ss for ss in score_sets(scores, manifest, config) if ss.key != APPARENT and model in ss.scores]
+    surv = patient_rows(manifest, rule="primary").set_index("patient_id")
+    rows, cox_rows, figures, notes = [], [], {}, []
+    clinical = [c for c in config.clinical if c in surv.columns]
     for name, tcol, ecol in endpoints:
-        for cohort in COHORTS:
-            sub = base[base["cohort"] == cohort]
-            t = surv.loc[sub["patient_id"], tcol].to_numpy(float)
-            e = surv.loc[sub["patient_id"], ecol].to_numpy(float)
-            g = sub["group"].to_numpy()
+        for ss in sets:
+            sub = surv.loc[ss.scores.index].assign(radscore_group=np.where(ss.scores[model] > cutoff, "high", "low"))
+            sub = sub[ss.scores[model].notna().to_numpy()]
+            t = pd.to_numeric(sub[tcol], errors="coerce").to_numpy(float)
+            e = pd.to_numeric(sub[ecol], errors="coerce").to_numpy(float)
+            g = sub["radscore_group"].to_numpy()
             ok = ~(np.isnan(t) | np.isnan(e))
             if ok.sum() < 4 or len(np.unique(g[ok])) < 2:
+                notes.append(f"{name}, {ss.title}: fewer than 4 patients with follow-up or one Radscore group only")
                 continue
             lr = logrank_test(t[ok], e[ok], g[ok])
-            rows.append({"endpoint": name, "cohort": cohort, "n": int(ok.sum()), "events": int(e[ok].sum()),
+            rows.append({"endpoint": name, "cohort": ss.title, "n": int(ok.sum()), "events": int(e[ok].sum()),
                          "log-rank chi2": lr.statistic, "p": lr.p_value})
-            fig = Figure(figsize=(6, 5))
-            ax = fig.subplots()
-            plot_km(t[ok], e[ok], g[ok], ax=ax)
-            ax.set_title(f"{name}, {cohort} cohort (log-rank p = {lr.p_value:.3g})")
-            ax.set_xlabel(f"{name} (months)")
-            figures[f"km_{name.lower()}_{cohort}"] = fig
-    return Section(key="survival", title=title, tables={"logrank": pd.DataFrame(rows)}, figures=figures,
-                   text="Groups by the training cutoff; Kaplan–Meier estimates with numbers at risk; two-sided "
-                        "log-rank test.")
+            fig, ax = _figure(size=(6, 5))
+            plot_km(t[ok], e[ok], g[ok], ax=ax[0, 0], time_label=f"{name} (months)",
+                    title=f"{name}, {ss.title} (log-rank p = {lr.p_value:.3g})")
+            figures[f"km_{name.lower()}_{ss.key}"] = fig
+            df = sub[ok].assign(**{tcol: t[ok], ecol: e[ok]})
+            df["radscore_group"] = pd.Categorical(df["radscore_group"], categories=["low", "high"])
+            cox = _try(notes, f"Cox {name}, {ss.title}",
+                       lambda: cox_stepwise(df, tcol, ecol, ["radscore_group", *clinical]))
+            if cox is not None:
+                cox_rows.append(cox.summary.assign(endpoint=name, cohort=ss.title))
+    tables = {"logrank": pd.DataFrame(rows)}
+    if cox_rows:
+        tables["cox"] = pd.concat(cox_rows, ignore_index=True)
+    text = ("Groups by the training cutoff (training patients by their out-of-fold Radscore when nested CV ran); "
+            "Kaplan–Meier estimates with numbers at risk; two-sided log-rank test. Cox proportional hazards: "
+            f"univariate for the Radscore group (high vs low) and the clinical variables "
+            f"({', '.join(clinical) or 'none configured'}), then one multivariable model of those with univariate "
+            "p < 0.05; hazard ratios with 95 % CI.")
+    if notes:
+        text += " Not estimable: " + "; ".join(notes) + "."
+    return Section(key="survival", title=title, tables=tables, figures=figures, text=text)
+
+
+
+def baseline_section(manifest: pd.DataFrame, cohorts: pd.Series, config: StudyConfig) -> Section:
+    """Table 1: baseline characteristics per cohort with tests between cohorts (seed Table 1).
+
+    ``tableone`` (Pollard et al., JAMIA Open 2018) does the summaries and tests: mean (SD) and
+    one-way ANOVA (the t-test for two cohorts) where every cohort passes Shapiro–Wilk at
+    0.05, else median [Q1, Q3] and Kruskal–Wallis (Mann–Whitney for two); n (%) and
+    chi-square, or Fisher's exact test for a 2 x 2 table with an expected count below 5.
+    """
+    from scipy import stats as sps
+    from tableone import TableOne
+
+    title = "Baseline characteristics (Table 1)"
+    base = patient_rows(manifest, rule="primary").set_index("patient_id")
+    base = base.loc[base.index.intersection(cohorts.index)].assign(cohort=cohorts)
+    variables = [c for c in dict.fromkeys([*config.clinical, config.endpoint.column])
+                 if c in base and base[c].notna().any()]
+    if not variables or base["cohort"].nunique() < 2:
+        return Section(key="baseline", title=title, skipped="no clinical variables named in study.yaml (clinical:)"
+                       if not variables else "one cohort only")
+    categorical = [c for c in variables if not pd.api.types.is_numeric_dtype(base[c]) or base[c].nunique() <= 5]
+    nonnormal = []
+    for c in (v for v in variables if v not in categorical):
+        groups = [g.dropna().to_numpy(float) for _, g in base.groupby("cohort")[c]]
+        if any(len(g) >= 3 and sps.shapiro(g).pvalue < 0.05 for g in groups):
+            nonnormal.append(c)
+    order = cohort_order(base["cohort"])
+    table = TableOne(base.reset_index(), columns=variables, categorical=categorical, nonnormal=nonnormal,
+                     groupby="cohort", order={"cohort": order}, pval=True, htest_name=True, missing=True,
+                     overall=True).tableone
+    table.columns = [c[1] if isinstance(c, tuple) else c for c in table.columns]
+    table = table.reset_index().rename(columns={"level_0": "variable", "level_1": "level"})
+    text = ("Patients per cohort at baseline. Continuous variables: mean (SD) and one-way ANOVA (t-test for two "
+            "cohorts) when each cohort passes Shapiro–Wilk at 0.05, else median [Q1, Q3] and Kruskal–Wallis "
+            "(Mann–Whitney for two cohorts); categorical: n (%) and chi-square, or Fisher's exact test for 2 x 2 "
+            "tables with an expected count below 5. Computed with tableone.")
+    return Section(key="baseline", title=title, text=text, tables={"table 1": table})

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from radscore.config import StudyConfig
-from radscore.errors import DataError
+from radscore.errors import DataError, ManifestError
 from radscore.io.scan import ID_COLUMNS
 from radscore.modeling.patients import patient_rows
 
@@ -24,14 +24,34 @@ def outcome_table(manifest: pd.DataFrame, config: StudyConfig) -> pd.Series:
 
 
 def make_split(config: StudyConfig, manifest: pd.DataFrame) -> pd.Series:
-    """Seeded training/testing split of every baseline patient in the manifest.
+    """The cohort of every baseline patient in the manifest.
 
-    Made before extraction from the manifest alone, so a patient whose scan fails keeps
-    its cohort and does not shift anyone else's.
+    Without a ``cohort`` column: a seeded training/testing split (PROTOCOL A1). With one, the
+    manifest's cohorts are used as given: ``training`` and ``testing`` as named (no re-split)
+    and every other name (``external_tcia``, ...) an external cohort, evaluated like testing
+    with the training cutoff. Made before extraction from the manifest alone, so a patient
+    whose scan fails keeps its cohort and does not shift anyone else's.
     """
-    from radscore.modeling.split import split_cohort
+    from radscore.modeling.split import TRAINING, split_cohort
 
     y = outcome_table(manifest, config)
+    if "cohort" in manifest.columns:
+        base = manifest[manifest["timepoint"] == "baseline"].drop_duplicates("patient_id").set_index("patient_id")
+        given = base["cohort"].astype("string").str.strip()
+        empty = given.index[given.isna() | (given == "")]
+        if len(empty):
+            raise ManifestError(f"the manifest's 'cohort' column is empty for patients {list(empty[:5])}.",
+                                fix="name every patient's cohort (training, testing or an external cohort's "
+                                    "name), or drop the column to split at random.")
+        counts = y.reindex(given.index[given == TRAINING]).value_counts()
+        if len(counts) < 2 or counts.min() < 4:
+            raise DataError(f"the manifest's training cohort has class counts {counts.to_dict()}; at least 4 "
+                            "patients of each class are needed to train.",
+                            fix="name more patients 'training' in the cohort column.")
+        cohorts = given.astype(str).rename("cohort")
+        cohorts.index = cohorts.index.astype(str)
+        log.info("cohorts from the manifest: %s", cohorts.value_counts().to_dict())
+        return cohorts.sort_index(kind="mergesort")
     counts = y.value_counts()
     if len(counts) < 2 or counts.min() < 4:
         raise DataError(
@@ -41,6 +61,12 @@ def make_split(config: StudyConfig, manifest: pd.DataFrame) -> pd.Series:
     patients = pd.DataFrame({"patient_id": y.index, config.endpoint.column: y.to_numpy()})
     return split_cohort(patients, config.endpoint.column, config.split.test_fraction, config.seed,
                         config.split.stratify)
+
+
+def cohort_order(cohorts) -> list[str]:
+    """Cohort names in report order: training, testing, then the external cohorts by name."""
+    names = sorted(set(map(str, cohorts)) - {"training", "testing", "unassigned"})
+    return [c for c in ("training", "testing") if c in set(map(str, cohorts))] + names
 
 
 def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFrame, models_dir: Path, *,
@@ -57,8 +83,12 @@ def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFram
     Returns
     -------
     scores : DataFrame
-        patient_id, timepoint, lesion_id, site, cohort, model, radscore, probability, group —
-        for every scan (follow-ups and further lesions scored with the baseline model).
+        patient_id, timepoint, lesion_id, site, cohort, model, radscore, radscore_oof,
+        probability, group — for every scan (follow-ups and further lesions scored with the
+        baseline model). ``radscore_oof`` is the honest score: for a training patient, from
+        the nested-CV fold model that never saw the patient (NaN when nested CV is off or
+        impossible); for every other patient, the Radscore itself (the final model never saw
+        them either).
     training : TrainingResult
         Fitted models, per-model summary (training, CV, nested-CV and test AUC), nested CV
         and the stage's typed record.
@@ -84,11 +114,17 @@ def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFram
     all_rows = features.copy()
     all_rows["cohort"] = all_rows["patient_id"].map(cohorts).fillna("unassigned")
     frames = []
+    in_training = (all_rows["cohort"] == "training").to_numpy()
     for name, clf in training.models.items():
-        rs = clf.decision_function(all_rows[list(clf.feature_names_in_)])
+        X = all_rows[list(clf.feature_names_in_)]
+        rs = clf.decision_function(X)
+        oof = rs.copy()
+        nested = training.nested.get(name)
+        oof[in_training] = (nested.out_of_fold(X[in_training].set_axis(all_rows["patient_id"].to_numpy()[in_training]))
+                            if nested is not None else np.nan)
         frames.append(pd.DataFrame({
             **{c: all_rows[c].values for c in ID_COLUMNS}, "cohort": all_rows["cohort"].values, "model": name,
-            "radscore": rs, "probability": 1.0 / (1.0 + np.exp(-rs)),
+            "radscore": rs, "radscore_oof": oof, "probability": 1.0 / (1.0 + np.exp(-rs)),
             "group": np.where(rs > clf.cutoff_, "high", "low"),
         }))
     return pd.concat(frames, ignore_index=True), training

@@ -1,7 +1,8 @@
 """Robustness stage: ICC of every feature between repeated segmentations, training patients only.
 
 The repeated segmentation is the manifest's ``mask_2`` (a second reader) when present,
-otherwise the tumour mask dilated and eroded by one voxel (PROTOCOL A6). The repeats are
+otherwise the tumour mask perturbed (``robustness.perturbations``: dilated and eroded by one
+voxel and a seeded random contour deformation, PROTOCOL A6). The repeats are
 extracted by the same runner as the main table (so on the same workers or Dask cluster);
 features whose ICC is below ``robustness.icc_threshold`` are left out of every Radscore.
 """
@@ -24,7 +25,6 @@ from radscore.runtime.provenance import Step
 
 log = logging.getLogger(__name__)
 
-PERTURBATIONS = ("dilate_1", "erode_1")
 TITLE = "Feature robustness (ICC between segmentations)"
 ICC_NAMES = {"icc2": "ICC(2,1), two-way random, absolute agreement", "icc3": "ICC(3,1), two-way mixed, consistency"}
 
@@ -64,8 +64,10 @@ class RobustnessResult:
         if self.skipped is not None:
             return Section(key="robustness", title=TITLE, skipped=self.skipped)
         s = self.settings
+        names = {"dilate_1": "dilated by one voxel", "erode_1": "eroded by one voxel",
+                 "random_0": "randomly deformed (smooth contour displacement, SD 1 mm over ~4 mm patches)"}
         what = ("the second segmentation (manifest column mask_2)" if self.source == "mask_2"
-                else "the tumour mask dilated and eroded by one voxel")
+                else "the tumour mask " + ", ".join(names[p] for p in s.perturbations))
         summary = self.summary.assign(family=self.summary["feature"].str.extract(
             r"^((?:petct|pet|ct)_(?:tumor_ring|tumor|core|ring))_", expand=False))
         by_family = (summary.groupby("family")["kept"].agg(["size", "sum"])
@@ -107,7 +109,7 @@ def run_robustness(config: StudyConfig, manifest: pd.DataFrame, features: pd.Dat
                                desc="extracting (mask_2)")]
     else:
         repeats = [run_extract(config, rows, cache_dir, workers=workers, scheduler=scheduler, perturbation=p,
-                               desc=f"extracting ({p})") for p in PERTURBATIONS]
+                               desc=f"extracting ({p})") for p in settings.perturbations]
     tables += [_by_patient(t) for t in (r.table() for r in repeats) if not t.empty]
     if len(tables) < 2 or min(len(t) for t in tables) < 3:
         return RobustnessResult(settings, None, None, source,

@@ -18,9 +18,10 @@ import pandas as pd
 from radscore.catalog import MODEL_TITLES
 from radscore.modeling.train import ModelStageRecord
 from radscore.pipeline.context import Study
-from radscore.pipeline.evaluate import compute_metrics, discrimination_section, survival_section
+from radscore.pipeline.evaluate import (COHORT_TITLES, baseline_section, compute_metrics, discrimination_section,
+                                       survival_section)
 from radscore.pipeline.extract import run_extract
-from radscore.pipeline.model import make_split
+from radscore.pipeline.model import cohort_order, make_split
 from radscore.pipeline.robustness import run_robustness
 from radscore.report.html import ReportInputs, write_report
 from radscore.report.sections import Section
@@ -38,7 +39,7 @@ def _model_stage(study: Study, features: pd.DataFrame, manifest: pd.DataFrame, c
     from radscore.pipeline.model import outcome_table, run_model
 
     cfg = study.config
-    key = make_key("model-v3", sha256_file(study.features_path), cfg.stage_hash("seed", "endpoint", "split",
+    key = make_key("model-v4", sha256_file(study.features_path), cfg.stage_hash("seed", "endpoint", "split",
                    "selection", "model", "preprocess", "voi", "fusion", "features"),
                    outcome_table(manifest, cfg).to_dict(), list(keep) if keep is not None else None)
     state_file = study.work_dir / "model_stage.json"
@@ -62,16 +63,18 @@ def _summary(study: Study, metrics: dict, record: ModelStageRecord, qc: pd.DataF
     cohorts = pd.Series(record.cohorts)
     y = manifest[manifest["timepoint"] == "baseline"].drop_duplicates("patient_id").set_index("patient_id")[cfg.endpoint.column]
     out = {"Endpoint": f"{cfg.endpoint.positive_name} (positive class, coded 1) vs {cfg.endpoint.negative_name}"}
-    for c in ("training", "testing"):
+    for c in cohort_order(cohorts):
         ids = cohorts.index[cohorts == c]
         out[f"{c.capitalize()} cohort"] = f"{len(ids)} patients, {int(y.reindex(ids).sum())} {cfg.endpoint.positive_name}"
     excluded = qc[qc["severity"] == "excluded"] if not qc.empty else qc
     out["Excluded scans"] = f"{len(excluded)} (see Quality control)"
     for m, e in metrics["models"].items():
-        t = e["cohorts"].get("testing", {})
-        if t.get("auc") is not None:
-            ci = f"95 % CI {t['ci_low']:.3f}–{t['ci_high']:.3f}" if "ci_low" in t else f"no CI: {t.get('note')}"
-            out[f"{MODEL_TITLES.get(m, m)} testing AUC"] = f"{t['auc']:.3f} ({ci})"
+        for c, t in e["cohorts"].items():
+            if c == "training_apparent" or t.get("auc") is None:
+                continue
+            ci = (f"95 % CI {t['auc_ci_low']:.3f}–{t['auc_ci_high']:.3f}" if "auc_ci_low" in t
+                  else f"no CI: {'; '.join(t.get('notes', []))}")
+            out[f"{MODEL_TITLES.get(m, m)} {COHORT_TITLES.get(c, c)} AUC"] = f"{t['auc']:.3f} ({ci})"
     for m, e in metrics["models"].items():
         n = e.get("nested_cv")
         if n:
@@ -120,16 +123,17 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     prov = prov.then(Step("model", settings={"selection": cfg.selection.model_dump(mode="json"),
                                              "model": cfg.model.model_dump(mode="json")},
                           result={"models": [m.to_dict() for m in record.models]}))
-    metrics = compute_metrics(scores, manifest, cfg, record.cutoffs)
+    metrics = compute_metrics(scores, manifest, cfg, record.cutoffs, features)
     for m in record.models:
         if m.nested_cv_folds:
             metrics["models"][m.name]["nested_cv"] = {"auc": m.nested_cv_auc, "sd": m.nested_cv_sd,
                                                       "folds": m.nested_cv_folds}
     atomic_write_json(study.metrics_path, metrics)
 
-    sections: list[Section] = [robustness.section(), discrimination_section(scores, manifest, cfg, metrics)]
+    sections: list[Section] = [baseline_section(manifest, cohorts, cfg), robustness.section(),
+                               discrimination_section(scores, manifest, cfg, metrics)]
     primary = "comb" if "comb" in record.cutoffs else next(iter(record.cutoffs))
-    sections.append(survival_section(scores, manifest, cfg, primary))
+    sections.append(survival_section(scores, manifest, cfg, primary, record.cutoffs[primary]))
     sections.extend(_analysis_sections(study, manifest, scores, record, features, extraction.crops()))
     prov = prov.then(Step("report", result={"sections": {s.key: s.skipped or "done" for s in sections}}))
     atomic_write_json(study.provenance_path, prov.to_dict())

@@ -118,7 +118,7 @@ def plot_pr(y, scores, ax=None, title: str | None = None):
         ax = _axes(ax)
         prev = None
         for i, (name, s) in enumerate(_named(scores, "Radscore").items()):
-            res = stats.pr_curve(y, s, n_perm=0)
+            res = stats.pr_curve(y, s, n_perm=0, n_boot=0)
             prev = res.prevalence
             ax.plot(res.curve["recall"], res.curve["precision"], color=PALETTE[i % len(PALETTE)],
                     drawstyle="steps-post", label=f"{name}: AP {res.average_precision:.2f}")

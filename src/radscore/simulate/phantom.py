@@ -16,9 +16,18 @@ How the latent immune state ``z`` shows (the planted imaging signal):
   tumours show a denser halo.
 * Nuisance: tumour radius 8-15 mm, SUVmean 3-9, noise. PET is blurred (6 mm FWHM) and
   sampled on a coarser 4 mm grid with its own origin, as scanners deliver it.
+
+The acquisition is a :class:`Scanner`. ``REFERENCE`` makes the training/testing cohort;
+``EXTERNAL`` (``radscore simulate --external N``) stands for another centre's PET/CT: PET
+resolution 8 mm FWHM on a 5 mm grid with 8 % instead of 5 % noise, and a smoother CT
+reconstruction kernel (noise correlated over one voxel, SD 20 instead of 12 HU white noise).
+The immune signal is unchanged, so a model's drop from testing to external shows what
+another scanner does to texture features.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
@@ -28,6 +37,23 @@ from scipy.special import sph_harm_y
 CT_SHAPE_ZYX = (40, 64, 64)
 CT_SPACING_XYZ = (1.0, 1.0, 1.5)
 PET_SPACING_XYZ = (4.0, 4.0, 4.0)
+
+
+@dataclass(frozen=True)
+class Scanner:
+    """How a simulated PET/CT is acquired (the nuisance a multi-centre study meets)."""
+
+    name: str = "reference"
+    pet_fwhm_mm: float = 6.0
+    pet_spacing_xyz: tuple[float, float, float] = PET_SPACING_XYZ
+    pet_noise: float = 0.05
+    ct_noise_hu: float = 12.0
+    ct_kernel_voxels: float = 0.0  # 0 = white noise (sharp kernel); >0 = noise correlated over this many voxels
+
+
+REFERENCE = Scanner()
+EXTERNAL = Scanner("external", pet_fwhm_mm=8.0, pet_spacing_xyz=(5.0, 5.0, 5.0), pet_noise=0.08, ct_noise_hu=20.0,
+                   ct_kernel_voxels=1.0)
 
 
 def _smooth_field(rng: np.random.Generator, shape, sigma_vox) -> np.ndarray:
@@ -54,7 +80,8 @@ def tumour_mask(rng: np.random.Generator, radius_mm: float, centre_zyx_mm, shape
 
 
 def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", scale: float = 1.0,
-                origin_xyz=(0.0, 0.0, 0.0)) -> tuple[sitk.Image, sitk.Image, sitk.Image, sitk.Image]:
+                origin_xyz=(0.0, 0.0, 0.0), scanner: Scanner = REFERENCE,
+                ) -> tuple[sitk.Image, sitk.Image, sitk.Image, sitk.Image]:
     """CT (HU, int16), PET (SUV, float32), tumour mask and a second segmentation.
 
     Parameters
@@ -65,6 +92,8 @@ def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", sc
         "primary" (lung) or a metastatic site (soft-tissue background).
     scale : float
         Tumour size multiplier (follow-up scans of responders shrink).
+    scanner : Scanner
+        The acquisition (resolution and noise of PET and CT).
     """
     shape = CT_SHAPE_ZYX
     sz, sy, sx = CT_SPACING_XYZ[2], CT_SPACING_XYZ[1], CT_SPACING_XYZ[0]
@@ -98,14 +127,18 @@ def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", sc
     ct[halo] += halo_hu * (1 - dist_out[halo] / 7) * (1 + 0.3 * _smooth_field(rng, shape, 1.5)[halo])
 
     ct[tumour] = 35.0 + 20 * _smooth_field(rng, shape, 1.5)[tumour]
-    ct += rng.normal(0, 12, shape)
+    noise = rng.normal(0, 1, shape)
+    if scanner.ct_kernel_voxels > 0:
+        noise = ndimage.gaussian_filter(noise, scanner.ct_kernel_voxels)
+        noise /= noise.std()
+    ct += scanner.ct_noise_hu * noise
 
     h = float(np.clip(0.40 - 0.18 * z, 0.05, 0.9))
     suv_mean = rng.uniform(3, 9)
     field = _smooth_field(rng, shape, 4.0 / sx)
     suv = bg_suv.copy()
     suv[tumour] = np.clip(suv_mean * (1 + h * field[tumour]), 0.3, None)
-    suv = ndimage.gaussian_filter(suv, sigma=np.array([6 / 2.355 / sz, 6 / 2.355 / sy, 6 / 2.355 / sx]))
+    suv = ndimage.gaussian_filter(suv, sigma=scanner.pet_fwhm_mm / 2.355 / np.array([sz, sy, sx]))
 
     ct_img = sitk.GetImageFromArray(np.clip(np.round(ct), -1024, 3071).astype(np.int16))
     ct_img.SetSpacing(CT_SPACING_XYZ)
@@ -113,12 +146,13 @@ def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", sc
     suv_hr = sitk.GetImageFromArray(suv.astype(np.float32))
     suv_hr.CopyInformation(ct_img)
 
-    pet_size = [int(np.ceil(s * sp / ps)) for s, sp, ps in zip(ct_img.GetSize(), CT_SPACING_XYZ, PET_SPACING_XYZ)]
+    pet_size = [int(np.ceil(s * sp / ps)) for s, sp, ps in zip(ct_img.GetSize(), CT_SPACING_XYZ,
+                                                                 scanner.pet_spacing_xyz)]
     pet_origin = [o + rng.uniform(-1.5, 1.5) for o in origin_xyz]
-    pet = sitk.Resample(suv_hr, pet_size, sitk.Transform(), sitk.sitkLinear, pet_origin, PET_SPACING_XYZ,
+    pet = sitk.Resample(suv_hr, pet_size, sitk.Transform(), sitk.sitkLinear, pet_origin, scanner.pet_spacing_xyz,
                         ct_img.GetDirection(), 0.0, sitk.sitkFloat32)
     pet_arr = sitk.GetArrayFromImage(pet)
-    pet_arr = np.clip(pet_arr * (1 + rng.normal(0, 0.05, pet_arr.shape)), 0, None).astype(np.float32)
+    pet_arr = np.clip(pet_arr * (1 + rng.normal(0, scanner.pet_noise, pet_arr.shape)), 0, None).astype(np.float32)
     pet_img = sitk.GetImageFromArray(pet_arr)
     pet_img.CopyInformation(pet)
 

@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from radscore.config import AnalysesSettings, DeepFeatureSettings, StudyConfig, TablesSettings, dump_config
+from radscore.config import (PROTOCOLS, AnalysesSettings, DeepFeatureSettings, StudyConfig, TablesSettings,
+                             dump_config)
 from radscore.runtime.executor import run_tasks
 from radscore.runtime.files import atomic_write_csv, atomic_write_text
 from radscore.runtime.progress import progress
 from radscore.simulate.cohort import simulate_cohort
-from radscore.simulate.phantom import make_images
+from radscore.simulate.phantom import EXTERNAL, REFERENCE, make_images
 
 CLINICAL_COLUMNS = ["age", "sex", "bmi", "albumin", "ldh", "cea", "cyfra21_1", "nse", "ecog", "smoking",
                     "histology", "stage", "treatment", "tps"]
@@ -28,7 +29,8 @@ def _write(img: sitk.Image, path: Path) -> None:
 
 def _patient_scans(task: tuple) -> list[dict]:
     """Write one patient's scans (runs in a worker process); returns their manifest rows."""
-    out, seed, k, pid, z, z_fu, has_fu, second_site = task
+    out, seed, k, pid, z, z_fu, has_fu, second_site, external = task
+    scanner = EXTERNAL if external else REFERENCE
     scans = [("baseline", "1", "primary", z, 1.0)]
     if second_site:
         scans.append(("baseline", "2", second_site, z, 0.8))
@@ -39,7 +41,7 @@ def _patient_scans(task: tuple) -> list[dict]:
         # Seeded per patient and scan, so the images do not depend on worker scheduling.
         rng = np.random.default_rng([seed, k, j])
         origin = tuple(rng.uniform(-200, 200, 3).round(2))
-        ct, pet, mask, mask2 = make_images(rng, zz, site=site, scale=scale, origin_xyz=origin)
+        ct, pet, mask, mask2 = make_images(rng, zz, site=site, scale=scale, origin_xyz=origin, scanner=scanner)
         stem = f"{pid}_{tp}_L{lesion}"
         paths = {name: Path("images") / f"{stem}_{name}.nii.gz" for name in ("ct", "pet", "mask", "mask_2")}
         for name, img in zip(paths, (ct, pet, mask, mask2)):
@@ -49,16 +51,23 @@ def _patient_scans(task: tuple) -> list[dict]:
     return rows
 
 
-def write_study(out: str | Path, n_patients: int = 100, seed: int = 0, *, workers: int | None = None) -> Path:
+def write_study(out: str | Path, n_patients: int = 100, seed: int = 0, *, workers: int | None = None,
+                protocol: str = PROTOCOLS[0], external: int = 0) -> Path:
     """Simulate ``n_patients`` and write a runnable study folder at ``out``.
+
+    ``protocol`` is the preset written into ``study.yaml`` (default: the seed's protocol).
+    ``external`` adds that many patients acquired on another scanner
+    (:data:`~radscore.simulate.phantom.EXTERNAL`) as the cohort ``external``; the manifest
+    then names every patient's cohort (the others split 7:3 here, seeded, as ``radscore
+    run`` would).
 
     Returns the path of the written ``study.yaml``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    cohort = simulate_cohort(n_patients, seed)
-    tasks = [(str(out), seed, k, r.patient_id, float(r.z), float(r.z_fu), bool(r.has_followup), str(r.second_site))
-             for k, r in enumerate(cohort.latent.itertuples(index=False))]
+    cohort = simulate_cohort(n_patients + external, seed)
+    tasks = [(str(out), seed, k, r.patient_id, float(r.z), float(r.z_fu), bool(r.has_followup), str(r.second_site),
+              k >= n_patients) for k, r in enumerate(cohort.latent.itertuples(index=False))]
     per_patient: list[list[dict]] = [[] for _ in tasks]
     bar = progress(total=len(tasks), desc="simulating", unit="patient")
     for res in run_tasks(_patient_scans, tasks, workers=workers):
@@ -73,11 +82,19 @@ def write_study(out: str | Path, n_patients: int = 100, seed: int = 0, *, worker
     for col in ("scan_month", "progression_6m", "pfs_fu_months", "pfs_fu_event"):
         manifest.loc[base, col] = np.nan
     manifest.loc[base, "scan_month"] = 0.0
+    if external:
+        from radscore.modeling.split import split_cohort
+
+        ids = cohort.latent["patient_id"]
+        internal = cohort.outcomes[cohort.outcomes["patient_id"].isin(ids[:n_patients])]
+        split = split_cohort(internal[["patient_id", "ndb"]], "ndb", 0.3, seed, True)
+        manifest["cohort"] = manifest["patient_id"].map(split).fillna("external")
     atomic_write_csv(out / "manifest.csv", manifest)
     atomic_write_csv(out / "clinical.csv", cohort.clinical)
     atomic_write_csv(out / "expression.csv", cohort.expression.reset_index())
     atomic_write_csv(out / "cells.csv", cohort.cells.reset_index())
     config = StudyConfig(
+        protocol=protocol,
         name="Simulated NSCLC PET/CT cohort (radscore demo, not clinical evidence)",
         seed=seed,
         clinical=CLINICAL_COLUMNS,

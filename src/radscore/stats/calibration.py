@@ -183,6 +183,8 @@ def calibration(y, prob, bins: int = 10, alpha: float = 0.05) -> CalibrationResu
     for k in range(int(g.max()) + 1):
         m = g == k
         cnt, pos = int(m.sum()), int(yy[m].sum())
+        if cnt == 0:  # interpolated quantile breaks can bound an interval holding no patient
+            continue
         lo, hi = proportion_confint(pos, cnt, alpha=alpha, method="wilson")
         rows.append({"bin": k + 1, "n": cnt, "mean_predicted": float(p[m].mean()),
                      "observed": pos / cnt, "ci_low": float(lo), "ci_high": float(hi)})
