@@ -70,7 +70,7 @@ def test_icc_filter_drops_unreliable_features_on_training_only():
     g = icc_filter([seg1, seg2_bad], kind="icc2", patients=ids[:40])
     pd.testing.assert_series_equal(g.icc, f2.icc)
     assert f2.summary.kept.sum() == 1
-    assert list(f2.summary.columns) == ["feature", "icc", "kept"]
+    assert list(f2.summary.columns) == ["feature", "icc", "n", "kept"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         f2.threshold = 0.5  # type: ignore[misc]
 
@@ -82,3 +82,24 @@ def test_icc_input_errors():
         icc(np.array([[1.0, np.nan], [2.0, 3.0]]))
     with pytest.raises(DataError):
         icc_features([pd.DataFrame({"a": [1.0, 2.0]})])
+
+
+def test_a_feature_missing_for_some_patients_gets_its_icc_on_those_that_have_it():
+    # e.g. a texture feature undefined on a tiny core VOI: it must not silently disappear
+    rng = np.random.default_rng(3)
+    n = 40
+    truth = rng.normal(size=n)
+    ids = [f"P{i}" for i in range(n)]
+    seg1 = pd.DataFrame({"full": truth, "gappy": truth}, index=ids)
+    seg2 = pd.DataFrame({"full": truth + rng.normal(scale=0.2, size=n),
+                         "gappy": truth + rng.normal(scale=0.2, size=n)}, index=ids)
+    seg1.loc[ids[:5], "gappy"] = np.nan  # missing in one table
+    seg2.loc[ids[5:9], "gappy"] = np.nan  # and in the other
+    f = icc_filter([seg1, seg2], threshold=0.75)
+    assert f.n_per_feature.to_dict() == {"full": 40, "gappy": 31}
+    assert f.summary.set_index("feature").loc["gappy", "n"] == 31
+    assert "gappy" in f.kept
+    # equal to the ICC of the complete cases alone (the oracle: the plain function on them)
+    have = ids[9:]
+    want = icc(np.c_[seg1.loc[have, "gappy"], seg2.loc[have, "gappy"]], "icc2").icc
+    assert f.icc["gappy"] == pytest.approx(want, abs=1e-12)

@@ -146,3 +146,19 @@ def test_conventional_pet_measures_are_compared_with_the_radscore():
     oof = scores[(scores.model == "comb") & (scores.cohort == "training")]
     assert next(r for r in conv["training"] if r["measure"] == "SUVmax")["radscore_auc"] == pytest.approx(
         roc_auc_score(manifest.set_index("patient_id").loc[oof.patient_id, "ndb"], oof["radscore_oof"]))
+
+
+def test_radscore_by_recist_category_per_cohort():
+    from radscore.pipeline.evaluate import discrimination_section
+
+    manifest, scores = _study()
+    rng = np.random.default_rng(5)
+    manifest["recist"] = np.where(manifest["ndb"] == 1, "PD", rng.choice(["CR", "PR", "SD"], len(manifest)))
+    cfg = config_from_dict({})
+    section = discrimination_section(scores, manifest, cfg, compute_metrics(scores, manifest, cfg,
+                                                                          {m: 0.0 for m in MODELS}))
+    assert {"recist_training_oof", "recist_testing", "recist_external_tcia"} <= set(section.figures)
+    assert "recist_training_apparent" not in section.figures  # in-sample scores are not shown by response
+    without = discrimination_section(scores, manifest.drop(columns="recist"), cfg,
+                                     compute_metrics(scores, manifest, cfg, {m: 0.0 for m in MODELS}))
+    assert not [k for k in without.figures if k.startswith("recist_")]

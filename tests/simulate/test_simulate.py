@@ -93,3 +93,11 @@ def test_external_cohort_comes_from_another_scanner(tmp_path):
     spacing = {c: sitk.ReadImage(str(path.parent / base.loc[base.cohort == c, "pet"].iloc[0])).GetSpacing()
                for c in ("training", "external")}
     assert spacing == {"training": (4.0, 4.0, 4.0), "external": (5.0, 5.0, 5.0)}
+
+
+def test_simulated_recist_gives_the_simulated_endpoint():
+    from radscore.io.manifest import derive_benefit
+
+    out = simulate_cohort(300, seed=2).outcomes
+    assert set(out["recist"]) == {"CR", "PR", "SD", "PD"}
+    assert (derive_benefit(out, "ndb") == out["ndb"]).all()

@@ -178,15 +178,26 @@ def icc_features(tables: Sequence[pd.DataFrame], kind: str = "icc2") -> pd.Serie
     Returns
     -------
     Series
-        ICC per feature (NaN where the feature is constant across all patients and raters,
-        or has missing values).
+        ICC per feature, with ``attrs["n_patients"]``: the patients each was computed on. A
+        feature missing for some patients (in any table) is computed on the patients that
+        have it in every table; NaN where fewer than two remain or the feature is constant.
     """
     common_rows, common_cols = _common(tables)
     R = np.stack([t.loc[common_rows, common_cols].to_numpy(dtype=float) for t in tables])
-    msr, msc, mse, msw = _mean_squares(R)
-    value = _icc_from_ms(kind, msr, msc, mse, msw, R.shape[1], R.shape[0])
-    value = np.where(np.isfinite(R).all(axis=(0, 1)) & np.isfinite(value), value, np.nan)
-    return pd.Series(value, index=common_cols, name=kind)
+    complete = np.isfinite(R).all(axis=0)  # patients x features
+    n_per = complete.sum(axis=0)
+    value = np.full(R.shape[2], np.nan)
+    full = n_per == R.shape[1]
+    if full.any():  # the usual case, all features at once
+        ms = _mean_squares(R[:, :, full])
+        value[full] = _icc_from_ms(kind, *ms, R.shape[1], R.shape[0])
+    for j in np.flatnonzero(~full & (n_per >= 2)):  # each on the patients that have it
+        sub = R[:, complete[:, j], j:j + 1]
+        value[j] = _icc_from_ms(kind, *_mean_squares(sub), sub.shape[1], sub.shape[0])[0]
+    value = np.where(np.isfinite(value), value, np.nan)
+    out = pd.Series(value, index=common_cols, name=kind)
+    out.attrs["n_patients"] = pd.Series(n_per, index=common_cols)
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,7 +207,10 @@ class IccFilterResult(Result):
     Attributes
     ----------
     icc : Series
-        ICC per feature (NaN where undefined: constant or missing values).
+        ICC per feature (NaN where undefined: constant, or fewer than two patients have it).
+    n_per_feature : Series
+        Patients each feature's ICC was computed on (fewer than ``n_patients`` where the
+        feature is missing for some).
     threshold : float
         Minimum ICC of a kept feature.
     kind : str
@@ -209,6 +223,7 @@ class IccFilterResult(Result):
     """
 
     icc: pd.Series = dataclasses.field(repr=False)
+    n_per_feature: pd.Series = dataclasses.field(repr=False)
     threshold: float
     kind: str
     n_patients: int
@@ -216,8 +231,9 @@ class IccFilterResult(Result):
 
     @property
     def summary(self) -> pd.DataFrame:
-        """One row per feature: feature, icc, kept."""
+        """One row per feature: feature, icc, n (patients it was computed on), kept."""
         return pd.DataFrame({"feature": self.icc.index, "icc": self.icc.to_numpy(),
+                             "n": self.n_per_feature.reindex(self.icc.index).to_numpy(),
                              "kept": self.icc.to_numpy() >= self.threshold})
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -232,8 +248,9 @@ def icc_filter(tables: Sequence[pd.DataFrame], *, threshold: float = 0.75, kind:
 
     Computed on the *training* patients' repeated feature tables only (pass their IDs as
     ``patients``); :meth:`IccFilterResult.transform` then keeps the same columns of any
-    table. Features with an undefined ICC (constant or missing) are dropped and counted
-    in the log.
+    table. A feature missing for some patients is computed on those that have it (its
+    ``n`` in the summary); features with an undefined ICC (constant, or fewer than two
+    patients) are dropped and counted in the log.
 
     Parameters
     ----------
@@ -263,7 +280,10 @@ def icc_filter(tables: Sequence[pd.DataFrame], *, threshold: float = 0.75, kind:
         tables = [t.loc[t.index.intersection(keep, sort=False)] for t in tables]
     values = icc_features(tables, kind)
     kept = tuple(str(c) for c in values.index[(values >= threshold).to_numpy()])
-    logger.info("ICC filter (%s >= %g): kept %d of %d features (%d undefined)", kind, threshold, len(kept),
-                len(values), int(values.isna().sum()))
-    return IccFilterResult(icc=values, threshold=float(threshold), kind=kind,
-                           n_patients=len(_common(tables)[0]), kept=kept)
+    n_all = len(_common(tables)[0])
+    n_per = values.attrs["n_patients"]
+    logger.info("ICC filter (%s >= %g): kept %d of %d features (%d undefined, %d computed on fewer than all %d "
+                "patients)", kind, threshold, len(kept), len(values), int(values.isna().sum()),
+                int((n_per < n_all).sum()), n_all)
+    return IccFilterResult(icc=values, n_per_feature=n_per, threshold=float(threshold), kind=kind,
+                           n_patients=n_all, kept=kept)

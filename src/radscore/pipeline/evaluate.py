@@ -310,6 +310,7 @@ def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config:
                 else:
                     plot_waterfall(wide[m].to_numpy(), y, cutoff=cutoffs[m], ax=ax, labels=labels, title=title)
             figures[f"{kind}_{ss.key}"] = fig
+    figures.update(_by_recist(sets, manifest, config))
     tables = {"metrics": metrics_table(metrics)}
     delong = [{"cohort": COHORT_TITLES.get(c, c), **r} for c, e in metrics["comparisons"].items() for r in e["delong"]]
     recl = [{"cohort": COHORT_TITLES.get(c, c), **{k: v for k, v in r.items() if k != "notes"}}
@@ -337,6 +338,31 @@ def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config:
             "with the nested-CV model that never saw them and is the honest training estimate.")
     return Section(key="discrimination", title="Discrimination, calibration and clinical utility of the Radscores",
                    text=text, tables=tables, figures=figures)
+
+
+def _by_recist(sets: list[ScoreSet], manifest: pd.DataFrame, config: StudyConfig) -> dict:
+    """The analyses' Radscore by best RECIST response per cohort (Kruskal–Wallis), when the
+    manifest has ``recist`` (seed: Radscore by CR/PR/SD/PD)."""
+    from radscore.report.figures import plot_score_by_group
+
+    if "recist" not in manifest.columns:
+        return {}
+    recist = patient_rows(manifest, rule="primary").set_index("patient_id")["recist"].astype("string").str.upper()
+    model = config.analyses.model
+    figures = {}
+    for ss in sets:
+        if ss.key == APPARENT or model not in ss.scores:
+            continue
+        r = recist.reindex(ss.scores.index)
+        ok = r.notna().to_numpy() & ss.scores[model].notna().to_numpy()
+        if r[ok].nunique() < 2:
+            continue
+        fig, ax = _figure(size=(4.5, 4.0))
+        plot_score_by_group(ss.scores[model].to_numpy()[ok], r.to_numpy()[ok].astype(str), ax=ax[0, 0],
+                            xlabel="Best response (RECIST)", ylabel=f"{MODEL_TITLES.get(model, model)}")
+        ax[0, 0].set_title(f"{ss.title}: {ax[0, 0].get_title()}", fontsize=9)
+        figures[f"recist_{ss.key}"] = fig
+    return figures
 
 
 def survival_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig, model: str,

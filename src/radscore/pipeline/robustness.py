@@ -75,7 +75,15 @@ class RobustnessResult:
         text = (f"ICC ({ICC_NAMES[s.icc_type]}) of each feature between the original segmentation and {what}, on "
                 f"{self.n_patients} training patients; {len(self.kept)} of {len(self.summary)} features have ICC >= "
                 f"{s.icc_threshold} and enter selection. Testing patients are not used.")
-        return Section(key="robustness", title=TITLE, text=text, tables={"ICC by image and VOI": by_family})
+        partial = self.summary[self.summary["n"] < self.summary["n"].max()] if "n" in self.summary else []
+        if len(partial):
+            text += (f" {len(partial)} features are missing for some patients (e.g. undefined on a small VOI); their "
+                     f"ICC is computed on the patients that have them (n from {int(partial['n'].min())}, listed "
+                     "below).")
+        tables = {"ICC by image and VOI": by_family}
+        if len(partial):
+            tables["ICC of features missing for some patients"] = partial.reset_index(drop=True)
+        return Section(key="robustness", title=TITLE, text=text, tables=tables)
 
 
 def _source(settings: RobustnessSettings, manifest: pd.DataFrame) -> str:

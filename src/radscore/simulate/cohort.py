@@ -144,4 +144,10 @@ def simulate_cohort(n_patients: int, seed: int = 0) -> SimulatedCohort:
     for c in SUPPRESSIVE_CELLS:
         cells[c] = 0.4 + 0.1 * (-0.5 * z + np.sqrt(0.75) * rng.normal(size=n))
     cells_df = pd.DataFrame(cells, index=pd.Index(ids, name="patient_id")).round(5)
+    # Best response (RECIST), consistent with the endpoint: DCB = CR/PR, or SD with PFS >= 6
+    # months (PFS >= 6 exactly for DCB here, as censoring starts at 8 months). Drawn last so
+    # that every value above stays as it was.
+    u = rng.random(n)
+    outcomes["recist"] = np.where(ndb == 1, np.where(u < 0.8, "PD", "SD"),
+                                  np.where(z + 0.5 * u > 1.4, "CR", np.where(z + 0.5 * u > 0.3, "PR", "SD")))
     return SimulatedCohort(latent, outcomes, clinical, expression, cells_df)
