@@ -22,6 +22,13 @@ VOIS: tuple[str, ...] = ("tumor", "core", "ring", "tumor_ring")
 MODEL_IMAGES: dict[str, tuple[str, ...]] = {"pet": ("pet",), "ct": ("ct",), "petct": ("petct",),
                                            "comb": ("pet", "ct", "petct")}
 MODELS: tuple[str, ...] = tuple(MODEL_IMAGES)
+#: The acquired images (manifest columns), and those each image and model needs: the fused
+#: image, hence the PET/CT- and COMB-Radscores, need both.
+MODALITIES: tuple[str, ...] = ("pet", "ct")
+IMAGE_MODALITIES: dict[str, tuple[str, ...]] = {"pet": ("pet",), "ct": ("ct",), "petct": MODALITIES}
+MODEL_MODALITIES: dict[str, tuple[str, ...]] = {
+    model: tuple(m for m in MODALITIES if any(m in IMAGE_MODALITIES[i] for i in images))
+    for model, images in MODEL_IMAGES.items()}
 MODEL_TITLES = {"pet": "PET-Radscore", "ct": "CT-Radscore", "petct": "PET/CT-Radscore", "comb": "COMB-Radscore"}
 
 #: PyRadiomics feature classes (PROTOCOL A5); shape depends on the mask only.

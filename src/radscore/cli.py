@@ -243,9 +243,21 @@ def cmd_run(args) -> int:
 def cmd_validate(args) -> int:
     from radscore.pipeline.context import Study
 
+    from radscore.io.manifest import manifest_modalities
+
     study = Study.open(args.dir, args.config)
     manifest = study.manifest()
-    print(f"ok: {manifest['patient_id'].nunique()} patients, {len(manifest)} scans; config {study.config.name!r}")
+    config = study.config.for_manifest(manifest_modalities(manifest))
+    modalities = config.scan.modalities
+    for m in modalities:
+        lacking = manifest[manifest[m].isna()] if m in manifest.columns else manifest
+        if len(lacking):
+            names = ", ".join(f"{r.patient_id}/{r.timepoint}" for r in lacking.head(5).itertuples())
+            print(f"warning: {len(lacking)} scan(s) have no {m.upper()} ({names}{', ...' if len(lacking) > 5 else ''})"
+                  f"; the study uses {' and '.join(x.upper() for x in modalities)}, so they will be excluded",
+                  file=sys.stderr)
+    print(f"ok: {manifest['patient_id'].nunique()} patients, {len(manifest)} scans, "
+          f"{' and '.join(m.upper() for m in modalities)}; config {study.config.name!r}")
     return EXIT_OK
 
 
@@ -267,16 +279,18 @@ def _predict_refs(args) -> list:
         from radscore.io.manifest import PATH_COLUMNS, resolve_path
 
         man = pd.read_csv(args.manifest, dtype={"patient_id": str, "lesion_id": str})
-        missing = [c for c in ("patient_id", "ct", "pet", "mask") if c not in man.columns]
-        if missing:
-            raise ManifestError(f"missing column(s) {missing}.", file=args.manifest)
+        missing = [c for c in ("patient_id", "mask") if c not in man.columns]
+        if missing or not {"ct", "pet"} & set(man.columns):
+            raise ManifestError(f"missing column(s) {missing or ['ct or pet']}.", file=args.manifest,
+                                fix="give patient_id, mask and the images the model uses (ct, pet).")
         base = Path(args.manifest).parent
         for c in PATH_COLUMNS:
             if c in man.columns:
                 man[c] = [resolve_path(base, v) for v in man[c]]
         return scan_refs(man)
-    if not (args.ct and args.pet and args.mask):
-        raise ManifestError("give --ct, --pet and --mask, or --manifest.", fix="see radscore predict --help.")
+    if not (args.mask and (args.ct or args.pet)):
+        raise ManifestError("give --mask with --ct and --pet (or the one image a PET-only or CT-only model uses), "
+                            "or --manifest.", fix="see radscore predict --help.")
     return [ScanRef(args.patient_id, ct=args.ct, pet=args.pet, mask=args.mask, mask_roi=args.mask_roi,
                     weight_kg=args.weight_kg, dose_mbq=args.dose_mbq)]
 

@@ -15,12 +15,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from radscore.catalog import FEATURE_CLASSES, IMAGES, MODELS, SEED_IMAGE_TYPES, SUV_METHODS, VOIS
+from radscore.catalog import FEATURE_CLASSES, IMAGES, MODALITIES, MODELS, SEED_IMAGE_TYPES, SUV_METHODS, VOIS
 from radscore.errors import ConfigError
 
 ImageName = Literal[IMAGES]  # type: ignore[valid-type]
 VoiName = Literal[VOIS]  # type: ignore[valid-type]
 ModelName = Literal[MODELS]  # type: ignore[valid-type]
+Modality = Literal[MODALITIES]  # type: ignore[valid-type]
 SuvMethod = Literal[tuple(SUV_METHODS)]  # type: ignore[valid-type]
 FeatureClass = Literal[FEATURE_CLASSES]  # type: ignore[valid-type]
 
@@ -297,6 +298,8 @@ class ScanSettings(_Settings):
     features: FeatureSettings = FeatureSettings()
     pet_measures: PetMeasureSettings = PetMeasureSettings()
     seed: int = Field(42, description="seeds rigid registration and the random mask perturbation")
+    modalities: list[Modality] = Field(default_factory=lambda: list(MODALITIES), min_length=1,
+                                       description="the images every scan must have (pet, ct or both)")
 
 
 #: Protocol presets shipped as YAML in ``radscore/protocols/``; the first is the default.
@@ -337,6 +340,9 @@ class StudyConfig(_Settings):
         PROTOCOLS[0], description="preset for every key not set here: nsclc_seed (the seed's protocol) or quick")
     name: str = "study"
     manifest: str = "manifest.csv"
+    modalities: list[Modality] | None = Field(
+        None, description="the images every scan has: [pet, ct], [pet] or [ct]; null = those the manifest's pet "
+                          "and ct columns hold (a study without CT runs the PET-Radscore alone, and vice versa)")
     seed: int = 42
     endpoint: EndpointSettings = EndpointSettings()
     survival: SurvivalSettings = SurvivalSettings()
@@ -368,7 +374,18 @@ class StudyConfig(_Settings):
     def scan(self) -> ScanSettings:
         """The settings of the scan path (preprocess, voi, fusion, features, seed)."""
         return ScanSettings(preprocess=self.preprocess, voi=self.voi, fusion=self.fusion, features=self.features,
-                            pet_measures=self.pet_measures, seed=self.seed)
+                            pet_measures=self.pet_measures, seed=self.seed,
+                            modalities=self.modalities or list(MODALITIES))
+
+    def for_manifest(self, modalities: tuple[str, ...]) -> "StudyConfig":
+        """This config with ``modalities`` filled from the manifest's (see
+        :func:`radscore.io.manifest.manifest_modalities`) when the study leaves it null."""
+        if self.modalities is not None:
+            return self
+        if not modalities:
+            raise ConfigError("the manifest names no PET or CT image in any row.",
+                              fix="fill the pet and/or ct columns of the manifest.")
+        return self.model_copy(update={"modalities": [m for m in MODALITIES if m in modalities]})
 
     def stage_hash(self, *sections: str) -> str:
         """Hash of the named sections: a stage reruns only when what it depends on changed."""

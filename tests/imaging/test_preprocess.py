@@ -168,3 +168,32 @@ def test_prepare_patient_is_deterministic(patient):
     for k in a.images:
         assert sitk.GetArrayFromImage(a.images[k]).tobytes() == sitk.GetArrayFromImage(b.images[k]).tobytes()
     assert a.steps == b.steps
+
+
+def test_ct_only_study_prepares_the_ct_as_a_pet_ct_study_would(patient):
+    ct, pet, mask, _ = patient
+    cfg = StudyConfig()
+    both = prepare_patient(ct, pet, mask, cfg, patient="P1")
+    ct_only = prepare_patient(ct, None, mask, cfg, patient="P1")
+    assert set(ct_only.images) == {"ct"}
+    assert np.array_equal(sitk.GetArrayViewFromImage(ct_only.images["ct"]), sitk.GetArrayViewFromImage(both.images["ct"]))
+    assert set(ct_only.vois) == set(both.vois)
+    assert all(np.array_equal(ct_only.vois[k], both.vois[k]) for k in both.vois)
+    rec = record(ct_only)
+    assert "fuse" not in rec and "register" not in rec and "pet_outside_value_suv" not in rec["resample"]
+
+
+def test_pet_only_study_uses_the_pet_grid_and_an_unlimited_ring(patient):
+    _, pet, _, _ = patient
+    pet_a = sitk.GetArrayFromImage(pet)
+    mask = _img(pet_a > 3.0, spacing=pet.GetSpacing(), dtype=np.uint8)  # drawn on the PET
+    p = prepare_patient(None, pet, mask, StudyConfig(), patient="P1")
+    assert set(p.images) == {"pet"} and p.images["pet"].GetSpacing() == (1.0, 1.0, 1.0)
+    assert set(p.vois) == {"tumor", "core", "ring", "tumor_ring"}
+    out = sitk.GetArrayFromImage(p.images["pet"])
+    assert out[p.vois["core"]].mean() > 5.0
+    rec = record(p)
+    assert rec["check_mask"]["resampled_onto_ct"] is False  # the mask was on the reference (PET) grid
+    assert rec["vois"]["body"].startswith("none") and "fuse" not in rec and "ct_outside_value_hu" not in rec["resample"]
+    with pytest.raises(ImageError, match="neither a CT nor a PET"):
+        prepare_patient(None, None, mask, StudyConfig())

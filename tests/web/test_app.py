@@ -82,7 +82,7 @@ def test_prediction_equals_cli_and_uploads_are_deleted(client, small_study, caps
     ("extension", "unsupported file type"),
     ("missing", "missing baseline upload"),
     ("big", "larger than the limit"),
-    ("partial_followup", "a follow-up needs all three files"),
+    ("partial_followup", "a follow-up needs PET, CT, tumour mask"),
 ])
 def test_bad_uploads_give_clear_errors(client, small_study, case, expect, scan_files):
     c, _ = client

@@ -301,7 +301,8 @@ def _prepare_key(ref: ScanRef, hashes: dict[str, str], settings: ScanSettings, p
     return make_key("prepared-v2", __version__, hashes, ref.mask_roi, ref.mask_label, ref.weight_kg, ref.dose_mbq,
                     perturbation, crop_size, settings.pet_measures.model_dump(mode="json"),
                     settings.preprocess.model_dump(mode="json"),
-                    settings.voi.model_dump(mode="json"), settings.fusion.model_dump(mode="json"), settings.seed)
+                    settings.voi.model_dump(mode="json"), settings.fusion.model_dump(mode="json"), settings.seed,
+                    settings.modalities)
 
 
 def extract_scans(refs: Sequence[ScanRef], settings: ScanSettings, *, cache_dir: str | Path | None = None,

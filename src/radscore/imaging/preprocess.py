@@ -18,13 +18,17 @@ Order of operations (each recorded as a provenance step, :mod:`radscore.runtime.
 4. fusion of PET and CT (``fusion``).
 5. body mask and the four VOIs (``voi``); a VOI that is empty or smaller than
    ``min_voxels`` is left out, with a warning.
+
+A study with one modality (``StudyConfig.modalities``: PET only or CT only) prepares that
+image alone: its grid is the reference, there is no registration or fusion, and without a
+CT the ring is not limited to the body.
 """
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -115,8 +119,9 @@ def _mask_bounds(mask: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_mask(ct: sitk.Image, mask: sitk.Image, min_voxels: int, *, patient: str | None,
-               warnings: list[str]) -> tuple[sitk.Image, Step]:
-    """Validate the mask against the CT and bring it onto the CT grid (nearest neighbour)."""
+               warnings: list[str], name: str = "CT") -> tuple[sitk.Image, Step]:
+    """Validate the mask against the reference image ``ct`` (the CT, or the PET of a PET-only
+    study, called ``name`` in messages) and bring it onto that grid (nearest neighbour)."""
     n = int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
     if n == 0:
         raise ImageError("the tumour mask is empty (no non-zero voxel).", patient=patient,
@@ -129,16 +134,17 @@ def check_mask(ct: sitk.Image, mask: sitk.Image, min_voxels: int, *, patient: st
                                                                                   "overlap": 1.0})
     frac = overlap_fraction(_mask_bounds(mask), physical_bounds(ct))
     if frac <= 0:
-        raise ImageError("mask outside the image: the mask's voxels do not overlap the CT's physical extent.",
-                         patient=patient, fix="check that the mask belongs to this CT (origin, direction, spacing).")
-    warning = (f"mask grid differs from the CT grid: mask resampled onto the CT by nearest neighbour "
-               f"({frac:.0%} of the mask's box inside the CT).")
+        raise ImageError(f"mask outside the image: the mask's voxels do not overlap the {name}'s physical extent.",
+                         patient=patient,
+                         fix=f"check that the mask belongs to this {name} (origin, direction, spacing).")
+    warning = (f"mask grid differs from the {name} grid: mask resampled onto the {name} by nearest neighbour "
+               f"({frac:.0%} of the mask's box inside the {name}).")
     warnings.append(warning)
     out = resample_mask_like(mask, ct, "nearest")
     m = int(np.count_nonzero(sitk.GetArrayViewFromImage(out)))
     if m < min_voxels:
-        raise ImageError(f"the tumour mask has {m} voxel(s) on the CT grid, fewer than voi.min_voxels = {min_voxels}.",
-                         patient=patient, fix="check that the mask belongs to this CT.")
+        raise ImageError(f"the tumour mask has {m} voxel(s) on the {name} grid, fewer than voi.min_voxels = "
+                         f"{min_voxels}.", patient=patient, fix=f"check that the mask belongs to this {name}.")
     return out, Step("check_mask", result={"resampled_onto_ct": True, "overlap": round(float(frac), 4)},
                      warnings=(warning,))
 
@@ -201,19 +207,20 @@ def _crop_input(image: sitk.Image, reference: sitk.Image, pad: int = 8) -> sitk.
     return sitk.RegionOfInterest(image, (hi - lo + 1).tolist(), lo.tolist())
 
 
-def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, *, preprocess: PreprocessSettings,
-                    voi: VoiSettings, fusion: FusionSettings, seed: int = 42,
+def prepare_patient(ct: sitk.Image | None, pet: sitk.Image | None, mask: sitk.Image, *,
+                    preprocess: PreprocessSettings, voi: VoiSettings, fusion: FusionSettings, seed: int = 42,
                     patient: str | None = None) -> PreparedPatient:
     """Resample, fuse and build the VOIs of one patient (see the module docstring).
 
     Parameters
     ----------
-    ct : SimpleITK.Image
-        CT in HU.
-    pet : SimpleITK.Image
-        PET in SUV.
+    ct : SimpleITK.Image or None
+        CT in HU; None in a PET-only study (then the PET's grid is the reference, nothing is
+        fused and the ring is not limited to the body, which needs the CT).
+    pet : SimpleITK.Image or None
+        PET in SUV; None in a CT-only study.
     mask : SimpleITK.Image
-        Tumour mask, ideally on the CT grid.
+        Tumour mask, ideally on the CT grid (the PET's without a CT).
     preprocess, voi, fusion : settings of the three steps
     seed : int
         Seeds the rigid registration's sampling.
@@ -223,6 +230,7 @@ def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, *, prepro
     Returns
     -------
     PreparedPatient
+        ``images`` holds ``ct``, ``pet`` and ``petct`` with both modalities, else the one given.
 
     Raises
     ------
@@ -230,75 +238,85 @@ def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, *, prepro
         Empty or too small mask, mask outside the CT, PET not overlapping the CT.
     """
     pp, vs, fs = preprocess, voi, fusion
+    if ct is None and pet is None:
+        raise ImageError("neither a CT nor a PET image was given.", patient=patient)
     warnings: list[str] = []
     steps: list[Step] = []
     for name, img in (("CT", ct), ("PET", pet), ("mask", mask)):
-        if img.GetDimension() != 3:
+        if img is not None and img.GetDimension() != 3:
             raise ImageError(f"{name} has {img.GetDimension()} dimensions, expected 3.", patient=patient)
-    ct = sitk.Cast(ct, sitk.sitkFloat32)
-    pet = sitk.Cast(pet, sitk.sitkFloat32)
-    mask, step = check_mask(ct, mask, vs.min_voxels, patient=patient, warnings=warnings)
+    # The reference grid: the CT's, or the PET's in a PET-only study.
+    base_name, base_outside = ("CT", CT_OUTSIDE_HU) if ct is not None else ("PET", 0.0)
+    base = sitk.Cast(ct if ct is not None else pet, sitk.sitkFloat32)
+    mask, step = check_mask(base, mask, vs.min_voxels, patient=patient, warnings=warnings, name=base_name)
     steps.append(step)
 
-    pet_frac = overlap_fraction(physical_bounds(ct), physical_bounds(pet))
-    if pet_frac <= 0:
-        raise ImageError("PET does not overlap the CT: their physical extents are disjoint.", patient=patient,
-                         fix="check that PET and CT belong to the same patient and study.")
-    tumor_in_pet = overlap_fraction(_mask_bounds(mask), physical_bounds(pet))
-    if tumor_in_pet < 1.0:
-        warnings.append(f"only {tumor_in_pet:.0%} of the tumour's box lies inside the PET field of view.")
-
     transform = None
-    if pp.registration == "rigid":
-        from radscore.imaging.registration import register_rigid
+    if ct is not None and pet is not None:
+        pet = sitk.Cast(pet, sitk.sitkFloat32)
+        pet_frac = overlap_fraction(physical_bounds(base), physical_bounds(pet))
+        if pet_frac <= 0:
+            raise ImageError("PET does not overlap the CT: their physical extents are disjoint.", patient=patient,
+                             fix="check that PET and CT belong to the same patient and study.")
+        tumor_in_pet = overlap_fraction(_mask_bounds(mask), physical_bounds(pet))
+        if tumor_in_pet < 1.0:
+            warnings.append(f"only {tumor_in_pet:.0%} of the tumour's box lies inside the PET field of view.")
+        if pp.registration == "rigid":
+            from radscore.imaging.registration import register_rigid
 
-        transform, reg = register_rigid(ct, pet, seed=seed, patient=patient)
-        steps.append(Step("register", settings={"method": "rigid", "seed": seed}, result=reg))
-    else:
-        steps.append(Step("register", settings={"method": "none"}, result={"method": "none"}))
+            transform, reg = register_rigid(base, pet, seed=seed, patient=patient)
+            steps.append(Step("register", settings={"method": "rigid", "seed": seed}, result=reg))
+        else:
+            steps.append(Step("register", settings={"method": "none"}, result={"method": "none"}))
 
-    # CT to the target grid (its extent at spacing_mm, optionally cut to the tumour's box);
-    # PET and mask onto that grid.
-    reference, start = target_grid(ct, pp.spacing_mm, mask, pp.crop_margin_mm)
+    # The reference image to the target grid (its extent at spacing_mm, optionally cut to the
+    # tumour's box); PET and mask onto that grid.
+    reference, start = target_grid(base, pp.spacing_mm, mask, pp.crop_margin_mm)
     with _helper_thread() as ex:  # the CT's resampling beside the PET's (see _helper_thread)
-        if same_grid(reference, ct):
-            ct_r = grid = ct
-        elif start is not None:  # a crop of the CT's own grid: cut, do not interpolate
-            ct_r = grid = sitk.RegionOfInterest(ct, reference.GetSize(), start)
-        else:  # the resampled CT takes the reference's geometry exactly: PET and mask need only that
-            ct_r, grid = ex.submit(resample_like, _crop_input(ct, reference), reference, pp.image_interpolator,
-                                   CT_OUTSIDE_HU), reference
-        pet_r = resample_like(pet if transform is not None else _crop_input(pet, grid), grid, pp.image_interpolator,
-                              0.0, transform=transform)
+        if same_grid(reference, base):
+            base_r = grid = base
+        elif start is not None:  # a crop of the image's own grid: cut, do not interpolate
+            base_r = grid = sitk.RegionOfInterest(base, reference.GetSize(), start)
+        else:  # the resampled image takes the reference's geometry exactly: PET and mask need only that
+            base_r, grid = ex.submit(resample_like, _crop_input(base, reference), reference, pp.image_interpolator,
+                                     base_outside), reference
+        pet_r = None
+        if ct is not None and pet is not None:
+            pet_r = resample_like(pet if transform is not None else _crop_input(pet, grid), grid,
+                                  pp.image_interpolator, 0.0, transform=transform)
         mask_r = resample_mask_like(mask, grid, pp.mask_interpolation)
-        ct_r = ct_r if isinstance(ct_r, sitk.Image) else ct_r.result()
+        base_r = base_r if isinstance(base_r, sitk.Image) else base_r.result()
+    ct_r, pet_r = (base_r, pet_r) if ct is not None else (None, base_r)
     resample_warnings = []
     if pp.crop_margin_mm is not None and pp.crop_margin_mm <= vs.ring_mm:
         resample_warnings.append(f"crop_margin_mm = {pp.crop_margin_mm:g} does not exceed ring_mm = {vs.ring_mm:g}: "
                                  "the ring is cut by the crop.")
     warnings.extend(resample_warnings)
     steps.append(Step("resample", settings=pp.model_dump(mode="json"), result={
-        "grid": grid_of(ct_r), "grid_alignment": "centre-aligned (IBSI)", "image_interpolator": pp.image_interpolator,
-        "mask_interpolation": pp.mask_interpolation, "ct_outside_value_hu": CT_OUTSIDE_HU,
-        "pet_outside_value_suv": 0.0, "pet_onto": "resampled CT grid",
+        "grid": grid_of(base_r), "grid_alignment": "centre-aligned (IBSI)", "image_interpolator": pp.image_interpolator,
+        "mask_interpolation": pp.mask_interpolation,
+        **({"ct_outside_value_hu": CT_OUTSIDE_HU} if ct_r is not None else {}),
+        **({"pet_outside_value_suv": 0.0, "pet_onto": "resampled CT grid" if ct_r is not None else "its own grid"}
+           if pet_r is not None else {}),
         "crop": {"margin_mm": pp.crop_margin_mm} if pp.crop_margin_mm is not None else None,
     }, warnings=tuple(resample_warnings)))
-    ct_a = sitk.GetArrayFromImage(ct_r)
-    pet_a = sitk.GetArrayFromImage(pet_r)
+    ct_a = sitk.GetArrayFromImage(ct_r) if ct_r is not None else None
+    pet_a = sitk.GetArrayFromImage(pet_r) if pet_r is not None else None
     tumor = sitk.GetArrayFromImage(mask_r).astype(bool)
     if int(tumor.sum()) < vs.min_voxels:
         raise ImageError(f"the tumour mask has {int(tumor.sum())} voxel(s) after resampling, fewer than "
                          f"voi.min_voxels = {vs.min_voxels}.", patient=patient,
                          fix="use a finer preprocess.spacing_mm or mask_interpolation: nearest.")
-    spacing_zyx = tuple(float(s) for s in ct_r.GetSpacing()[::-1])
+    spacing_zyx = tuple(float(s) for s in base_r.GetSpacing()[::-1])
     # Fusion and the VOIs are independent: the fusion runs beside the VOIs (see _helper_thread).
     with _helper_thread() as ex:
-        fusing = ex.submit(fuse, pet_a, ct_a, fs)
-        body = body_mask(ct_a, vs.body_threshold_hu)
+        fusing = ex.submit(fuse, pet_a, ct_a, fs) if ct_a is not None and pet_a is not None else None
+        body = body_mask(ct_a, vs.body_threshold_hu) if ct_a is not None else None
         vois_all, voi_warnings = make_vois(tumor, spacing_zyx, vs.core_mm, vs.ring_mm, body=body)
-        fused = sitk.GetImageFromArray(fusing.result())
-    fused.CopyInformation(ct_r)
-    steps.append(Step("fuse", settings=fs.model_dump(mode="json"), result=fusion_record(fs)))
+        fused = sitk.GetImageFromArray(fusing.result()) if fusing is not None else None
+    if fused is not None:
+        fused.CopyInformation(ct_r)
+        steps.append(Step("fuse", settings=fs.model_dump(mode="json"), result=fusion_record(fs)))
     voi_warnings = list(voi_warnings)
     voxel_ml = float(np.prod(spacing_zyx)) / 1000.0
     counts = {k: int(v.sum()) for k, v in vois_all.items()}
@@ -314,11 +332,12 @@ def prepare_patient(ct: sitk.Image, pet: sitk.Image, mask: sitk.Image, *, prepro
     warnings.extend(voi_warnings)
     steps.append(Step("vois", settings=vs.model_dump(mode="json"), result={
         "method": "Euclidean distance transforms in mm (erosion: ball of core_mm; dilation: ring_mm + h/4)",
+        "body": "CT body mask" if body is not None else "none (no CT): the ring is not limited to the body",
         "voxels": counts, "volume_ml": {k: round(c * voxel_ml, 4) for k, c in counts.items()}, "kept": sorted(vois),
     }, warnings=tuple(voi_warnings)))
     for w in warnings:
         logger.warning("patient %s: %s", patient, w)
-    images = {"ct": ct_r, "pet": pet_r, "petct": fused}
+    images = {k: v for k, v in (("ct", ct_r), ("pet", pet_r), ("petct", fused)) if v is not None}
     return PreparedPatient(images=images, vois=vois, warnings=warnings, steps=tuple(steps))
 
 
@@ -386,12 +405,16 @@ def prepare_scan(ref: ScanRef, settings: ScanSettings, *, perturbation: str | No
     ImageError
         Anything wrong with the scan's files, named with the patient.
     """
-    loaded = load_scan(ref, suv_method=settings.preprocess.suv_method, hashes=hashes)
     pid = ref.patient_id
-    if loaded.ct is None or loaded.pet is None:
-        missing = "CT" if loaded.ct is None else "PET"
-        raise ImageError(f"the scan has no {missing} image; the PET/CT protocol needs both.", patient=pid,
-                         fix="fill the ct and pet columns of the manifest.")
+    wanted = settings.modalities
+    missing = [m for m in wanted if getattr(ref, m) is None]
+    if missing:
+        what = " and ".join(m.upper() for m in wanted)
+        raise ImageError(f"the scan has no {' or '.join(m.upper() for m in missing)} image; the study uses {what}.",
+                         patient=pid, fix=f"fill the {' and '.join(missing)} column(s) of the manifest for this row.")
+    # an image the study does not use is not read (a PET-only model scores a PET/CT scan on its PET)
+    ref = replace(ref, **{m: None for m in ("pet", "ct") if m not in wanted})
+    loaded = load_scan(ref, suv_method=settings.preprocess.suv_method, hashes=hashes)
     mask, prov = loaded.mask, loaded.provenance
     if perturbation:
         mask = _perturbed(mask, perturbation, settings.seed, pid)
@@ -406,9 +429,9 @@ def prepare_scan(ref: ScanRef, settings: ScanSettings, *, perturbation: str | No
     if crop_size is not None:
         from radscore.imaging.crop import crop_lesion
 
-        crops = crop_lesion(loaded.ct, loaded.pet, loaded.mask, crop_size)
+        crops = crop_lesion(loaded.ct, loaded.pet, loaded.mask, crop_size) if len(wanted) == 2 else None
     measures = None
-    if settings.pet_measures.enabled and not perturbation:
+    if settings.pet_measures.enabled and not perturbation and loaded.pet is not None:
         from radscore.imaging.pet_measures import pet_measures_native
 
         pm = settings.pet_measures

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radscore.catalog import MODALITIES
 from radscore.errors import ManifestError
 
-REQUIRED = ("patient_id", "timepoint", "ct", "pet", "mask")
+REQUIRED = ("patient_id", "timepoint", "mask")
 TIMEPOINTS = ("baseline", "followup")
 PATH_COLUMNS = ("ct", "pet", "mask", "mask_2")
 
@@ -35,6 +36,16 @@ def derive_benefit(df: pd.DataFrame, column: str, pfs_time: str = "pfs_months") 
     dcb = recist.isin(["CR", "PR"]) | ((recist == "SD") & (pfs >= 6.0))
     coded = dcb if column.lower() == "dcb" else ~dcb
     return coded.astype(float).where(known)
+
+
+def manifest_modalities(df: pd.DataFrame) -> tuple[str, ...]:
+    """The acquired images of a study: ``pet`` and/or ``ct``, those whose column has a path in some row.
+
+    A PET-only (or CT-only) study is one whose manifest has no ``ct`` (``pet``) column or
+    leaves it empty throughout; a row missing an image the rest of the study has is that
+    scan's problem (reported in QC), not the study's.
+    """
+    return tuple(m for m in MODALITIES if m in df.columns and df[m].notna().any())
 
 
 def read_manifest(path: str | Path, outcome: str | None = None, required_extra: tuple[str, ...] = (),
@@ -72,6 +83,9 @@ def read_manifest(path: str | Path, outcome: str | None = None, required_extra: 
             f"missing column(s) {missing}; found {list(df.columns)}.", file=str(path),
             fix="add the columns or correct the names in study.yaml.",
         )
+    if not any(m in df.columns for m in MODALITIES):
+        raise ManifestError(f"no image column: the manifest needs 'pet', 'ct' or both; found {list(df.columns)}.",
+                            file=str(path), fix="add the image paths in a 'pet' and/or a 'ct' column.")
     if "lesion_id" not in df.columns:
         df["lesion_id"] = "1"
     df["patient_id"] = df["patient_id"].astype(str).str.strip()

@@ -22,7 +22,7 @@ from radscore.catalog import CONVENTIONAL_PREFIX, MODEL_TITLES
 from radscore.config import StudyConfig
 from radscore.errors import DataError
 from radscore.modeling.patients import patient_rows
-from radscore.pipeline.model import cohort_order, outcome_table
+from radscore.pipeline.model import cohort_order, model_plan, outcome_table
 from radscore.report.sections import Section
 from radscore.stats import (calibration, cox_stepwise, delong_test, hosmer_lemeshow, idi, logrank_test, nri,
                             pr_curve, roc_auc_ci, threshold_metrics)
@@ -222,7 +222,8 @@ def compute_metrics(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyC
     out: dict = {"endpoint": config.endpoint.column, "positive_class": config.endpoint.positive_name,
                  "cutoff_rule": f"{config.model.cutoff} on training, applied unchanged; positive when Radscore > "
                                 "cutoff",
-                 "cohorts": [s.key for s in sets], "models": {}}
+                 "cohorts": [s.key for s in sets], "models": {},
+                 "skipped_models": model_plan(config)[1]}
     for model in cutoffs:
         entry = {"cutoff": float(cutoffs[model]), "cohorts": {}}
         for ss in sets:
@@ -336,6 +337,8 @@ def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config:
             "paired DeLong tests. 'Training (apparent)' scores patients with "
             "the model fitted on them and is optimistic; 'training (out-of-fold)' scores each training patient "
             "with the nested-CV model that never saw them and is the honest training estimate.")
+    for name, why in metrics.get("skipped_models", {}).items():
+        text += f" Not run: {why}."
     return Section(key="discrimination", title="Discrimination, calibration and clinical utility of the Radscores",
                    text=text, tables=tables, figures=figures)
 

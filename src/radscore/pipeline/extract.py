@@ -37,7 +37,8 @@ def run_extract(config: StudyConfig, manifest: pd.DataFrame, cache_dir: Path, *,
         ``.provenance`` per scan, ``.crops()`` when deep features are on.
     """
     deep = config.analyses.deep
-    crop_size = deep.crop_size if crops and deep.enabled else None
+    # the deep features' crops are PET and CT cubes: a one-modality study has none
+    crop_size = deep.crop_size if crops and deep.enabled and len(config.scan.modalities) == 2 else None
     return extract_scans(refs if refs is not None else scan_refs(manifest), config.scan, cache_dir=cache_dir,
                          workers=workers, scheduler=scheduler, memory_limit_gb=config.runtime.memory_limit_gb,
                          perturbation=perturbation, crop_size=crop_size, desc=desc)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radscore.catalog import MODEL_MODALITIES, MODEL_TITLES
 from radscore.config import StudyConfig
 from radscore.errors import DataError, ManifestError
 from radscore.io.scan import ID_COLUMNS
@@ -69,6 +70,28 @@ def cohort_order(cohorts) -> list[str]:
     return [c for c in ("training", "testing") if c in set(map(str, cohorts))] + names
 
 
+def model_plan(config: StudyConfig) -> tuple[list[str], dict[str, str]]:
+    """The configured Radscore models the study's images allow, and why each other one is skipped.
+
+    The PET/CT (fused) and COMB Radscores need both PET and CT (``catalog.MODEL_MODALITIES``);
+    a PET-only study runs the PET-Radscore, a CT-only study the CT-Radscore.
+    """
+    have = config.scan.modalities
+    run, skipped = [], {}
+    for name in config.model.models:
+        lacking = [m.upper() for m in MODEL_MODALITIES[name] if m not in have]
+        if lacking:
+            skipped[name] = (f"{MODEL_TITLES[name]} needs {' and '.join(m.upper() for m in MODEL_MODALITIES[name])}; "
+                             f"the study has no {' or '.join(lacking)} (modalities: {', '.join(have)})")
+        else:
+            run.append(name)
+    if not run:
+        raise DataError(f"none of the configured models {list(config.model.models)} can run on "
+                        f"{' and '.join(m.upper() for m in have)} alone.",
+                        fix="add the single-image model (pet or ct) to model.models in study.yaml.")
+    return run, skipped
+
+
 def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFrame, models_dir: Path, *,
               cohorts: pd.Series, keep: list[str] | None = None, workers: int | None = None):
     """Fit each configured Radscore on the training cohort (with nested CV) and score every scan.
@@ -107,8 +130,12 @@ def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFram
     if y_train.nunique() < 2:
         raise DataError("the training cohort holds one outcome class only.",
                         fix="use stratify: true under split, or add patients of the other class.")
+    models, skipped = model_plan(config)
+    for name, why in skipped.items():
+        log.info("%s skipped: %s", name, why)
     training = train_radscores(base[feat_cols], y_all.reindex(base.index), cohorts.reindex(base.index),
-                               selection=config.selection, model=config.model, seed=config.seed,
+                               selection=config.selection, model=config.model.model_copy(update={"models": models}),
+                               seed=config.seed,
                                models_dir=models_dir, scan=config.scan, positive_class=config.endpoint.positive_name,
                                n_jobs=workers or 1)
     all_rows = features.copy()

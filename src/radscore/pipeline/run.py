@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from radscore.catalog import MODEL_TITLES
+from radscore.io.manifest import manifest_modalities
 from radscore.modeling.train import ModelStageRecord
 from radscore.pipeline.context import Study
 from radscore.pipeline.evaluate import (COHORT_TITLES, baseline_section, compute_metrics, discrimination_section,
@@ -40,7 +41,7 @@ def _model_stage(study: Study, features: pd.DataFrame, manifest: pd.DataFrame, c
 
     cfg = study.config
     key = make_key("model-v4", sha256_file(study.features_path), cfg.stage_hash("seed", "endpoint", "split",
-                   "selection", "model", "preprocess", "voi", "fusion", "features"),
+                   "selection", "model", "preprocess", "voi", "fusion", "features", "modalities"),
                    outcome_table(manifest, cfg).to_dict(), list(keep) if keep is not None else None)
     state_file = study.work_dir / "model_stage.json"
     if study.stage_key("model") == key and study.scores_path.exists() and state_file.exists():
@@ -66,6 +67,10 @@ def _summary(study: Study, metrics: dict, record: ModelStageRecord, qc: pd.DataF
     for c in cohort_order(cohorts):
         ids = cohorts.index[cohorts == c]
         out[f"{c.capitalize()} cohort"] = f"{len(ids)} patients, {int(y.reindex(ids).sum())} {cfg.endpoint.positive_name}"
+    if cfg.modalities != ["pet", "ct"]:
+        out["Images"] = f"{' and '.join(m.upper() for m in cfg.modalities)} only (from the manifest)"
+    for m, why in metrics.get("skipped_models", {}).items():
+        out[f"{MODEL_TITLES.get(m, m)}"] = f"not run: {why}"
     excluded = qc[qc["severity"] == "excluded"] if not qc.empty else qc
     out["Excluded scans"] = f"{len(excluded)} (see Quality control)"
     for m, e in metrics["models"].items():
@@ -95,8 +100,8 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     """Run every stage of the study in ``folder`` and return its ``metrics.json`` content."""
     t0 = time.perf_counter()
     study = Study.open(folder, config_path)
-    cfg = study.config
     manifest = study.manifest()
+    cfg = study.config = study.config.for_manifest(manifest_modalities(manifest))
     for out in (study.root, study.work_dir):  # a read-only or full folder fails now, not after extraction
         ensure_writable(out)
     workers = workers or cfg.runtime.workers
@@ -163,6 +168,10 @@ def _deep_features(study: Study, features: pd.DataFrame, record: ModelStageRecor
     if not deep.enabled:
         return features, Section(key="deep_features", title=title,
                                  skipped="disabled (set analyses.deep.enabled: true in study.yaml)")
+    if len(study.config.scan.modalities) < 2:
+        return features, Section(key="deep_features", title=title,
+                                 skipped="the encoder reads PET and CT crops; this study has "
+                                         f"{' '.join(study.config.scan.modalities).upper()} only")
     from radscore.features.deep import add_deep_features
 
     training = sorted(pid for pid, c in record.cohorts.items() if c == "training")

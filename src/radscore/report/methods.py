@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from radscore.catalog import IMAGE_TITLES, MODEL_TITLES, SUV_METHODS, VOIS
+from radscore.catalog import IMAGE_MODALITIES, IMAGE_TITLES, MODEL_TITLES, SUV_METHODS, VOIS
 from radscore.config import StudyConfig
 from radscore.modeling.train import ModelRecord, ModelStageRecord
 from radscore.report import records
@@ -172,8 +172,11 @@ def _images_text(p: Provenance) -> str | None:
 
 def _preprocess_text(c: StudyConfig, p: Provenance) -> str:
     pp = c.preprocess
-    target = f"{_xyz(pp.spacing_mm)} mm voxels" if pp.spacing_mm else "the CT's own voxels"
-    text = (f"CT, PET and masks were resampled onto a common grid of {target} with {pp.image_interpolator} "
+    mods = c.scan.modalities
+    base = "CT" if "ct" in mods else "PET"
+    target = f"{_xyz(pp.spacing_mm)} mm voxels" if pp.spacing_mm else f"the {base}'s own voxels"
+    images = "CT, PET and masks" if len(mods) == 2 else f"{base} images (the study has no {'PET' if 'ct' in mods else 'CT'}) and masks"
+    text = (f"{images} were resampled onto a common grid of {target} with {pp.image_interpolator} "
             f"interpolation for images and {pp.mask_interpolation} interpolation for masks")
     res = records.steps(p, "resample")
     if align := {str(records.value(st, "grid_alignment")) for st in res if records.value(st, "grid_alignment")}:
@@ -189,8 +192,10 @@ def _preprocess_text(c: StudyConfig, p: Provenance) -> str:
 
 def _voi_text(c: StudyConfig, p: Provenance) -> str:
     v = c.voi
+    body = (f"restricted to body voxels above {v.body_threshold_hu:g} HU" if "ct" in c.scan.modalities
+            else "not restricted to the body, which needs a CT")
     text = (f"Four VOIs per lesion: the tumour, its core (eroded by {v.core_mm:g} mm), a peritumoural ring "
-            f"({v.ring_mm:g} mm, restricted to body voxels above {v.body_threshold_hu:g} HU) and tumour plus ring; "
+            f"({v.ring_mm:g} mm, {body}) and tumour plus ring; "
             f"VOIs with fewer than {v.min_voxels} voxels were left out.")
     steps = records.steps(p, "vois")
     tumour = [float(st.result["volume_ml"]["tumor"]) for st in steps if "tumor" in (st.result.get("volume_ml") or {})]
@@ -204,6 +209,8 @@ def _voi_text(c: StudyConfig, p: Provenance) -> str:
 
 
 def _fusion_text(c: StudyConfig, p: Provenance) -> str:
+    if len(c.scan.modalities) < 2:
+        return f"No fused image: the study has {c.scan.modalities[0].upper()} only."
     recorded = {json.dumps(st.result, sort_keys=True) for st in records.steps(p, "fuse")}
     text = f"PET and CT were fused into a third image by the {c.fusion.method} method"
     if len(recorded) == 1:
@@ -213,10 +220,15 @@ def _fusion_text(c: StudyConfig, p: Provenance) -> str:
     return text + "."
 
 
+def _images(c: StudyConfig) -> list[str]:
+    """The configured images the study's modalities allow (no fused image without PET and CT)."""
+    return [i for i in c.features.images if all(m in c.scan.modalities for m in IMAGE_MODALITIES[i])]
+
+
 def _features_text(c: StudyConfig, p: Provenance) -> str:
     f = c.features
     text = (f"Features of the classes {', '.join(f.feature_classes)} were computed from the image types "
-            f"{', '.join(f.image_types)} on the {', '.join(IMAGE_TITLES.get(i, i) for i in f.images)} images and the "
+            f"{', '.join(f.image_types)} on the {', '.join(IMAGE_TITLES.get(i, i) for i in _images(c))} images and the "
             f"VOIs {', '.join(f.vois)}, with PyRadiomics definitions")
     steps = records.steps(p, "features")
     if engines := sorted({str(st.result["engine_version"]) for st in steps if st.result.get("engine_version")}):

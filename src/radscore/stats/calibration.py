@@ -95,8 +95,10 @@ def hosmer_lemeshow(y, prob, groups: int = 10) -> HosmerLemeshowResult:
     terms = np.where(np.isfinite(terms), terms, 0.0)  # a group with E = 0 or E = n adds nothing
     stat = float(terms.sum())
     df = k - 2
+    with np.errstate(divide="ignore", invalid="ignore"):  # a group no prediction falls in: mean NaN
+        mean_prob = exp / n
     table = pd.DataFrame({"group": np.arange(1, k + 1), "n": n.astype(int), "observed": obs,
-                          "expected": exp, "mean_prob": exp / n})
+                          "expected": exp, "mean_prob": mean_prob})
     return HosmerLemeshowResult(statistic=stat, df=df, p_value=float(sps.chi2.sf(stat, df)), groups=k,
                                 table=table)
 

@@ -79,7 +79,8 @@ class ModelInfo:
         return {"name": self.model.name, "cutoff": self.model.cutoff, "cutoff_method": m.get("cutoff_method"),
                 "positive_class": m.get("positive_class"), "features": self.model.features,
                 "cv_auc": m.get("cv_auc"), "n_training": int(self.training.size),
-                "radscore": m.get("radscore"), "versions": m.get("versions")}
+                "radscore": m.get("radscore"), "versions": m.get("versions"),
+                "modalities": list(self.model.scan.modalities)}
 
 
 def _percentile(training: np.ndarray, value: float) -> float | None:
@@ -197,16 +198,16 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None) ->
         work = Path(tempfile.mkdtemp(prefix="radscore-upload-"))
         kept = None
         try:
-            base = {"ct": ct, "pet": pet, "mask": mask}
-            follow = {"ct": fu_ct, "pet": fu_pet, "mask": fu_mask}
+            roles = (*info.model.scan.modalities, "mask")  # the images the model was trained on
+            needed = ", ".join(r.upper() if r != "mask" else "tumour mask" for r in roles)
+            base = {r: f for r, f in {"ct": ct, "pet": pet, "mask": mask}.items() if r in roles}
+            follow = {r: f for r, f in {"ct": fu_ct, "pet": fu_pet, "mask": fu_mask}.items() if r in roles}
             missing = [r.upper() if r != "mask" else "mask" for r, f in base.items() if not _given(f)]
             if missing:
-                raise _PageError(f"missing baseline upload(s): {', '.join(missing)}. Choose a CT, a PET and a "
-                                 "tumour mask.")
+                raise _PageError(f"missing baseline upload(s): {', '.join(missing)}. The model needs: {needed}.")
             given_fu = [r for r, f in follow.items() if _given(f)]
-            if given_fu and len(given_fu) != 3:
-                raise _PageError("a follow-up needs all three files (CT, PET and mask); only "
-                                 f"{', '.join(given_fu)} given.")
+            if given_fu and len(given_fu) != len(roles):
+                raise _PageError(f"a follow-up needs {needed}; only {', '.join(given_fu)} given.")
             pid = (patient_id or "patient").strip()[:64] or "patient"
             roi = mask_roi.strip()[:128] or None  # the ROI/segment name when the mask is an RTSTRUCT or SEG
             scans = [_save_scan(base, work / "baseline", pid, "baseline", max_bytes, roi)]

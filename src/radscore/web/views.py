@@ -74,20 +74,28 @@ def _outlines(vois: dict[str, np.ndarray], z: int, ys: slice, xs: slice) -> np.n
 
 
 def overlay_figure(prepared: PreparedScan, title: str = ""):
-    """PET (top row) and CT (bottom row) at a few tumour slices with the four VOIs' outlines."""
-    ct = sitk.GetArrayFromImage(prepared.images["ct"])
-    pet = sitk.GetArrayFromImage(prepared.images["pet"])
-    tumor = prepared.vois.get("tumor", np.zeros(ct.shape, dtype=bool))
+    """PET (top row) and CT (bottom row; either alone in a one-modality study) at a few tumour
+    slices with the four VOIs' outlines."""
+    rows = []
+    if "pet" in prepared.images:
+        pet = sitk.GetArrayFromImage(prepared.images["pet"])
+        tumor = prepared.vois.get("tumor", np.zeros(pet.shape, dtype=bool))
+        pet_max = float(np.percentile(pet[tumor], 99)) if tumor.any() else float(pet.max())
+        rows.append((pet, {"cmap": "hot", "vmin": 0.0, "vmax": max(pet_max, 1e-6)}, "PET (SUV)"))
+    if "ct" in prepared.images:
+        rows.append((sitk.GetArrayFromImage(prepared.images["ct"]),
+                     {"cmap": "gray", "vmin": CT_WINDOW[0], "vmax": CT_WINDOW[1]},
+                     f"CT (W{CT_WINDOW[1] - CT_WINDOW[0]:.0f}/L{sum(CT_WINDOW) / 2:.0f})"))
+    shape = rows[0][0].shape
+    tumor = prepared.vois.get("tumor", np.zeros(shape, dtype=bool))
     zs = tumour_slices(tumor)
-    ys, xs = _crop_box(prepared.vois, ct.shape)
-    sp = prepared.images["ct"].GetSpacing()
+    ys, xs = _crop_box(prepared.vois, shape)
+    sp = next(iter(prepared.images.values())).GetSpacing()
     aspect = sp[1] / sp[0]
-    pet_max = float(np.percentile(pet[tumor], 99)) if tumor.any() else float(pet.max())
-    fig = _figure(2.3 * len(zs) + 0.6, 4.9)
-    axes = fig.subplots(2, len(zs), squeeze=False)
+    fig = _figure(2.3 * len(zs) + 0.6, 0.4 + 2.25 * len(rows))
+    axes = fig.subplots(len(rows), len(zs), squeeze=False)
     for col, z in enumerate(zs):
-        for row, (arr, kw) in enumerate(((pet, {"cmap": "hot", "vmin": 0.0, "vmax": max(pet_max, 1e-6)}),
-                                          (ct, {"cmap": "gray", "vmin": CT_WINDOW[0], "vmax": CT_WINDOW[1]}))):
+        for row, (arr, kw, _) in enumerate(rows):
             ax = axes[row, col]
             ax.imshow(arr[z][ys, xs], interpolation="nearest", aspect=aspect, **kw)
             ax.imshow(_outlines(prepared.vois, z, ys, xs), interpolation="nearest", aspect=aspect)
@@ -95,8 +103,8 @@ def overlay_figure(prepared: PreparedScan, title: str = ""):
             ax.set_yticks([])
             if row == 0:
                 ax.set_title(f"slice {z}", fontsize=8)
-        axes[0, 0].set_ylabel("PET (SUV)", fontsize=8)
-        axes[1, 0].set_ylabel(f"CT (W{CT_WINDOW[1] - CT_WINDOW[0]:.0f}/L{sum(CT_WINDOW) / 2:.0f})", fontsize=8)
+    for row, (_, _, label) in enumerate(rows):
+        axes[row, 0].set_ylabel(label, fontsize=8)
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=VOI_COLOURS[n], lw=2,

@@ -7,6 +7,14 @@
     $("model-line").textContent = `Model ${m.name} (${m.features.length} features, cross-validated AUC ` +
       `${fmt(m.cv_auc, 3)}); cutoff ${fmt(m.cutoff, 4)} (${m.cutoff_method}); positive class: ${m.positive_class || "1"}.`;
     $("prob-label").textContent = `Probability of ${m.positive_class || "class 1"}`;
+    // a PET-only (CT-only) model asks for that image alone
+    for (const role of ["ct", "pet"]) {
+      const used = (m.modalities || ["pet", "ct"]).includes(role);
+      for (const id of [role, "fu_" + role]) {
+        $(id).closest("label").hidden = !used;
+        $(id).required = used && id === role;
+      }
+    }
   }).catch(() => { $("model-line").textContent = "Model information unavailable."; });
 
   function showError(msg) {
