@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="radscore_demo", help="study folder to create (default: ./radscore_demo)")
     p.add_argument("--patients", type=int, default=120, help="simulated patients (default 120)")
     p.add_argument("--external", type=int, default=40,
-                   help="further patients from another simulated scanner, the external cohort (default 40)")
+                   help="further patients from three other simulated centres, the external cohort (default 40)")
     p.add_argument("--seed", type=int, default=42)
     _add_run_options(p)
 
@@ -75,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--protocol", choices=PROTOCOLS, default=PROTOCOLS[0], help="preset written into study.yaml")
     p.add_argument("--external", type=int, default=0,
-                   help="add N patients acquired on another scanner (PET 8 mm FWHM on 5 mm, more noise, smoother CT "
-                        "kernel) as the cohort 'external'; the manifest then names every patient's cohort")
+                   help="add N patients acquired at three other simulated centres in turn (other PET resolution, noise "
+                        "and calibration; CT slice thickness, kernel, lung density, contrast) as the cohort "
+                        "'external'; the manifest then names every patient's cohort and scanner")
 
     p = sub.add_parser("run", help="run the study in DIR (reuses finished stages)",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RUN_OUTPUTS)

@@ -176,7 +176,8 @@ def test_ct_only_study_prepares_the_ct_as_a_pet_ct_study_would(patient):
     both = prepare_patient(ct, pet, mask, cfg, patient="P1")
     ct_only = prepare_patient(ct, None, mask, cfg, patient="P1")
     assert set(ct_only.images) == {"ct"}
-    assert np.array_equal(sitk.GetArrayViewFromImage(ct_only.images["ct"]), sitk.GetArrayViewFromImage(both.images["ct"]))
+    assert np.array_equal(sitk.GetArrayViewFromImage(ct_only.images["ct"]),
+                          sitk.GetArrayViewFromImage(both.images["ct"]))
     assert set(ct_only.vois) == set(both.vois)
     assert all(np.array_equal(ct_only.vois[k], both.vois[k]) for k in both.vois)
     rec = record(ct_only)

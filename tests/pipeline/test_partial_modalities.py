@@ -7,7 +7,6 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from radscore.cli import main
 from radscore.config import StudyConfig
@@ -16,33 +15,20 @@ from radscore.imaging.preprocess import prepare_scan
 from radscore.io.scan import ScanRef
 from radscore.pipeline.predict import predict_scans
 from radscore.pipeline.run import run_study
-from radscore.simulate import write_study
-from tests.conftest import SMALL_GRID
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("partial") / "full"
-    write_study(folder, 30, seed=5, protocol="quick")
-    path = folder / "study.yaml"
-    data = yaml.safe_load(path.read_text())
-    for k, v in SMALL_GRID.items():
-        data.setdefault(k, {}).update(v)
-    path.write_text(yaml.safe_dump(data))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def one_modality(simulated, tmp_path_factory):
-    """``one_modality("pet")``: the simulated study with its CT column dropped, run (once per module)."""
+def one_modality(small_study, tmp_path_factory):
+    """``one_modality("pet")``: the session's small study (its inputs) with the CT column dropped, run once."""
     runs = {}
 
     def run(keep: str):
         if keep not in runs:
             folder = tmp_path_factory.mktemp(f"{keep}_only") / "study"
-            shutil.copytree(simulated, folder)
+            shutil.copytree(small_study, folder, ignore=shutil.ignore_patterns(
+                ".radscore", "models", "tables", "figures", "*.parquet", "scores.csv", "*.json", "*.html", "qc.csv"))
             manifest = pd.read_csv(folder / "manifest.csv", dtype={"patient_id": str})
             manifest.drop(columns=["ct" if keep == "pet" else "pet"]).to_csv(folder / "manifest.csv", index=False)
             runs[keep] = folder, run_study(folder, workers=2)
@@ -72,15 +58,16 @@ def test_a_one_modality_study_runs_its_radscore_and_names_the_others(one_modalit
     assert not {"register", "fuse"} & steps and "vois" in steps
 
 
-def test_a_pet_only_model_scores_a_scan_from_its_pet_alone(simulated, one_modality):
+def test_a_pet_only_model_scores_a_scan_from_its_pet_alone(small_study, one_modality):
     folder, _ = one_modality("pet")
     scores = pd.read_csv(folder / "scores.csv", dtype={"patient_id": str, "lesion_id": str},
                          float_precision="round_trip")
-    full = pd.read_csv(simulated / "manifest.csv", dtype={"patient_id": str, "lesion_id": str})
+    full = pd.read_csv(small_study / "manifest.csv", dtype={"patient_id": str, "lesion_id": str})
     r = full[full["timepoint"] == "baseline"].iloc[0]
     expected = scores[(scores.patient_id == r.patient_id) & (scores.timepoint == "baseline")
                       & (scores.lesion_id == r.lesion_id)]["radscore"].iloc[0]
-    ref = ScanRef(r.patient_id, ct=str(simulated / r.ct), pet=str(simulated / r.pet), mask=str(simulated / r["mask"]))
+    ref = ScanRef(r.patient_id, ct=str(small_study / r.ct), pet=str(small_study / r.pet),
+                  mask=str(small_study / r["mask"]))
     # the full scan (with its CT) scores the same: the PET-only model does not read the CT
     out = predict_scans(folder / "models" / "pet", [ref])
     assert not out["error"].any(), out["error"].tolist()
@@ -102,3 +89,18 @@ def test_an_unusable_model_list_is_refused_clearly():
     run, skipped = model_plan(StudyConfig(modalities=["ct"]))
     assert run == ["ct"] and set(skipped) == {"pet", "petct", "comb"}
     assert np.all([s.startswith(t) for s, t in zip(skipped.values(), ("PET-Radscore", "PET/CT", "COMB"))])
+
+
+def test_validate_names_the_modalities_and_the_rows_without_an_image(small_study, tmp_path, capsys):
+    folder = tmp_path / "study"
+    shutil.copytree(small_study, folder, ignore=shutil.ignore_patterns(".radscore", "models", "tables", "figures"))
+    manifest = pd.read_csv(folder / "manifest.csv", dtype={"patient_id": str})
+    manifest.drop(columns=["pet"]).to_csv(folder / "manifest.csv", index=False)
+    assert main(["validate", str(folder)]) == 0
+    assert ", CT;" in capsys.readouterr().out
+    manifest.loc[0, "ct"] = None  # a PET/CT study with one row lacking its CT
+    manifest.to_csv(folder / "manifest.csv", index=False)
+    assert main(["validate", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert ", PET and CT;" in captured.out
+    assert f"1 scan(s) have no CT ({manifest.loc[0, 'patient_id']}/baseline)" in captured.err

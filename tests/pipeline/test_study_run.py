@@ -156,13 +156,19 @@ def test_changed_model_config_reruns_model_not_extraction(study, tmp_path, monke
 
 
 def test_same_seed_gives_identical_tables(study, tmp_path):
+    """Models refitted and analyses rerun on the same scans give the same bytes. The extraction
+    cache is kept (its own determinism, a full rerun from the images, is
+    tests/reliability/test_privacy_determinism.py), the stage records are not."""
     folder, _ = study
     copy = tmp_path / "again"
-    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(".radscore", "models", "features.parquet",
-                                                                "scores.csv", "report.html", "tables", "figures"))
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("stages.json", "model_stage.json", "models",
+                                                                "features.parquet", "scores.csv", "report.html",
+                                                                "tables", "figures"))
     run_study(copy, workers=2)
     for name in ("features.parquet", "scores.csv", "metrics.json"):
         assert (copy / name).read_bytes() == (folder / name).read_bytes(), name
+    assert (copy / "models" / "comb" / "manifest.json").read_bytes() == (folder / "models" / "comb" /
+                                                                         "manifest.json").read_bytes()
 
 
 def test_shuffled_outcomes_give_chance_auc(study):

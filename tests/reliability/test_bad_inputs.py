@@ -313,8 +313,11 @@ def _one_class(m):
 STUDY_CASES = {
     "manifest duplicate IDs": (_edit_manifest(lambda m: pd.concat([m, m.iloc[[0]]])), "validate", 2,
                                ["manifest.csv", "duplicate", "P0001", "Fix:"]),
-    "manifest missing column": (_edit_manifest(lambda m: m.drop(columns=["pet"])), "validate", 2,
-                                ["manifest.csv", "missing column", "'pet'", "Fix:"]),
+    "manifest missing column": (_edit_manifest(lambda m: m.drop(columns=["mask"])), "validate", 2,
+                                ["manifest.csv", "missing column", "'mask'", "Fix:"]),
+    # without pet a study is CT-only (tests/pipeline/test_partial_modalities.py); without both, no study
+    "manifest without images": (_edit_manifest(lambda m: m.drop(columns=["pet", "ct"])), "validate", 2,
+                                ["manifest.csv", "no image column", "'pet'", "'ct'", "Fix:"]),
     "manifest unknown time point": (_edit_manifest(_unknown_tp), "validate", 2,
                                     ["manifest.csv", "week6", "baseline", "Fix:"]),
     "manifest outcome outside {0,1}": (_edit_manifest(_set_outcome_2), "validate", 2,

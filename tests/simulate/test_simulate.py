@@ -80,8 +80,14 @@ def test_write_study_is_runnable_and_deterministic(tmp_path):
 def test_external_cohort_comes_from_another_scanner(tmp_path):
     from radscore.modeling.split import split_cohort
 
-    path = write_study(tmp_path / "ext", 12, seed=3, protocol="quick", external=4, workers=1)
+    path = write_study(tmp_path / "ext", 12, seed=3, protocol="quick", external=4, workers=1, second_reader=5)
     manifest = pd.read_csv(path.parent / "manifest.csv", dtype={"patient_id": str})
+    # a second reader re-segmented the baseline scans of 5 internal patients, and nothing else
+    reread = manifest[manifest["mask_2"].notna()]
+    assert reread["patient_id"].nunique() == 5 and set(reread["timepoint"]) == {"baseline"}
+    assert (manifest[manifest.patient_id.isin(reread.patient_id) & (manifest.timepoint == "baseline")]
+            ["mask_2"].notna().all())
+    assert not (reread.get("cohort", pd.Series(dtype=str)) == "external").any()
     base = manifest[manifest.timepoint == "baseline"].drop_duplicates("patient_id")
     assert (base["cohort"] == "external").sum() == 4
     assert set(base["cohort"]) == {"training", "testing", "external"}
@@ -90,9 +96,20 @@ def test_external_cohort_comes_from_another_scanner(tmp_path):
     internal = base[base.cohort != "external"]
     assert split_cohort(internal[["patient_id", "ndb"]], "ndb", 0.3, 3, True).to_dict() == dict(
         zip(internal.patient_id, internal.cohort))
-    spacing = {c: sitk.ReadImage(str(path.parent / base.loc[base.cohort == c, "pet"].iloc[0])).GetSpacing()
-               for c in ("training", "external")}
+    # pooled from three sites, in turn; the internal patients all from the reference scanner
+    assert base.groupby("cohort")["scanner"].agg(lambda s: sorted(set(s))).to_dict() == {
+        "external": ["external_a", "external_b", "external_c"], "testing": ["reference"], "training": ["reference"]}
+
+    def first(cohort, role):
+        return sitk.ReadImage(str(path.parent / base.loc[base.cohort == cohort, role].iloc[0]))
+
+    spacing = {c: first(c, "pet").GetSpacing() for c in ("training", "external")}
     assert spacing == {"training": (4.0, 4.0, 4.0), "external": (5.0, 5.0, 5.0)}
+    # CT in 3 mm slices, the masks drawn on them: same grid, the tumour still there
+    ct, mask = first("external", "ct"), first("external", "mask")
+    assert ct.GetSpacing() == (1.0, 1.0, 3.0) and first("training", "ct").GetSpacing() == (1.0, 1.0, 1.5)
+    assert (mask.GetSpacing(), mask.GetOrigin(), mask.GetSize()) == (ct.GetSpacing(), ct.GetOrigin(), ct.GetSize())
+    assert sitk.GetArrayViewFromImage(mask).sum() > 100
 
 
 def test_simulated_recist_gives_the_simulated_endpoint():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from radscore.config import AnalysesSettings, EndpointSettings, SelectionSettings, StudyConfig, SurvivalSettings
 from radscore.errors import DataError
@@ -83,7 +84,7 @@ class AnalysisContext:
             honest = s["radscore_oof"].where(s["radscore_oof"].notna(), s["radscore_apparent"])
             s.insert(s.columns.get_loc("radscore_apparent"), "radscore", honest)
             if "probability" in s:
-                s["probability"] = 1.0 / (1.0 + np.exp(-honest.to_numpy(float)))
+                s["probability"] = expit(honest.to_numpy(float))
             object.__setattr__(self, "scores", s)
         patients = set(self.manifest["patient_id"].astype(str)) if "patient_id" in self.manifest else set()
         for name in ("expression", "cells"):

@@ -20,7 +20,7 @@ from radscore.config import FeatureSettings
 from radscore.errors import ConfigError
 
 #: Bumped whenever a change to the engine can change a value (invalidates caches).
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "4"
 
 #: PyRadiomics settings the engine implements at these values; anything else (resampling,
 #: normalisation, re-segmentation, 2-D, voxel-based) runs through plain PyRadiomics.
@@ -99,7 +99,7 @@ class FeatureSpec:
 
 
 def _fingerprint(payload: dict[str, Any]) -> str:
-    try:  # the texture formulas are still PyRadiomics' classes: its version can change a value
+    try:  # shape features are still PyRadiomics' class: its version can change a value
         pyradiomics = metadata.version("pyradiomics-bhklab")
     except metadata.PackageNotFoundError:
         pyradiomics = "absent"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from radscore.catalog import CONVENTIONAL_PREFIX, MODEL_TITLES
 from radscore.config import StudyConfig
@@ -75,7 +76,7 @@ def score_sets(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig
 
 
 def _sigmoid(s) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(s, float)))
+    return expit(np.asarray(s, float))
 
 
 def _try(notes: list[str], what: str, fn):
@@ -159,12 +160,12 @@ def comparisons(sets: list[ScoreSet]) -> dict:
                 i_res = _try(notes, "IDI", lambda: idi(y, old, new))
                 row = {"model": "comb", "against": single, "n": int(len(y))}
                 if n_res is not None:
-                    row.update(nri=n_res.nri, nri_ci_low=n_res.nri - 1.959963984540054 * n_res.se,
-                               nri_ci_high=n_res.nri + 1.959963984540054 * n_res.se, nri_p_value=n_res.p_value,
+                    lo, hi = n_res.ci()
+                    row.update(nri=n_res.nri, nri_ci_low=lo, nri_ci_high=hi, nri_p_value=n_res.p_value,
                                nri_events=n_res.nri_events, nri_nonevents=n_res.nri_nonevents)
                 if i_res is not None:
-                    row.update(idi=i_res.idi, idi_ci_low=i_res.idi - 1.959963984540054 * i_res.se,
-                               idi_ci_high=i_res.idi + 1.959963984540054 * i_res.se, idi_p_value=i_res.p_value)
+                    lo, hi = i_res.ci()
+                    row.update(idi=i_res.idi, idi_ci_low=lo, idi_ci_high=hi, idi_p_value=i_res.p_value)
                 if notes:
                     row["notes"] = notes
                 entry["reclassification"].append(row)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from radscore.catalog import MODEL_MODALITIES, MODEL_TITLES
 from radscore.config import StudyConfig
@@ -151,7 +152,7 @@ def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFram
                             if nested is not None else np.nan)
         frames.append(pd.DataFrame({
             **{c: all_rows[c].values for c in ID_COLUMNS}, "cohort": all_rows["cohort"].values, "model": name,
-            "radscore": rs, "radscore_oof": oof, "probability": 1.0 / (1.0 + np.exp(-rs)),
+            "radscore": rs, "radscore_oof": oof, "probability": expit(rs),
             "group": np.where(rs > clf.cutoff_, "high", "low"),
         }))
     return pd.concat(frames, ignore_index=True), training

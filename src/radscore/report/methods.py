@@ -175,7 +175,8 @@ def _preprocess_text(c: StudyConfig, p: Provenance) -> str:
     mods = c.scan.modalities
     base = "CT" if "ct" in mods else "PET"
     target = f"{_xyz(pp.spacing_mm)} mm voxels" if pp.spacing_mm else f"the {base}'s own voxels"
-    images = "CT, PET and masks" if len(mods) == 2 else f"{base} images (the study has no {'PET' if 'ct' in mods else 'CT'}) and masks"
+    other = "PET" if "ct" in mods else "CT"
+    images = "CT, PET and masks" if len(mods) == 2 else f"{base} images (the study has no {other}) and masks"
     text = (f"{images} were resampled onto a common grid of {target} with {pp.image_interpolator} "
             f"interpolation for images and {pp.mask_interpolation} interpolation for masks")
     res = records.steps(p, "resample")

@@ -18,11 +18,21 @@ How the latent immune state ``z`` shows (the planted imaging signal):
   sampled on a coarser 4 mm grid with its own origin, as scanners deliver it.
 
 The acquisition is a :class:`Scanner`. ``REFERENCE`` makes the training/testing cohort;
-``EXTERNAL`` (``radscore simulate --external N``) stands for another centre's PET/CT: PET
-resolution 8 mm FWHM on a 5 mm grid with 8 % instead of 5 % noise, and a smoother CT
-reconstruction kernel (noise correlated over one voxel, SD 20 instead of 12 HU white noise).
+``EXTERNAL_SITES`` (``radscore simulate --external N``, patients assigned to the sites in
+turn) stand for an external cohort pooled from three other centres, as external validation
+sets usually are:
+
+* ``external_a``: an older PET (9 mm FWHM on a 5 mm grid, 10 % noise, SUVs 12 % high: a
+  cross-calibration error within what multi-centre audits find); CT in 3 mm slices with a
+  smooth kernel (noise correlated over one voxel, SD 20 HU), lungs at -800 HU (a shallower,
+  free-breathing inspiration);
+* ``external_b``: a newer PET (PSF reconstruction, 5 mm FWHM on 3 mm, 6 % noise, SUVs 8 %
+  low); CT with a sharp, noisier low-dose kernel (SD 25 HU), lungs at -880 HU;
+* ``external_c``: PET as the reference's but 8 % noise; contrast-enhanced CT (tumour +40 HU)
+  (1.5 mm slices, SD 15 HU).
+
 The immune signal is unchanged, so a model's drop from testing to external shows what
-another scanner does to texture features.
+other scanners and protocols do to radiomic features.
 """
 
 from __future__ import annotations
@@ -47,13 +57,22 @@ class Scanner:
     pet_fwhm_mm: float = 6.0
     pet_spacing_xyz: tuple[float, float, float] = PET_SPACING_XYZ
     pet_noise: float = 0.05
+    pet_calibration: float = 1.0  # SUV scale of the scanner's cross-calibration (1 = exact)
     ct_noise_hu: float = 12.0
     ct_kernel_voxels: float = 0.0  # 0 = white noise (sharp kernel); >0 = noise correlated over this many voxels
+    ct_slice_mm: float = CT_SPACING_XYZ[2]  # reconstructed slice thickness: a multiple of the simulated 1.5 mm
+    lung_hu: float = -850.0  # aerated lung: inspiration depth, dose and kernel move it
+    tumour_enhancement_hu: float = 0.0  # iodinated contrast in the tumour (contrast-enhanced CT)
 
 
 REFERENCE = Scanner()
-EXTERNAL = Scanner("external", pet_fwhm_mm=8.0, pet_spacing_xyz=(5.0, 5.0, 5.0), pet_noise=0.08, ct_noise_hu=20.0,
-                   ct_kernel_voxels=1.0)
+EXTERNAL_SITES = (
+    Scanner("external_a", pet_fwhm_mm=9.0, pet_spacing_xyz=(5.0, 5.0, 5.0), pet_noise=0.10, pet_calibration=1.12,
+            ct_noise_hu=20.0, ct_kernel_voxels=1.0, ct_slice_mm=3.0, lung_hu=-800.0),
+    Scanner("external_b", pet_fwhm_mm=5.0, pet_spacing_xyz=(3.0, 3.0, 3.0), pet_noise=0.06, pet_calibration=0.92,
+            ct_noise_hu=25.0, lung_hu=-880.0),
+    Scanner("external_c", pet_noise=0.08, ct_noise_hu=15.0, tumour_enhancement_hu=40.0),
+)
 
 
 def _smooth_field(rng: np.random.Generator, shape, sigma_vox) -> np.ndarray:
@@ -112,7 +131,7 @@ def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", sc
     wall = body & (dist_edge < 12)
 
     if site == "primary":
-        ct = np.where(body, -850.0 + 25 * _smooth_field(rng, shape, 2), -1000.0)
+        ct = np.where(body, scanner.lung_hu + 25 * _smooth_field(rng, shape, 2), -1000.0)
         ct[wall] = 40.0
         bg_suv = np.where(body, 0.6, 0.0)
         bg_suv[wall] = 1.0
@@ -126,7 +145,7 @@ def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", sc
     halo = (dist_out > 0) & (dist_out <= 6) & body & ~wall
     ct[halo] += halo_hu * (1 - dist_out[halo] / 7) * (1 + 0.3 * _smooth_field(rng, shape, 1.5)[halo])
 
-    ct[tumour] = 35.0 + 20 * _smooth_field(rng, shape, 1.5)[tumour]
+    ct[tumour] = 35.0 + scanner.tumour_enhancement_hu + 20 * _smooth_field(rng, shape, 1.5)[tumour]
     noise = rng.normal(0, 1, shape)
     if scanner.ct_kernel_voxels > 0:
         noise = ndimage.gaussian_filter(noise, scanner.ct_kernel_voxels)
@@ -152,17 +171,42 @@ def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", sc
     pet = sitk.Resample(suv_hr, pet_size, sitk.Transform(), sitk.sitkLinear, pet_origin, scanner.pet_spacing_xyz,
                         ct_img.GetDirection(), 0.0, sitk.sitkFloat32)
     pet_arr = sitk.GetArrayFromImage(pet)
-    pet_arr = np.clip(pet_arr * (1 + rng.normal(0, scanner.pet_noise, pet_arr.shape)), 0, None).astype(np.float32)
+    pet_arr = np.clip(pet_arr * (1 + rng.normal(0, scanner.pet_noise, pet_arr.shape)), 0, None)
+    pet_arr = (pet_arr * scanner.pet_calibration).astype(np.float32)
     pet_img = sitk.GetImageFromArray(pet_arr)
     pet_img.CopyInformation(pet)
 
-    mask = sitk.GetImageFromArray(tumour.astype(np.uint8))
-    mask.CopyInformation(ct_img)
     # A second reader: the boundary moved by up to one voxel in a smooth random pattern.
     wobble = _smooth_field(rng, shape, 3.0)
     dilated = ndimage.binary_dilation(tumour)
     eroded = ndimage.binary_erosion(tumour)
     second = np.where(wobble > 0.5, dilated, np.where(wobble < -0.5, eroded, tumour))
-    mask2 = sitk.GetImageFromArray(second.astype(np.uint8))
-    mask2.CopyInformation(ct_img)
-    return ct_img, pet_img, mask, mask2
+    k = int(round(scanner.ct_slice_mm / CT_SPACING_XYZ[2]))
+    if k > 1:  # thick slices: each the mean of k thin ones; masks drawn on them (majority)
+        ct_img = _thick_slices(ct_img, k)
+        tumour = _thick_slices(tumour, k) >= 0.5
+        second = _thick_slices(second, k) >= 0.5
+    masks = []
+    for m in (tumour, second):
+        img = sitk.GetImageFromArray(m.astype(np.uint8))
+        img.CopyInformation(ct_img)
+        masks.append(img)
+    return ct_img, pet_img, masks[0], masks[1]
+
+
+def _thick_slices(x, k: int):
+    """Mean of every ``k`` adjacent z-slices: an image at k times the slice thickness (int16 HU for
+    a CT image) or, for an array, the fraction of each thick slice's sub-voxels that are set."""
+    if isinstance(x, sitk.Image):
+        arr = sitk.GetArrayFromImage(x).astype(np.float64)
+        n = arr.shape[0] // k * k
+        out = sitk.GetImageFromArray(np.round(arr[:n].reshape(n // k, k, *arr.shape[1:]).mean(axis=1)).astype(np.int16))
+        sp = x.GetSpacing()
+        out.SetSpacing((sp[0], sp[1], sp[2] * k))
+        # the thick slice is centred where its k thin slices were
+        out.SetOrigin(tuple(np.add(x.GetOrigin(), (0.0, 0.0, sp[2] * (k - 1) / 2))))
+        out.SetDirection(x.GetDirection())
+        return out
+    arr = np.asarray(x, dtype=np.float64)
+    n = arr.shape[0] // k * k
+    return arr[:n].reshape(n // k, k, *arr.shape[1:]).mean(axis=1)

@@ -58,6 +58,15 @@ class NriResult(Result):
     n_up_nonevents: int
     n_down_nonevents: int
 
+    def ci(self, alpha: float = 0.05) -> tuple[float, float]:
+        """Wald ``1 - alpha`` confidence interval, NRI +- z se (as Hmisc ``improveProb``)."""
+        return _wald_ci(self.nri, self.se, alpha)
+
+
+def _wald_ci(estimate: float, se: float, alpha: float) -> tuple[float, float]:
+    z = float(sps.norm.ppf(1 - alpha / 2))
+    return estimate - z * se, estimate + z * se
+
 
 @dataclasses.dataclass(frozen=True)
 class IdiResult(Result):
@@ -78,6 +87,10 @@ class IdiResult(Result):
     p_value: float
     improvement_events: float
     improvement_nonevents: float
+
+    def ci(self, alpha: float = 0.05) -> tuple[float, float]:
+        """Wald ``1 - alpha`` confidence interval, IDI +- z se (as Hmisc ``improveProb``)."""
+        return _wald_ci(self.idi, self.se, alpha)
 
 
 def _inputs(y, prob_old, prob_new) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
