@@ -176,6 +176,8 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("radiomics", "distributed", "matplotlib", "PIL", "numexpr"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # --verbose is radscore's debug log; numba's compiler debug log (megabytes on a first run) is not
+    logging.getLogger("numba").setLevel(max(level, logging.INFO))
 
 
 def _print_headline(metrics: dict) -> None:
