@@ -29,6 +29,13 @@ IMAGE_MODALITIES: dict[str, tuple[str, ...]] = {"pet": ("pet",), "ct": ("ct",), 
 MODEL_MODALITIES: dict[str, tuple[str, ...]] = {
     model: tuple(m for m in MODALITIES if any(m in IMAGE_MODALITIES[i] for i in images))
     for model, images in MODEL_IMAGES.items()}
+
+
+def modalities_text(modalities, joiner: str = " and ") -> str:
+    """``("pet", "ct")`` -> ``"PET and CT"``: modalities as messages and the report name them."""
+    return joiner.join(m.upper() for m in modalities)
+
+
 MODEL_TITLES = {"pet": "PET-Radscore", "ct": "CT-Radscore", "petct": "PET/CT-Radscore", "comb": "COMB-Radscore"}
 
 #: PyRadiomics feature classes (PROTOCOL A5); shape depends on the mask only.

@@ -244,23 +244,21 @@ def cmd_run(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from radscore.catalog import modalities_text
     from radscore.pipeline.context import Study
-
-    from radscore.io.manifest import manifest_modalities
 
     study = Study.open(args.dir, args.config)
     manifest = study.manifest()
-    config = study.config.for_manifest(manifest_modalities(manifest))
-    modalities = config.scan.modalities
+    modalities = study.config.for_manifest(manifest).scan.modalities
     for m in modalities:
         lacking = manifest[manifest[m].isna()] if m in manifest.columns else manifest
         if len(lacking):
             names = ", ".join(f"{r.patient_id}/{r.timepoint}" for r in lacking.head(5).itertuples())
             print(f"warning: {len(lacking)} scan(s) have no {m.upper()} ({names}{', ...' if len(lacking) > 5 else ''})"
-                  f"; the study uses {' and '.join(x.upper() for x in modalities)}, so they will be excluded",
+                  f"; the study uses {modalities_text(modalities)}, so they will be excluded",
                   file=sys.stderr)
     print(f"ok: {manifest['patient_id'].nunique()} patients, {len(manifest)} scans, "
-          f"{' and '.join(m.upper() for m in modalities)}; config {study.config.name!r}")
+          f"{modalities_text(modalities)}; config {study.config.name!r}")
     return EXIT_OK
 
 

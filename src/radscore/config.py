@@ -377,11 +377,14 @@ class StudyConfig(_Settings):
                             pet_measures=self.pet_measures, seed=self.seed,
                             modalities=self.modalities or list(MODALITIES))
 
-    def for_manifest(self, modalities: tuple[str, ...]) -> "StudyConfig":
-        """This config with ``modalities`` filled from the manifest's (see
-        :func:`radscore.io.manifest.manifest_modalities`) when the study leaves it null."""
+    def for_manifest(self, manifest) -> "StudyConfig":
+        """This config with ``modalities`` filled from the manifest DataFrame's image columns
+        (:func:`radscore.io.manifest.manifest_modalities`) when the study leaves it null."""
+        from radscore.io.manifest import manifest_modalities
+
         if self.modalities is not None:
             return self
+        modalities = manifest_modalities(manifest)
         if not modalities:
             raise ConfigError("the manifest names no PET or CT image in any row.",
                               fix="fill the pet and/or ct columns of the manifest.")

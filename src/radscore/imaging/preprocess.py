@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from radscore.catalog import VOIS
+from radscore.catalog import VOIS, modalities_text
 from radscore.config import FusionSettings, PreprocessSettings, ScanSettings, VoiSettings
 from radscore.errors import ImageError
 from radscore.imaging.fusion import fuse, fusion_record
@@ -409,8 +409,8 @@ def prepare_scan(ref: ScanRef, settings: ScanSettings, *, perturbation: str | No
     wanted = settings.modalities
     missing = [m for m in wanted if getattr(ref, m) is None]
     if missing:
-        what = " and ".join(m.upper() for m in wanted)
-        raise ImageError(f"the scan has no {' or '.join(m.upper() for m in missing)} image; the study uses {what}.",
+        raise ImageError(f"the scan has no {modalities_text(missing, ' or ')} image; the study uses "
+                         f"{modalities_text(wanted)}.",
                          patient=pid, fix=f"fill the {' and '.join(missing)} column(s) of the manifest for this row.")
     # an image the study does not use is not read (a PET-only model scores a PET/CT scan on its PET)
     ref = replace(ref, **{m: None for m in ("pet", "ct") if m not in wanted})

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from radscore.catalog import MODEL_MODALITIES, MODEL_TITLES
+from radscore.catalog import MODEL_MODALITIES, MODEL_TITLES, modalities_text
 from radscore.config import StudyConfig
 from radscore.errors import DataError, ManifestError
 from radscore.io.scan import ID_COLUMNS
@@ -80,15 +80,15 @@ def model_plan(config: StudyConfig) -> tuple[list[str], dict[str, str]]:
     have = config.scan.modalities
     run, skipped = [], {}
     for name in config.model.models:
-        lacking = [m.upper() for m in MODEL_MODALITIES[name] if m not in have]
+        lacking = [m for m in MODEL_MODALITIES[name] if m not in have]
         if lacking:
-            skipped[name] = (f"{MODEL_TITLES[name]} needs {' and '.join(m.upper() for m in MODEL_MODALITIES[name])}; "
-                             f"the study has no {' or '.join(lacking)} (modalities: {', '.join(have)})")
+            skipped[name] = (f"{MODEL_TITLES[name]} needs {modalities_text(MODEL_MODALITIES[name])}; "
+                             f"the study has no {modalities_text(lacking, ' or ')} (modalities: {', '.join(have)})")
         else:
             run.append(name)
     if not run:
         raise DataError(f"none of the configured models {list(config.model.models)} can run on "
-                        f"{' and '.join(m.upper() for m in have)} alone.",
+                        f"{modalities_text(have)} alone.",
                         fix="add the single-image model (pet or ct) to model.models in study.yaml.")
     return run, skipped
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from radscore.catalog import MODEL_TITLES
-from radscore.io.manifest import manifest_modalities
+from radscore.catalog import MODALITIES, MODEL_TITLES, modalities_text
 from radscore.modeling.train import ModelStageRecord
 from radscore.pipeline.context import Study
 from radscore.pipeline.evaluate import (COHORT_TITLES, baseline_section, compute_metrics, discrimination_section,
@@ -67,8 +66,8 @@ def _summary(study: Study, metrics: dict, record: ModelStageRecord, qc: pd.DataF
     for c in cohort_order(cohorts):
         ids = cohorts.index[cohorts == c]
         out[f"{c.capitalize()} cohort"] = f"{len(ids)} patients, {int(y.reindex(ids).sum())} {cfg.endpoint.positive_name}"
-    if cfg.modalities != ["pet", "ct"]:
-        out["Images"] = f"{' and '.join(m.upper() for m in cfg.modalities)} only (from the manifest)"
+    if cfg.scan.modalities != list(MODALITIES):
+        out["Images"] = f"{modalities_text(cfg.scan.modalities)} only"
     for m, why in metrics.get("skipped_models", {}).items():
         out[f"{MODEL_TITLES.get(m, m)}"] = f"not run: {why}"
     excluded = qc[qc["severity"] == "excluded"] if not qc.empty else qc
@@ -101,7 +100,7 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     t0 = time.perf_counter()
     study = Study.open(folder, config_path)
     manifest = study.manifest()
-    cfg = study.config = study.config.for_manifest(manifest_modalities(manifest))
+    cfg = study.config = study.config.for_manifest(manifest)
     for out in (study.root, study.work_dir):  # a read-only or full folder fails now, not after extraction
         ensure_writable(out)
     workers = workers or cfg.runtime.workers
@@ -171,7 +170,7 @@ def _deep_features(study: Study, features: pd.DataFrame, record: ModelStageRecor
     if len(study.config.scan.modalities) < 2:
         return features, Section(key="deep_features", title=title,
                                  skipped="the encoder reads PET and CT crops; this study has "
-                                         f"{' '.join(study.config.scan.modalities).upper()} only")
+                                         f"{modalities_text(study.config.scan.modalities)} only")
     from radscore.features.deep import add_deep_features
 
     training = sorted(pid for pid, c in record.cohorts.items() if c == "training")

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from radscore.catalog import IMAGE_MODALITIES, IMAGE_TITLES, MODEL_TITLES, SUV_METHODS, VOIS
+from radscore.catalog import IMAGE_MODALITIES, IMAGE_TITLES, MODEL_TITLES, SUV_METHODS, VOIS, modalities_text
 from radscore.config import StudyConfig
 from radscore.modeling.train import ModelRecord, ModelStageRecord
 from radscore.report import records
@@ -211,7 +211,7 @@ def _voi_text(c: StudyConfig, p: Provenance) -> str:
 
 def _fusion_text(c: StudyConfig, p: Provenance) -> str:
     if len(c.scan.modalities) < 2:
-        return f"No fused image: the study has {c.scan.modalities[0].upper()} only."
+        return f"No fused image: the study has {modalities_text(c.scan.modalities)} only."
     recorded = {json.dumps(st.result, sort_keys=True) for st in records.steps(p, "fuse")}
     text = f"PET and CT were fused into a third image by the {c.fusion.method} method"
     if len(recorded) == 1:

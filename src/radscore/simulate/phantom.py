@@ -183,7 +183,7 @@ def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", sc
     second = np.where(wobble > 0.5, dilated, np.where(wobble < -0.5, eroded, tumour))
     k = int(round(scanner.ct_slice_mm / CT_SPACING_XYZ[2]))
     if k > 1:  # thick slices: each the mean of k thin ones; masks drawn on them (majority)
-        ct_img = _thick_slices(ct_img, k)
+        ct_img = _thick_ct(ct_img, k)
         tumour = _thick_slices(tumour, k) >= 0.5
         second = _thick_slices(second, k) >= 0.5
     masks = []
@@ -194,19 +194,19 @@ def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", sc
     return ct_img, pet_img, masks[0], masks[1]
 
 
-def _thick_slices(x, k: int):
-    """Mean of every ``k`` adjacent z-slices: an image at k times the slice thickness (int16 HU for
-    a CT image) or, for an array, the fraction of each thick slice's sub-voxels that are set."""
-    if isinstance(x, sitk.Image):
-        arr = sitk.GetArrayFromImage(x).astype(np.float64)
-        n = arr.shape[0] // k * k
-        out = sitk.GetImageFromArray(np.round(arr[:n].reshape(n // k, k, *arr.shape[1:]).mean(axis=1)).astype(np.int16))
-        sp = x.GetSpacing()
-        out.SetSpacing((sp[0], sp[1], sp[2] * k))
-        # the thick slice is centred where its k thin slices were
-        out.SetOrigin(tuple(np.add(x.GetOrigin(), (0.0, 0.0, sp[2] * (k - 1) / 2))))
-        out.SetDirection(x.GetDirection())
-        return out
-    arr = np.asarray(x, dtype=np.float64)
-    n = arr.shape[0] // k * k
-    return arr[:n].reshape(n // k, k, *arr.shape[1:]).mean(axis=1)
+def _thick_slices(arr: np.ndarray, k: int) -> np.ndarray:
+    """Mean of every ``k`` adjacent z-slices of ``arr`` (z first): values at k times the slice
+    thickness, or for a mask the fraction of each thick voxel's thin voxels that are set."""
+    a = np.asarray(arr, dtype=np.float64)
+    n = a.shape[0] // k * k
+    return a[:n].reshape(n // k, k, *a.shape[1:]).mean(axis=1)
+
+
+def _thick_ct(ct: sitk.Image, k: int) -> sitk.Image:
+    """The CT reconstructed in slices ``k`` times as thick (int16 HU), each centred where its thin ones were."""
+    out = sitk.GetImageFromArray(np.round(_thick_slices(sitk.GetArrayFromImage(ct), k)).astype(np.int16))
+    sp = ct.GetSpacing()
+    out.SetSpacing((sp[0], sp[1], sp[2] * k))
+    out.SetOrigin(tuple(np.add(ct.GetOrigin(), (0.0, 0.0, sp[2] * (k - 1) / 2))))
+    out.SetDirection(ct.GetDirection())
+    return out
