@@ -7,8 +7,9 @@ form, without changing a value beyond rounding (PyRadiomics is the oracle in
 - each filter runs once per image on the union box of all VOIs (:mod:`.filters`), not once
   per VOI on the whole volume; the LoG runs only the 1-D recursive passes the box needs
   (:mod:`.log_filter`), LBP-3D samples the sphere with separable spline sums (:mod:`.lbp3d`);
-- shape features depend on the mask and spacing only: computed once per VOI, not per image
-  (the one class still run as PyRadiomics' own, :func:`shape_features`);
+- shape features depend on the mask and spacing only: computed once per VOI, not per image,
+  by radscore's own mesh code (:mod:`.shape`), whose diameters compare only convex-hull
+  points instead of every pair of mesh vertices;
 - the gray-level discretisation of one (image type, VOI) is computed once (:mod:`.discretise`)
   and shared by the five texture classes, which in PyRadiomics each redo it;
 - first-order features of all image types of a VOI are computed in one batch (:mod:`.firstorder`);
@@ -30,42 +31,21 @@ from threadpoolctl import threadpool_limits
 
 from radscore.catalog import TEXTURE_CLASSES, image_type_of
 from radscore.errors import ImageError
-from radscore.features import pyrad, texture
+from radscore.features import shape, texture
 from radscore.features.discretise import bin_image
-from radscore.features.firstorder import firstorder_features
 from radscore.features.filters import Box, bounding_box, filtered_images
+from radscore.features.firstorder import firstorder_features
 
 log = logging.getLogger(__name__)
 
 
-def _feature_classes() -> dict[str, type]:
-    from radiomics import getFeatureClasses
-
-    return getFeatureClasses()
-
-
 def warm_up() -> None:
-    """Import PyRadiomics (shape class) and load the numba texture kernels.
+    """Load the numba kernels and the marching-cubes case table.
 
     Called before forking worker processes, so each starts ready (~0.6 s less per worker).
     """
-    _feature_classes()
+    shape.warm_up()
     texture.warm_up()
-
-
-def _sitk(arr: np.ndarray, spacing: tuple[float, ...]) -> sitk.Image:
-    img = sitk.GetImageFromArray(arr)
-    img.SetSpacing(spacing)
-    return img
-
-
-def _class_features(
-    name: str, image: sitk.Image, mask: sitk.Image, kwargs: dict[str, Any]
-) -> dict[str, float]:
-    """One plain PyRadiomics feature class (only ``shape`` still goes this way)."""
-    obj = _feature_classes()[name](image, mask, **kwargs)
-    obj.enableAllFeatures()
-    return {k: float(v) for k, v in obj.execute().items()}
 
 
 def _voi_box(voi: np.ndarray, union_box: Box) -> tuple[Box, Box]:
@@ -89,14 +69,10 @@ def check_vois(vois: dict[str, np.ndarray], patient: str | None) -> dict[str, np
 
 
 def shape_features(masks: dict[str, np.ndarray], spacing: tuple[float, ...]) -> dict[str, dict[str, float]]:
-    """PyRadiomics 3-D shape features per VOI (``original_shape_<name>``); image-independent."""
-    out = {}
-    for name, m in masks.items():
-        own = bounding_box(m)
-        img = _sitk(np.zeros(m[own].shape, np.float32), spacing)
-        vals = _class_features("shape", img, _sitk(m[own].astype(np.uint32), spacing), {"label": 1})
-        out[name] = {f"original_shape_{k}": x for k, x in vals.items()}
-    return out
+    """PyRadiomics' 3-D shape features per VOI (``original_shape_<name>``); image-independent."""
+    # on the VOI's bounding box, as PyRadiomics' extractor gives it to its shape class
+    return {name: {f"original_shape_{k}": x for k, x in shape.shape_features(m[bounding_box(m)], spacing).items()}
+            for name, m in masks.items()}
 
 
 def extract_image(
@@ -130,7 +106,6 @@ def extract_image(
     unknown = [c for c in classes if c not in TEXTURE_CLASSES]
     if unknown:
         raise ValueError(f"not first-order or texture feature classes: {unknown}")
-    pyrad.quiet_pyradiomics()
     union = np.logical_or.reduce(list(masks.values()))
     ubox = bounding_box(union)
     boxes = {name: _voi_box(m, ubox) for name, m in masks.items()}

@@ -248,7 +248,7 @@ class _Runner:
         if self.pool.parallel and self.local and self.submitted:
             from radscore.features import engine
 
-            engine.warm_up()  # forked workers start with PyRadiomics and the numba kernels loaded
+            engine.warm_up()  # forked workers start with the numba kernels and the case table loaded
         try:
             with self.pool:
                 for res in self.pool.results():

@@ -20,7 +20,7 @@ from radscore.config import FeatureSettings
 from radscore.errors import ConfigError
 
 #: Bumped whenever a change to the engine can change a value (invalidates caches).
-ENGINE_VERSION = "4"
+ENGINE_VERSION = "5"
 
 #: PyRadiomics settings the engine implements at these values; anything else (resampling,
 #: normalisation, re-segmentation, 2-D, voxel-based) runs through plain PyRadiomics.
@@ -99,11 +99,13 @@ class FeatureSpec:
 
 
 def _fingerprint(payload: dict[str, Any]) -> str:
-    try:  # shape features are still PyRadiomics' class: its version can change a value
-        pyradiomics = metadata.version("pyradiomics-bhklab")
+    # the shape mesh takes its marching-cubes case table from PyMCubes (features.shape):
+    # a new table there could change a value
+    try:
+        pymcubes = metadata.version("pymcubes")
     except metadata.PackageNotFoundError:
-        pyradiomics = "absent"
-    blob = json.dumps({**payload, "engine": ENGINE_VERSION, "pyradiomics": pyradiomics}, sort_keys=True,
+        pymcubes = "absent"
+    blob = json.dumps({**payload, "engine": ENGINE_VERSION, "pymcubes": pymcubes}, sort_keys=True,
                       default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:24]
 
