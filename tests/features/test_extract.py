@@ -8,7 +8,7 @@ import SimpleITK as sitk
 
 from radscore.config import FeatureSettings
 from radscore.errors import ImageError
-from radscore.features import pyrad
+import pyrad_oracle as pyrad
 from featutil import extract_row as extract_features
 from featutil import pyradiomics_settings
 from radscore.features.settings import settings_fingerprint

@@ -17,7 +17,7 @@ import pytest
 import SimpleITK as sitk
 from radiomics import firstorder, imageoperations
 
-from radscore.features import pyrad
+import pyrad_oracle as pyrad
 from radscore.catalog import SEED_IMAGE_TYPES
 from radscore.features.filters import bounding_box, filtered_images
 from radscore.features.firstorder import FEATURE_NAMES, firstorder_features

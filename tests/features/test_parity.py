@@ -14,7 +14,9 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 
 from radscore.catalog import TEXTURE_CLASSES
-from radscore.features import engine, pyrad
+from radscore.features import engine
+
+import pyrad_oracle as pyrad
 from radscore.features.settings import engine_covers
 from featutil import extract_row as extract_features
 from featutil import pyradiomics_settings
