@@ -11,6 +11,7 @@
 # `radiomics` fails the run.
 #
 # Installs the repo's committed HEAD (git archive), not uncommitted edits.
+# Installs the repo's committed HEAD (git archive: no caches or venvs), not uncommitted edits.
 # Usage: scripts/check-wheels-only.sh [repo]   (PYTHON=python3.11 to choose the interpreter;
 # KEEP=1 keeps the temporary folder). Downloads the core wheels (pip's cache is used).
 set -euo pipefail

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyrad_oracle as pyrad
 import pytest
 import SimpleITK as sitk
 import yaml
 
 from radscore.errors import ConfigError, ImageError
-import pyrad_oracle as pyrad
 from radscore.features.commands import cmd_extract
 
 

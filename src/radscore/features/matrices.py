@@ -63,8 +63,15 @@ def _kernel(fn):
         return njit(nogil=True)(fn)
 
 
-__all__ = ["calculate_glcm", "calculate_glrlm", "calculate_glszm", "calculate_gldm", "calculate_ngtdm",
-           "generate_angles", "gldm_ngtdm"]
+__all__ = [
+    "calculate_glcm",
+    "calculate_gldm",
+    "calculate_glrlm",
+    "calculate_glszm",
+    "calculate_ngtdm",
+    "generate_angles",
+    "gldm_ngtdm",
+]
 
 
 def generate_angles(size, distances, bidirectional: bool, force2D: bool, force2Ddimension: int) -> np.ndarray:

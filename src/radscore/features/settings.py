@@ -43,10 +43,10 @@ INERT_SETTINGS = frozenset({
 
 #: Keys accepted only at PyRadiomics' default (value, the fix to tell the user).
 DEFAULT_ONLY_SETTINGS: dict[str, tuple[Any, str]] = {
-    "resampledPixelSpacing": (None, "resample the image and mask beforehand (e.g. with SimpleITK), or use the "
-                                    "study-style extract (--ct/--pet/--mask), which resamples as the study does"),
-    "preCrop": (False, "remove preCrop: the engine filters the whole image, which gives the values of "
-                       "preCrop: false"),
+    "resampledPixelSpacing": (None, ("resample the image and mask beforehand (e.g. with SimpleITK), or use the "
+                                     "study-style extract (--ct/--pet/--mask), which resamples as the study does")),
+    "preCrop": (False, ("remove preCrop: the engine filters the whole image, which gives the values of "
+                        "preCrop: false")),
 }
 
 

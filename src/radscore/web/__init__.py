@@ -6,6 +6,6 @@ from radscore.errors import require_extra
 for _module in ("fastapi", "uvicorn", "python_multipart"):
     require_extra(_module, "web", "radscore serve")
 
-from radscore.web.app import ServerSettings, create_app, serve  # noqa: E402
+from radscore.web.app import ServerSettings, create_app, serve
 
 __all__ = ["ServerSettings", "create_app", "serve"]
