@@ -52,17 +52,11 @@ EOF
 RS="$TMP/venv/bin/radscore"
 step "radscore simulate --patients 12"
 "$RS" simulate --patients 12 --external 0 --out "$TMP/sim" >/dev/null
-read -r CT PET MASK < <("$PY" - "$TMP/sim" <<'EOF'
-import sys
-from pathlib import Path
-
-import pandas as pd
-
-root = Path(sys.argv[1])
-row = pd.read_csv(root / "manifest.csv").iloc[0]
-print(*(root / row[c] for c in ("ct", "pet", "mask")))
-EOF
-)
+# the first manifest row's CT, PET and mask
+"$PY" -c 'import sys; from pathlib import Path; import pandas as pd
+root = Path(sys.argv[1]); row = pd.read_csv(root / "manifest.csv").iloc[0]
+print(*(root / row[c] for c in ["ct", "pet", "mask"]))' "$TMP/sim" > "$TMP/paths.txt"
+read -r CT PET MASK < "$TMP/paths.txt"
 
 step "radscore extract (PyRadiomics style, texture and first order, no shape)"
 cat > "$TMP/params.yaml" <<'EOF'
