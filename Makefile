@@ -12,11 +12,11 @@ $(BIN)/python:
 
 # Stamps: reinstall when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[deep]'
+	$(BIN)/python -m pip install --quiet -e '.[deep,web,distributed,tme]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,deep]'
+	$(BIN)/python -m pip install --quiet -e '.[test,deep,web,distributed,tme]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

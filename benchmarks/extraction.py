@@ -38,7 +38,9 @@ import argparse
 import multiprocessing as mp
 import os
 import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
@@ -118,7 +120,10 @@ def _peak_mb() -> float:
 
 def run_pyradiomics(n_patients: int, lbp: bool, queue) -> None:
     t_setup = time.perf_counter()
-    from radscore.features import pyrad
+    # the plain-PyRadiomics oracle lives with the tests (PyRadiomics is a test dependency)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "features"))
+    import pyrad_oracle as pyrad
+
     from radscore.features.settings import spec_from_settings
 
     settings = _settings(lbp)

@@ -7,6 +7,9 @@ readable line instead of a traceback from deep inside numpy or SimpleITK.
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 # Exit codes of the command line, documented in the README.
 EXIT_OK = 0
 EXIT_INPUT = 2  # bad input: config, manifest, image or model file
@@ -114,3 +117,33 @@ def describe(exc: BaseException) -> str:
     if not tb and getattr(exc, "where", ""):  # raised in a worker process (see runtime.executor)
         where = f" (at {exc.where})"
     return f"unexpected error {type(exc).__name__}: {exc}{where}"
+
+
+class MissingExtraError(RadscoreError):
+    """An optional part of radscore is used without the pip extra that installs its packages."""
+
+
+def require_extra(module: str, extra: str, what: str) -> ModuleType:
+    """Import ``module`` of the optional ``extra``, or say which extra to install.
+
+    Parameters
+    ----------
+    module : str
+        The import name (``"fastapi"``, ``"dask.distributed"``).
+    extra : str
+        The ``radscore`` extra that installs it (``web``, ``distributed``, ``tme``, ``deep``).
+    what : str
+        The feature that needs it, for the message (``"radscore serve"``).
+
+    Raises
+    ------
+    MissingExtraError
+        ``"radscore serve needs the web extra: pip install 'radscore[web]'"``.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(
+            f"{what} needs the {extra} extra ({module} is not installed).",
+            fix=f"pip install 'radscore[{extra}]'",
+        ) from None

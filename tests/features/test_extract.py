@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pyrad_oracle as pyrad
 import pytest
 import SimpleITK as sitk
+from featutil import extract_row as extract_features
+from featutil import pyradiomics_settings
 
 from radscore.config import FeatureSettings
 from radscore.errors import ImageError
-from radscore.features import pyrad
-from featutil import extract_row as extract_features
-from featutil import pyradiomics_settings
 from radscore.features.settings import settings_fingerprint
 
 

@@ -13,11 +13,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pyrad_oracle as pyrad
 import pytest
 import SimpleITK as sitk
 from radiomics import firstorder, imageoperations
 
-from radscore.features import pyrad
 from radscore.catalog import SEED_IMAGE_TYPES
 from radscore.features.filters import bounding_box, filtered_images
 from radscore.features.firstorder import FEATURE_NAMES, firstorder_features

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from radiomics import _cmatrices as C
 from radiomics import imageoperations
 
-from radscore.features import matrices as M
 from radscore.catalog import SEED_IMAGE_TYPES
+from radscore.features import matrices as M
 from radscore.features.filters import bounding_box, filtered_images
 
 NAMES = ("glcm", "glrlm", "glszm", "gldm", "ngtdm")
@@ -181,17 +181,63 @@ def test_gray_level_out_of_range_raises_like_c(name):
             _call(mod, name, image, mask, 1)
 
 
-def test_voxel_based_goes_to_c():
+@pytest.mark.parametrize("name", NAMES)
+def test_voxel_based_and_non_3d_refused(name):
+    """No radscore path asks for them: a clear error instead of the C functions."""
     rng = np.random.default_rng(1)
     image = rng.integers(1, 4, size=(4, 5, 6))
     mask = np.ones(image.shape, bool)
-    voxels = np.array([[1, 2], [2, 3], [3, 1]])
-    d = np.array([1])
-    for name in ("glcm", "ngtdm"):
-        args = (image, mask, d, 3, False, 0, 1, voxels)
-        ours, ref = getattr(M, "calculate_" + name)(*args), getattr(C, "calculate_" + name)(*args)
-        for a, b in zip(_as_tuple(ours), _as_tuple(ref)):
-            assert np.array_equal(a, b)
+    fn = getattr(M, "calculate_" + name)
+    args = {"glcm": (np.array([1]), 3), "glrlm": (3, 6), "glszm": (3, 120), "gldm": (np.array([1]), 3, 0),
+            "ngtdm": (np.array([1]), 3)}[name]
+    with pytest.raises(ValueError, match="voxel-based"):
+        fn(image, mask, *args, False, 0, 1, np.array([[1, 2], [2, 3], [3, 1]]))
+    with pytest.raises(ValueError, match="3-D"):
+        fn(image[0], mask[0], *args, False, 0)
+
+
+@st.composite
+def angle_args(draw):
+    ndim = draw(st.integers(1, 4))
+    size = np.array([draw(st.integers(1, 7)) for _ in range(ndim)])
+    distances = np.array(draw(st.lists(st.integers(-1, 5), min_size=0, max_size=3)), dtype=int)
+    return size, distances, draw(st.booleans()), draw(st.booleans()), draw(st.integers(-1, 4))
+
+
+@settings(max_examples=400, deadline=None)
+@given(angle_args())
+def test_generate_angles_identical(args):
+    """Same offsets in the same order (the matrices' last axis), or the same exception type."""
+    try:
+        ref = C.generate_angles(*args)
+    except RuntimeError as exc:  # the only failure: no offsets
+        with pytest.raises(type(exc)):
+            M.generate_angles(*args)
+        return
+    ours = M.generate_angles(*args)
+    assert ours.dtype == ref.dtype and ours.shape == ref.shape
+    assert np.array_equal(ours, ref)
+
+
+@pytest.mark.parametrize("size", [(5, 5, 5), (1, 9, 9), (9, 2, 9), (3, 3, 1), (20, 30, 40)])
+@pytest.mark.parametrize("distances", [(1,), (2,), (1, 2), (3, 1), (1, 1), (2, 5)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("force2D, dim", [(False, 0), (True, 0), (True, 1), (True, 2)])
+def test_generate_angles_identical_grid(size, distances, bidirectional, force2D, dim):
+    args = (np.array(size), np.array(distances), bidirectional, force2D, dim)
+    try:
+        ref = C.generate_angles(*args)
+    except RuntimeError:
+        with pytest.raises(RuntimeError):
+            M.generate_angles(*args)
+        return
+    assert np.array_equal(M.generate_angles(*args), ref)
+
+
+def test_generate_angles_casts_like_c():
+    """Float sizes and distances are truncated, as the C function's NPY_INT cast."""
+    args = (np.array([5.9, 4.2, 6.0]), np.array([1.7, 2.2]), True, False, 0)
+    assert np.array_equal(M.generate_angles(*args), C.generate_angles(*args))
 
 
 def test_gldm_ngtdm_one_pass_identical():

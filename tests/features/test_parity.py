@@ -9,15 +9,16 @@ import csv
 import json
 
 import numpy as np
+import pyrad_oracle as pyrad
 import pytest
 import SimpleITK as sitk
+from featutil import extract_row as extract_features
+from featutil import pyradiomics_settings
 from scipy import ndimage as ndi
 
 from radscore.catalog import TEXTURE_CLASSES
-from radscore.features import engine, pyrad
+from radscore.features import engine
 from radscore.features.settings import engine_covers
-from featutil import extract_row as extract_features
-from featutil import pyradiomics_settings
 from radscore.features.settings import seed_settings as full_protocol_settings
 
 CASES = ["brain1", "breast1", "lung1"]

@@ -15,11 +15,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pyrad_oracle as pyrad
 import pytest
 import SimpleITK as sitk
 from radiomics import glcm, gldm, glrlm, glszm, imageoperations, ngtdm
 
-from radscore.features import pyrad, texture
+from radscore.features import texture
 from radscore.features.discretise import bin_image
 
 CLASSES = {"glcm": glcm.RadiomicsGLCM, "glrlm": glrlm.RadiomicsGLRLM, "glszm": glszm.RadiomicsGLSZM,

@@ -52,7 +52,7 @@ def require(package: str, extra: str | None = None) -> Iterator[None]:
 
     Examples
     --------
-    >>> with require("gseapy"):
+    >>> with require("gseapy", "tme"):
     ...     import gseapy
     """
     try:

@@ -83,7 +83,7 @@ def gep_score(expression: pd.DataFrame, weights: Mapping[str, float] | None = No
 def ssgsea_scores(expression: pd.DataFrame, gene_sets: Mapping[str, Sequence[str]], min_size: int = 5,
                   seed: int = 0) -> pd.DataFrame:
     """Samples x gene sets, gseapy ssGSEA normalised enrichment scores (rank normalisation)."""
-    with require("gseapy"):
+    with require("gseapy", "tme"):
         import gseapy
 
     res = gseapy.ssgsea(data=expression.T, gene_sets={k: list(v) for k, v in gene_sets.items()}, outdir=None,
@@ -96,7 +96,7 @@ def ssgsea_scores(expression: pd.DataFrame, gene_sets: Mapping[str, Sequence[str
 def gsea_prerank(expression: pd.DataFrame, radscore: pd.Series, gene_sets: Mapping[str, Sequence[str]],
                  permutations: int = 1000, min_size: int = 5, seed: int = 0) -> pd.DataFrame:
     """GSEA of genes ranked by Spearman correlation with the Radscore (gseapy ``prerank``)."""
-    with require("gseapy"):
+    with require("gseapy", "tme"):
         import gseapy
 
     common = expression.index.intersection(radscore.index)

@@ -5,9 +5,13 @@ one extraction runner (:mod:`radscore.features.runner`):
 
 - **PyRadiomics style** (``--image --mask [--params]``): a user's PyRadiomics parameter file
   (``setting``, ``imageType``, ``featureClass``), PyRadiomics' feature names
-  (``original_glcm_Contrast``). Files the engine covers run on it; anything else
-  (resampling, normalisation, re-segmentation, 2-D, a subset of features) runs through
-  plain PyRadiomics, so every parameter file gives PyRadiomics' values.
+  (``original_glcm_Contrast``) and values, computed by radscore's engine (PyRadiomics is not
+  needed). Covered: discretisation, texture and filter settings, ``force2D``, ``normalize``
+  (with ``normalizeScale``, ``removeOutliers``), ``resegmentRange`` (all three modes,
+  ``resegmentShape``), the ROI checks, and a subset of classes or named features. Refused
+  with a :class:`~radscore.errors.ConfigError` naming the setting and the fix:
+  ``resampledPixelSpacing``, ``preCrop``, LBP2D, shape2D, force2D with Wavelet, unknown
+  settings or feature names (:func:`radscore.features.settings.check_params`).
 - **Study style** (``--ct --pet --mask [--mask-roi] [--config study.yaml]``): the study's
   whole scan path (SUV, resampling, fusion, four VOIs), the study's column names
   (``pet_tumor_original_glcm_Contrast``): the same row ``radscore run`` puts in
@@ -20,11 +24,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 import yaml
 
 from radscore.errors import ConfigError, ImageError
+from radscore.imaging.resample import same_grid
 from radscore.runtime.files import atomic_write_csv
 
 log = logging.getLogger(__name__)
@@ -67,42 +73,153 @@ def read_params(path: str | Path | None) -> dict[str, Any]:
 
 
 def extract_with_params(image: sitk.Image, mask: sitk.Image, params: dict[str, Any], *,
-                        patient: str = "image") -> dict[str, float]:
-    """PyRadiomics features of one image + 0/1 mask on its grid for a PyRadiomics parameter dict."""
-    from radscore.features import pyrad
-    from radscore.features.runner import extract_prepared
-    from radscore.features.settings import canonical_image_types, engine_covers, spec_from_params
-    from radscore.imaging.preprocess import PreparedScan
-    from radscore.imaging.resample import same_grid
-    from radscore.io.scan import ScanRef
-    from radscore.runtime.provenance import ScanProvenance
+                        patient: str = "image", where: str = "params") -> dict[str, float]:
+    """PyRadiomics features of one image + 0/1 mask on its grid for a PyRadiomics parameter dict.
+
+    Steps in PyRadiomics' order (``RadiomicsFeatureExtractor.execute``): normalise the
+    image, check the ROI, re-segment it, shape on the original mask (the re-segmented one
+    with ``resegmentShape``), the other classes on the re-segmented mask; then keep the
+    features ``featureClass`` names.
+
+    Raises
+    ------
+    ConfigError
+        A setting, image type, feature class or feature name radscore does not compute
+        exactly (:func:`radscore.features.settings.check_params`).
+    ImageError
+        The mask is not on the image's grid, is empty, or too small for the ROI checks.
+    """
+    from radscore.features.settings import canonical_image_types, check_params
 
     setting = dict(params.get("setting") or {})
     image_types = canonical_image_types(params.get("imageType") or {"Original": {}})
     classes = params.get("featureClass")
-    if image.GetSize() != mask.GetSize() or not (same_grid(image, mask) or setting.get("correctMask")):
+    check_params(setting, image_types, classes, where=where)
+    if image.GetDimension() != 3:
+        raise ImageError(f"the image is {image.GetDimension()}-D; radscore extracts 3-D images.", patient=patient,
+                         fix="save a 2-D image as a one-slice 3-D volume and set force2D: true.")
+    if image.GetSize() != mask.GetSize() or not same_grid(image, mask):
+        # PyRadiomics' correctMask would resample the mask onto the image: not done here
         raise ImageError(
             f"the mask's grid (size {mask.GetSize()}, spacing {mask.GetSpacing()}, origin {mask.GetOrigin()}) is "
             f"not the image's (size {image.GetSize()}, spacing {image.GetSpacing()}, origin {image.GetOrigin()}).",
-            patient=patient, fix="use a mask drawn on this image (or set correctMask: true in the params).")
-    if not sitk.GetArrayViewFromImage(mask).any():
-        raise ImageError("the mask is empty.", patient=patient, fix="check the mask and its label.")
-    if engine_covers(setting, image_types, classes) and image.GetDimension() == 3:
-        roi = sitk.GetArrayFromImage(mask) != 0
-        prepared = PreparedScan(ScanRef(patient), {"image": image}, {"roi": roi}, ScanProvenance(patient))
-        result = extract_prepared([prepared], spec_from_params(params), workers=1).scans[0]
+            patient=patient, fix="use a mask drawn on this image, or resample it onto the image's grid "
+                                 "(nearest neighbour) beforehand; radscore does not do correctMask's resampling.")
+    if setting.get("normalize"):
+        image = normalize_image(image, float(setting.get("normalizeScale", 1)), setting.get("removeOutliers"))
+    roi = sitk.GetArrayFromImage(mask) != 0
+    _check_roi(roi, setting, patient, "the mask")
+    shape_roi = roi
+    if setting.get("resegmentRange") is not None:
+        roi = resegment(sitk.GetArrayFromImage(image), roi, setting["resegmentRange"],
+                        setting.get("resegmentMode", "absolute"))
+        _check_roi(roi, setting, patient, "the re-segmented mask")
+        if setting.get("resegmentShape"):
+            shape_roi = roi
+    values = _run_engine(image, roi, shape_roi, params, patient)
+    return _selected(values, classes, where)
+
+
+def _run_engine(image: sitk.Image, roi: np.ndarray, shape_roi: np.ndarray, params: dict[str, Any],
+                patient: str) -> dict[str, float]:
+    """The engine on one image; shape on ``shape_roi``, the other classes on ``roi``."""
+    from radscore.features.runner import extract_prepared
+    from radscore.features.settings import spec_from_params
+    from radscore.imaging.preprocess import PreparedScan
+    from radscore.io.scan import ScanRef
+    from radscore.runtime.provenance import ScanProvenance
+
+    spec = spec_from_params(params)
+    runs = [(spec, roi)]
+    if shape_roi is not roi and "shape" in spec.classes:  # re-segmented: shape keeps the original mask
+        runs = [(spec_from_params(params, classes=("shape",)), shape_roi),
+                (spec_from_params(params, classes=tuple(c for c in spec.classes if c != "shape")), roi)]
+    values: dict[str, float] = {}
+    for run_spec, voi in runs:
+        if not run_spec.classes:
+            continue
+        prepared = PreparedScan(ScanRef(patient), {"image": image}, {"roi": voi}, ScanProvenance(patient))
+        result = extract_prepared([prepared], run_spec, workers=1).scans[0]
         if result.error is not None:
             raise ImageError(result.error)
-        return {k[len("image_roi_"):]: v for k, v in result.features.items()}
-    log.info("settings outside radscore's engine: running plain PyRadiomics")
-    if "LBP3D" in image_types:
-        pyrad.install_lbp3d()
-    setting = {**setting, "additionalInfo": False, "label": 1}  # the loader made the mask 0/1
-    ext = pyrad.make_extractor(setting, image_types, classes)
-    try:
-        return pyrad.execute(ext, image, mask, label=1)
-    except ValueError as exc:
-        raise ImageError(f"PyRadiomics refused the input: {exc}", patient=patient) from None
+        values.update({k[len("image_roi_"):]: v for k, v in result.features.items()})
+    return values
+
+
+def _selected(values: dict[str, float], classes: dict[str, Any] | None, where: str) -> dict[str, float]:
+    """The features ``featureClass`` names (all of a class for an empty list); unknown names refused."""
+    if not classes:
+        return values
+    wanted = {c: set(names or ()) for c, names in classes.items()}
+    computed: dict[str, set[str]] = {c: set() for c in wanted}
+    out = {}
+    for key, v in values.items():
+        _itype, cls, name = key.rsplit("_", 2)
+        computed.setdefault(cls, set()).add(name)
+        if cls in wanted and (not wanted[cls] or name in wanted[cls]):
+            out[key] = v
+    unknown = {c: sorted(n - computed[c]) for c, n in wanted.items() if n - computed[c]}
+    if unknown:
+        listing = "; ".join(f"{c}: {', '.join(sorted(computed[c]))}" for c in unknown)
+        raise ConfigError(f"unknown feature name(s) in featureClass: {unknown}.", file=where,
+                          fix=f"use the names radscore computes (PyRadiomics' enabled-by-default features): {listing}.")
+    return out
+
+
+def normalize_image(image: sitk.Image, scale: float = 1.0, outliers: float | None = None) -> sitk.Image:
+    """PyRadiomics' ``normalize`` (``imageoperations.normalizeImage``): z-score of the whole image.
+
+    ``(x - mean) / sd`` over all voxels (SimpleITK's ``Normalize``, the filter PyRadiomics
+    uses, so the values are the same), clipped to +-``outliers`` (``removeOutliers``),
+    times ``scale`` (``normalizeScale``).
+    """
+    normalized = sitk.Normalize(image)
+    arr = sitk.GetArrayFromImage(normalized)
+    if outliers is not None:
+        arr = np.clip(arr, -outliers, outliers)
+    out = sitk.GetImageFromArray(arr * scale)
+    out.CopyInformation(image)
+    return out
+
+
+def resegment(values: np.ndarray, roi: np.ndarray, thresholds: list[float], mode: str = "absolute") -> np.ndarray:
+    """PyRadiomics' re-segmentation (``imageoperations.resegmentMask``): keep ROI voxels in a range.
+
+    ``thresholds`` are one lower bound or a closed [lower, upper] range, as values
+    (``absolute``), as fractions of the ROI maximum (``relative``) or as standard
+    deviations from the ROI mean (``sigma``, population SD).
+    """
+    inside = values[roi]
+    bounds = sorted(float(t) for t in thresholds)
+    if mode == "relative":
+        bounds = [np.max(inside) * t for t in bounds]
+    elif mode == "sigma":
+        bounds = [np.mean(inside) + np.std(inside) * t for t in bounds]
+    keep = inside >= bounds[0]
+    if len(bounds) == 2:
+        keep &= inside <= bounds[1]
+    out = np.zeros_like(roi)
+    out[roi] = keep
+    return out
+
+
+def _check_roi(roi: np.ndarray, setting: dict[str, Any], patient: str, what: str) -> None:
+    """PyRadiomics' ROI checks (``checkMask``, ``resegmentMask``): why it would refuse the ROI."""
+    n = int(np.count_nonzero(roi))
+    if n == 0:
+        raise ImageError(f"{what} is empty.", patient=patient, fix="check the mask, its label and resegmentRange.")
+    if what != "the mask" and n <= 1:  # resegmentMask's own limit
+        raise ImageError(f"{what} keeps {n} voxel; features need at least 2.", patient=patient,
+                         fix="widen resegmentRange.")
+    extent = [int(np.ptp(ax)) + 1 for ax in np.nonzero(roi)]
+    dims = sum(e > 1 for e in extent)
+    need = int(setting.get("minimumROIDimensions", 2))
+    if dims < need:
+        raise ImageError(f"{what} spans {dims} dimension(s) (bounding box {extent[::-1]} voxels, x y z); "
+                         f"minimumROIDimensions is {need}.", patient=patient, fix="check the mask.")
+    least = setting.get("minimumROISize")
+    if least is not None and n < int(least):
+        raise ImageError(f"{what} has {n} voxels; minimumROISize is {least}.", patient=patient, fix="check the mask.")
 
 
 def cmd_extract(image: str | Path | None, mask: str | Path, params: str | Path | None, out: str | Path, *,
@@ -126,7 +243,8 @@ def cmd_extract(image: str | Path | None, mask: str | Path, params: str | Path |
                       mask_label=None if explicit is None else int(explicit))
         loaded = load_scan(ref, expect_label=None if explicit is not None else 1)
         img = loaded.pet if role == "pet" else loaded.ct
-        values = extract_with_params(img, loaded.mask, p, patient=patient_id)
+        values = extract_with_params(img, loaded.mask, p, patient=patient_id,
+                                     where=str(params) if params is not None else "params")
         row = {"Image": str(image), "Mask": str(mask), **values}
     else:
         values = extract_study_scan(ScanRef(patient_id, ct=_str(ct), pet=_str(pet), mask=str(mask), mask_roi=mask_roi),

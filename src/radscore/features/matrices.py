@@ -26,13 +26,16 @@ Measured on the benchmark patient (264 calls of each, one thread): 3.9 s of CPU 
 functions, 0.87 s here; loading the compiled kernels from numba's cache costs ~0.33 s
 once per process (~2.3 s to compile them when there is no cache yet).
 
-Voxel-based calls (``kernelRadius``, ``voxels``) and non-3-D arrays go to the C functions.
-Where the C functions fail (gray level outside 1..Ng in the mask, box without angles) these
-raise the same exception type. One deliberate difference: with ``Nr`` smaller than the
+``force2D`` only changes the angle set (in-plane offsets; GLSZM zones 8-connected in the
+plane), so it runs through the same kernels. Voxel-based calls (``kernelRadius``,
+``voxels``) and non-3-D arrays are refused with a ``ValueError``: no radscore path makes
+them (the engine always hands over 3-D boxes, and ``radscore extract`` refuses
+``voxelBased``). Where the C functions fail (gray level outside 1..Ng in the mask, box
+without angles) these raise the same exception type. One deliberate difference: with ``Nr`` smaller than the
 longest run (PyRadiomics always passes ``Nr = max(shape)``), cmatrices.c only checks the
 flat index and may shift counts into the next gray level; this raises ``IndexError``.
-Angles are PyRadiomics' own (``_cmatrices.generate_angles``), so their order and the
-matrices' last axis are the same.
+Angles are generated in PyRadiomics' order (:func:`generate_angles`, tested equal to
+``_cmatrices.generate_angles``), so the matrices' last axis is the same.
 
 The floating-point NGTDM column (sum of |i - mean of neighbours|) is accumulated in the
 same raster order and with the same operations as ``cmatrices.c``, so it is bit-identical,
@@ -41,9 +44,10 @@ not only close.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from numba import njit
-from radiomics import _cmatrices
 
 
 def _kernel(fn):
@@ -59,14 +63,75 @@ def _kernel(fn):
         return njit(nogil=True)(fn)
 
 
-__all__ = ["calculate_glcm", "calculate_glrlm", "calculate_glszm", "calculate_gldm", "calculate_ngtdm",
-           "gldm_ngtdm"]
+__all__ = [
+    "calculate_glcm",
+    "calculate_gldm",
+    "calculate_glrlm",
+    "calculate_glszm",
+    "calculate_ngtdm",
+    "generate_angles",
+    "gldm_ngtdm",
+]
+
+
+def generate_angles(size, distances, bidirectional: bool, force2D: bool, force2Ddimension: int) -> np.ndarray:
+    """Neighbour offsets in PyRadiomics' order (``_cmatrices.generate_angles``, 3.1.4).
+
+    The candidate offsets are a grid, first axis varying slowest, each component from
+    ``+min(max(distances), size - 1)`` down to its negative (an offset longer than the
+    box never finds a neighbour); with ``force2D`` the ``force2Ddimension`` component is
+    0 (a dimension outside ``0..ndim-1`` makes ``force2D`` a no-op, as in C). An offset is
+    kept when its Chebyshev length (largest absolute component) is one of ``distances``.
+
+    The number of angles is PyRadiomics': the sum over ``distances`` of the offsets at
+    that length (a repeated distance counts again), halved when not ``bidirectional``,
+    and the table is the kept offsets repeated cyclically up to that number. Without
+    repeated distances this is the kept offsets (bidirectional) or their first half: the
+    list is symmetric (``a`` at position k, ``-a`` at n-1-k), so the first half holds one
+    of each pair. The order matters: it is the matrices' last axis.
+
+    Parameters
+    ----------
+    size : array_like of int, shape (ndim,)
+        Box size (cast to int by truncation, as the C function's ``NPY_INT`` cast).
+    distances : array_like of int
+        Chebyshev distances, each >= 1.
+    bidirectional : bool
+        Both ``a`` and ``-a`` (GLSZM, GLDM, NGTDM) or one of each pair (GLCM, GLRLM).
+    force2D : bool
+    force2Ddimension : int
+
+    Returns
+    -------
+    angles : ndarray of int32, shape (Na, ndim)
+
+    Raises
+    ------
+    RuntimeError
+        No offset at all (a distance below 1, no distances, or every distance longer than
+        the box): the C function's exception type.
+    """
+    size = np.asarray(size).astype(np.int64).ravel()
+    dist = np.asarray(distances).astype(np.int64).ravel()
+    if dist.size == 0 or dist.min() < 1:
+        raise RuntimeError(f"no neighbour offsets: distances must be >= 1, got {dist.tolist()}")
+    ndim = size.size
+    flat = int(force2Ddimension) if force2D and 0 <= int(force2Ddimension) < ndim else -1
+    reach = [0 if k == flat else int(min(dist.max(), max(size[k] - 1, 0))) for k in range(ndim)]
+    grid = np.array(list(itertools.product(*(range(r, -r - 1, -1) for r in reach))), dtype=np.int64)
+    length = np.abs(grid.reshape(-1, ndim)).max(axis=1)
+    kept = grid.reshape(-1, ndim)[np.isin(length, dist)]
+    n = int(sum(np.count_nonzero(length == d) for d in dist))  # a repeated distance counts again
+    if not bidirectional:
+        n //= 2
+    if n == 0:
+        raise RuntimeError(f"no neighbour offsets: distances {dist.tolist()} do not fit in a box of size "
+                           f"{size.tolist()}" + (f" in-plane (force2Ddimension {flat})" if flat >= 0 else ""))
+    return np.resize(kept, (n, ndim)).astype(np.int32)  # np.resize repeats cyclically, as C fills
 
 
 def _angles(shape: tuple[int, ...], distances, bidirectional: bool, force2D, force2Ddimension) -> np.ndarray:
-    """PyRadiomics' angle table (Na, 3), int32, exactly as the C functions build it."""
-    return _cmatrices.generate_angles(np.asarray(shape), np.asarray(distances), bool(bidirectional),
-                                      bool(force2D), int(force2Ddimension))
+    return generate_angles(shape, distances, bidirectional, force2D, force2Ddimension)
 
 
 def _labels(image: np.ndarray, mask: np.ndarray, pad: int) -> tuple[np.ndarray, tuple[int, int, int]]:
@@ -90,9 +155,14 @@ def _offsets(angles: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     return angles.astype(np.int64) @ strides
 
 
-def _fallback(image, voxels) -> bool:
-    """Voxel-based calls and non-3-D arrays are left to the C functions."""
-    return voxels is not None or np.ndim(image) != 3
+def _check_supported(image, kernelRadius, voxels) -> None:
+    """Refuse what the kernels do not compute (no radscore path asks for it)."""
+    if voxels is not None or kernelRadius is not None:
+        raise ValueError("voxel-based texture matrices (kernelRadius, voxels) are not implemented in radscore; "
+                         "use PyRadiomics' voxel-based extraction for feature maps")
+    if np.ndim(image) != 3:
+        raise ValueError(f"texture matrices need a 3-D (z, y, x) image, got {np.ndim(image)}-D shape "
+                         f"{np.shape(image)}; add a length-1 axis for a 2-D image (force2D covers 2-D in 3-D)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -310,8 +380,8 @@ def calculate_glcm(image, mask, distances, Ng, force2D, force2Ddimension, kernel
     Ng : int
     force2D : bool
     force2Ddimension : int
-    kernelRadius, voxels : optional
-        Voxel-based extraction: handed to the C function.
+    kernelRadius, voxels : None
+        Voxel-based extraction: not implemented (``ValueError``).
 
     Returns
     -------
@@ -319,9 +389,7 @@ def calculate_glcm(image, mask, distances, Ng, force2D, force2Ddimension, kernel
         Asymmetric co-occurrence counts, ``P[0, i-1, j-1, a]``.
     angles : ndarray of int32, shape (Na, 3)
     """
-    if _fallback(image, voxels):
-        args = () if voxels is None else (kernelRadius, voxels)
-        return _cmatrices.calculate_glcm(image, mask, distances, Ng, force2D, force2Ddimension, *args)
+    _check_supported(image, kernelRadius, voxels)
     angles = _angles(np.shape(image), distances, False, force2D, force2Ddimension)
     lab, shape, n_mask = _prepare(image, mask, int(np.abs(angles).max()))
     P, ok = _glcm_kernel(lab, _offsets(angles, shape), int(Ng), n_mask)
@@ -339,9 +407,7 @@ def calculate_glrlm(image, mask, Ng, Nr, force2D, force2Ddimension, kernelRadius
         Run counts, ``P[0, i-1, r-1, a]`` for gray level i and run length r.
     angles : ndarray of int32, shape (Na, 3)
     """
-    if _fallback(image, voxels):
-        args = () if voxels is None else (kernelRadius, voxels)
-        return _cmatrices.calculate_glrlm(image, mask, Ng, Nr, force2D, force2Ddimension, *args)
+    _check_supported(image, kernelRadius, voxels)
     angles = _angles(np.shape(image), [1], False, force2D, force2Ddimension)
     lab, shape, n_mask = _prepare(image, mask, 1)
     P, ok = _glrlm_kernel(lab, _offsets(angles, shape), angles.astype(np.int64), np.array(shape, np.int64), 1,
@@ -361,9 +427,7 @@ def calculate_glszm(image, mask, Ng, Ns, force2D, force2Ddimension, kernelRadius
     P : ndarray of float64, shape (1, Ng, max zone size)
         Zone counts, ``P[0, i-1, s-1]``; the last axis is cropped to the largest zone (>= 1).
     """
-    if _fallback(image, voxels):
-        args = () if voxels is None else (kernelRadius, voxels)
-        return _cmatrices.calculate_glszm(image, mask, Ng, Ns, force2D, force2Ddimension, *args)
+    _check_supported(image, kernelRadius, voxels)
     angles = _angles(np.shape(image), [1], True, force2D, force2Ddimension)
     lab, shape, n_mask = _prepare(image, mask, 1)
     P, ok = _glszm_kernel(lab, _offsets(angles, shape), int(Ng), n_mask)
@@ -387,6 +451,7 @@ def gldm_ngtdm(image, mask, distances, Ng, alpha, force2D, force2Ddimension):
 
 
 def _gldm_ngtdm(image, mask, distances, Ng, alpha, force2D, force2Ddimension, want_gldm, want_ngtdm):
+    _check_supported(image, None, None)
     angles = _angles(np.shape(image), distances, True, force2D, force2Ddimension)
     lab, shape, n_mask = _prepare(image, mask, int(np.abs(angles).max()))
     gldm, ngtdm, ok = _gldm_ngtdm_kernel(lab, _offsets(angles, shape), int(Ng), n_mask, int(alpha),
@@ -405,9 +470,7 @@ def calculate_gldm(image, mask, distances, Ng, alpha, force2D, force2Ddimension,
         ``P[0, i-1, d]``: voxels of gray level i with d dependent neighbours (|i - j| <= alpha),
         Na the number of (two-way) neighbour offsets.
     """
-    if _fallback(image, voxels):
-        args = () if voxels is None else (kernelRadius, voxels)
-        return _cmatrices.calculate_gldm(image, mask, distances, Ng, alpha, force2D, force2Ddimension, *args)
+    _check_supported(image, kernelRadius, voxels)
     return _gldm_ngtdm(image, mask, distances, Ng, alpha, force2D, force2Ddimension, True, False)[0]
 
 
@@ -419,9 +482,7 @@ def calculate_ngtdm(image, mask, distances, Ng, force2D, force2Ddimension, kerne
     P : ndarray of float64, shape (1, Ng, 3)
         Per gray level i: voxel count, sum of |i - mean of the neighbours in the mask|, i.
     """
-    if _fallback(image, voxels):
-        args = () if voxels is None else (kernelRadius, voxels)
-        return _cmatrices.calculate_ngtdm(image, mask, distances, Ng, force2D, force2Ddimension, *args)
+    _check_supported(image, kernelRadius, voxels)
     return _gldm_ngtdm(image, mask, distances, Ng, 0, force2D, force2Ddimension, False, True)[1]
 
 

@@ -22,11 +22,31 @@ from radscore.errors import ConfigError
 #: Bumped whenever a change to the engine can change a value (invalidates caches).
 ENGINE_VERSION = "5"
 
-#: PyRadiomics settings the engine implements at these values; anything else (resampling,
-#: normalisation, re-segmentation, 2-D, voxel-based) runs through plain PyRadiomics.
-ENGINE_SETTING_DEFAULTS: dict[str, Any] = {
-    "resampledPixelSpacing": None, "normalize": False, "resegmentRange": None, "force2D": False,
-    "voxelBased": False, "removeOutliers": None,
+#: PyRadiomics ``setting`` keys (3.1.4's parameter schema) computed exactly at any value:
+#: by the engine (discretisation, texture and filter settings), or by ``radscore extract``
+#: before it (``normalize``, ``resegment*``, the ROI checks; :mod:`.commands`).
+ENGINE_SETTINGS = frozenset({
+    "label", "additionalInfo", "geometryTolerance", "correctMask", "minimumROIDimensions", "minimumROISize",
+    "binWidth", "binCount", "voxelArrayShift", "distances", "symmetricalGLCM", "weightingNorm", "gldm_a",
+    "force2D", "force2Ddimension", "normalize", "normalizeScale", "removeOutliers", "resegmentRange",
+    "resegmentMode", "resegmentShape", "sigma", "start_level", "level", "wavelet", "gradientUseSpacing",
+    "lbp3DLevels", "lbp3DIcosphereRadius", "lbp3DIcosphereSubdivision",
+})
+
+#: Keys that change nothing in a segment-based extraction on the image's own grid:
+#: voxel-based settings (``radscore extract`` is segment-based), the interpolator and
+#: padding of resampling (refused itself), LBP2D's (the image type is refused).
+INERT_SETTINGS = frozenset({
+    "kernelRadius", "maskedKernel", "initValue", "voxelBatch", "interpolator", "padDistance", "label_channel",
+    "lbp2DRadius", "lbp2DSamples", "lbp2DMethod",
+})
+
+#: Keys accepted only at PyRadiomics' default (value, the fix to tell the user).
+DEFAULT_ONLY_SETTINGS: dict[str, tuple[Any, str]] = {
+    "resampledPixelSpacing": (None, ("resample the image and mask beforehand (e.g. with SimpleITK), or use the "
+                                     "study-style extract (--ct/--pet/--mask), which resamples as the study does")),
+    "preCrop": (False, ("remove preCrop: the engine filters the whole image, which gives the values of "
+                        "preCrop: false")),
 }
 
 
@@ -134,22 +154,83 @@ def spec_from_settings(settings: FeatureSettings) -> FeatureSpec:
                        classes=tuple(settings.feature_classes), kwargs=kwargs, fingerprint=_fingerprint(payload))
 
 
+def check_params(setting: dict[str, Any], image_types: dict[str, Any], classes: Any,
+                 where: str = "params") -> None:
+    """Refuse a PyRadiomics parameter file the engine would not compute exactly.
+
+    Parameters
+    ----------
+    setting : dict
+        The ``setting`` section.
+    image_types : dict
+        The ``imageType`` section, canonical spelling (:func:`canonical_image_types`).
+    classes : dict or None
+        The ``featureClass`` section (class -> feature names; empty / None = all).
+    where : str
+        The file named in the error.
+
+    Raises
+    ------
+    ConfigError
+        Naming every setting, image type or feature class outside the engine, with the fix.
+    """
+    from radscore.catalog import FEATURE_CLASSES
+
+    problems, fixes = [], []
+    unknown = sorted(set(setting) - ENGINE_SETTINGS - INERT_SETTINGS - set(DEFAULT_ONLY_SETTINGS))
+    if unknown:
+        problems.append(f"unknown setting(s) {unknown}")
+        fixes.append("check the spelling against PyRadiomics' parameter schema")
+    for key, (default, fix) in DEFAULT_ONLY_SETTINGS.items():
+        if setting.get(key, default) not in (default, None):
+            problems.append(f"setting {key}: {setting[key]!r} is not supported by radscore's extraction")
+            fixes.append(fix)
+    outside = [t for t in image_types if not IMAGE_TYPES[t].in_engine]
+    if outside:
+        problems.append(f"image type(s) {outside} are not available in radscore's extraction")
+        fixes.append(f"use: {', '.join(t for t, v in IMAGE_TYPES.items() if v.in_engine)}")
+    if setting.get("force2D") and "Wavelet" in image_types:
+        problems.append("force2D with the Wavelet image type (PyRadiomics then uses a 2-D wavelet) is not supported")
+        fixes.append("drop force2D or the Wavelet image type")
+    mode = setting.get("resegmentMode", "absolute")
+    if mode not in ("absolute", "relative", "sigma"):
+        problems.append(f"resegmentMode {mode!r} is not one of absolute, relative, sigma")
+        fixes.append("use one of PyRadiomics' resegment modes")
+    reseg = setting.get("resegmentRange")
+    if reseg is not None and (not isinstance(reseg, list | tuple) or not 1 <= len(reseg) <= 2):
+        problems.append(f"resegmentRange {reseg!r} must be a list of 1 or 2 thresholds")
+        fixes.append("give [lower] or [lower, upper]")
+    bad_classes = sorted(set(classes or {}) - set(FEATURE_CLASSES))
+    if bad_classes:
+        problems.append(f"feature class(es) {bad_classes} are not computed by radscore")
+        fixes.append(f"use: {', '.join(FEATURE_CLASSES)}")
+    if problems:
+        raise ConfigError("; ".join(problems) + ".", file=where, fix="; ".join(fixes) + ".")
+
+
 def engine_covers(setting: dict[str, Any], image_types: dict[str, Any], classes: Any) -> bool:
-    """Whether the engine computes a PyRadiomics parameter file exactly (else plain PyRadiomics does)."""
-    whole_classes = classes is None or (isinstance(classes, dict) and all(not v for v in classes.values()))
-    return (whole_classes and all(IMAGE_TYPES[t].in_engine for t in image_types)
-            and all(setting.get(k, d) in (d, None, False) for k, d in ENGINE_SETTING_DEFAULTS.items()))
+    """Whether :func:`check_params` accepts a PyRadiomics parameter file."""
+    try:
+        check_params(setting, image_types, classes)
+    except ConfigError:
+        return False
+    return True
 
 
-def spec_from_params(params: dict[str, Any], image: str = "image") -> FeatureSpec:
+def spec_from_params(params: dict[str, Any], image: str = "image", classes: tuple[str, ...] | None = None
+                     ) -> FeatureSpec:
     """The spec of a PyRadiomics parameter file (``setting``, ``imageType``, ``featureClass``).
 
-    Only for files the engine covers (:func:`engine_covers`); one image, one VOI ``roi``.
+    Only for files :func:`check_params` accepts; one image, VOIs as given. ``classes``
+    overrides the file's feature classes (``radscore extract`` runs shape on its own mask
+    when re-segmenting).
     """
     setting = {**dict(params.get("setting") or {}), "additionalInfo": False, "label": 1}
     image_types = canonical_image_types(params.get("imageType") or {"Original": {}})
-    classes = params.get("featureClass")
-    names = tuple(classes) if classes else ("shape", *TEXTURE_CLASSES)
+    if classes is None:
+        wanted = params.get("featureClass")
+        classes = tuple(c for c in ("shape", *TEXTURE_CLASSES) if c in wanted) if wanted else None
+    names = classes or ("shape", *TEXTURE_CLASSES)
     payload = {"setting": setting, "image_types": image_types, "classes": names}
     return FeatureSpec(images=(image,), vois=None, image_types=image_types, classes=names,
                        kwargs={image: setting}, fingerprint=_fingerprint(payload))

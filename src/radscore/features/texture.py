@@ -35,8 +35,8 @@ Outputs are ``{feature name: float}`` with exactly the names, in the order, that
 ``tests/features/test_texture.py`` holds each class to PyRadiomics' own on edge cases, and
 ``tests/features/test_parity.py`` the whole engine, within 1e-6 relative (NaN equal to NaN).
 
-Segment-based extraction only: voxel-based settings go to plain PyRadiomics
-(:func:`radscore.features.settings.engine_covers`).
+Segment-based extraction only: the matrices refuse voxel-based calls (no radscore path
+makes them; ``radscore extract`` is segment-based).
 
 References: Haralick RM, Shanmugam K, Dinstein I. Textural features for image classification.
 IEEE Trans SMC 1973;3:610-621 (GLCM). Galloway MM. Texture analysis using gray level run

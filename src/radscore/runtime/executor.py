@@ -358,7 +358,10 @@ class _DaskPool:
     """Items as futures on a ``dask.distributed`` cluster."""
 
     def __init__(self, pool: TaskPool, address: str) -> None:
-        from dask.distributed import Client, as_completed
+        from radscore.errors import require_extra
+
+        distributed = require_extra("dask.distributed", "distributed", "a dask scheduler (--scheduler)")
+        Client, as_completed = distributed.Client, distributed.as_completed
 
         self.pool = pool
         self.client = Client(address, set_as_default=False)
