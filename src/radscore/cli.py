@@ -174,7 +174,7 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
         os.environ["RADSCORE_QUIET"] = "1"
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("radiomics", "distributed", "matplotlib", "PIL", "numexpr"):
+    for noisy in ("distributed", "matplotlib", "PIL", "numexpr"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     # --verbose is radscore's debug log; numba's compiler debug log (megabytes on a first run) is not
     logging.getLogger("numba").setLevel(max(level, logging.INFO))

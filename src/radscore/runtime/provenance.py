@@ -49,7 +49,7 @@ from typing import Any, Mapping
 
 #: Packages whose versions every record carries (import names differ; these are distributions).
 VERSIONED_PACKAGES = ("radscore", "numpy", "scipy", "pandas", "SimpleITK", "pydicom", "highdicom",
-                      "pyradiomics-bhklab", "pywavelets", "numba", "scikit-learn", "xgboost-cpu", "lifelines",
+                      "pymcubes", "pywavelets", "numba", "scikit-learn", "xgboost-cpu", "lifelines",
                       "scikit-survival", "statsmodels", "matplotlib", "dask", "torch")
 
 
