@@ -6,11 +6,12 @@
 #   1. PyRadiomics is not installed, and `import radscore.features.engine` works without it;
 #   2. `radscore simulate` (12 patients), then `radscore extract` of one CT with texture and
 #      first-order classes (parameter file below) and with PyRadiomics' defaults (all
-#      classes, shape included), and the study-style extract of the same scan (PET and CT).
+#      classes, shape included), and the study-style extract of the same scan (PET and CT);
+#   3. `radscore demo` on 24 simulated patients (no extras: deep features, Dask, the page
+#      and gseapy are skipped or unused).
 # Exits non-zero at the first failure; with PyRadiomics absent, anything importing
 # `radiomics` fails the run.
 #
-# Installs the repo's committed HEAD (git archive), not uncommitted edits.
 # Installs the repo's committed HEAD (git archive: no caches or venvs), not uncommitted edits.
 # Usage: scripts/check-wheels-only.sh [repo]   (PYTHON=python3.11 to choose the interpreter;
 # KEEP=1 keeps the temporary folder). Downloads the core wheels (pip's cache is used).
@@ -77,5 +78,11 @@ step "radscore extract (study style: PET and CT, four VOIs)"
 "$RS" extract --ct "$CT" --pet "$PET" --mask "$MASK" --out "$TMP/study.csv"
 "$PY" -c "import pandas as pd, sys; r = pd.read_csv(sys.argv[1]); print('ok:', r.shape[1] - 1, 'features')" \
     "$TMP/study.csv"
+
+step "radscore demo --patients 24 --external 0 (the seed's protocol on a small cohort)"
+"$RS" demo --patients 24 --external 0 --workers 2 --out "$TMP/demo" > "$TMP/demo.log" 2>&1 \
+    || { tail -20 "$TMP/demo.log"; exit 1; }
+test -s "$TMP/demo/report.html" && test -s "$TMP/demo/metrics.json"
+echo "ok: report.html and metrics.json written"
 
 step "all passed"
