@@ -20,7 +20,7 @@ from radscore.config import FeatureSettings
 from radscore.errors import ConfigError
 
 #: Bumped whenever a change to the engine can change a value (invalidates caches).
-ENGINE_VERSION = "5"
+ENGINE_VERSION = "6"
 
 #: PyRadiomics settings the engine implements at these values; anything else (resampling,
 #: normalisation, re-segmentation, 2-D, voxel-based) runs through plain PyRadiomics.
