@@ -7,8 +7,10 @@ reimplements the same computation step by step (Banerjee et al. 2013, as coded i
 PyRadiomics 3.1.0 ``getLBP3DImage``):
 
 1. sample the image on an icosphere of radius ``r`` around each ROI voxel (cubic spline,
-   ``map_coordinates(order=3)``, whole-array prefilter, constant 0 outside);
-2. spherical kurtosis of the samples (Fisher, biased: ``scipy.stats.kurtosis``) -> ``lbp-3D-k``;
+   ``map_coordinates(order=3)``, whole-array prefilter, constant 0 outside); the samples
+   keep the image's dtype, and the vertices come in trimesh's order;
+2. spherical kurtosis of the samples (Fisher, biased: ``scipy.stats.kurtosis``, in the
+   samples' dtype, so in float32 for a float32 image) -> ``lbp-3D-k``;
 3. binarise the samples against the centre voxel (``>=``);
 4. project on spherical harmonics ``Y_n^m`` for ``n < levels``, rebuild the per-level
    function and take its L2 norm over the vertices -> ``lbp-3D-m1`` .. ``lbp-3D-m<levels>``.
