@@ -20,7 +20,7 @@ from radscore.config import FeatureSettings
 from radscore.errors import ConfigError
 
 #: Bumped whenever a change to the engine can change a value (invalidates caches).
-ENGINE_VERSION = "5"
+ENGINE_VERSION = "6"
 
 #: PyRadiomics ``setting`` keys (3.1.4's parameter schema) computed exactly at any value:
 #: by the engine (discretisation, texture and filter settings), or by ``radscore extract``
