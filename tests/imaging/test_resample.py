@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from radscore.imaging.resample import grid_for_spacing, resample_like, resample_mask_like, resample_to_spacing, same_grid
+from radscore.imaging.resample import (
+    grid_for_spacing,
+    resample_like,
+    resample_mask_like,
+    resample_to_spacing,
+    same_grid,
+)
 
 
 def _img(arr, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)):
