@@ -168,12 +168,25 @@ def _measured(ctx, target, args) -> tuple:
     proc = ctx.Process(target=target, args=(*args, q))
     proc.start()
     mem = TreeMemory(proc.pid)
-    assert q.get() == "start"
+    assert _get(q, proc) == "start"
     mem.start()
-    result = q.get()
+    result = _get(q, proc)
     peak = mem.stop()
     proc.join()
     return result, peak
+
+
+def _get(q, proc):
+    """The side's next message; an error naming the exit code when the side died without one
+    (PyRadiomics' shape C extension segfaults on the real sarcoma tumour at 1 mm)."""
+    import queue as queue_
+
+    while True:
+        try:
+            return q.get(timeout=1.0)
+        except queue_.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"the measured process died (exit code {proc.exitcode})") from None
 
 
 def _pyrad_patient(p: int, images, vois, spec, image_types) -> dict:
