@@ -6,30 +6,44 @@ Each simulated patient has a 120 x 160 x 160 CT-like volume (1 x 1 x 2 mm voxels
 body, tumour + ring). Both sides extract the seed's protocol (PROTOCOL.md A5) from all
 12 VOIs with the same discretisation (CT bin width 25 HU, PET 0.25 SUV, fused 64 bins):
 
-- PyRadiomics: one ``execute`` per (image, VOI), default settings otherwise, the way a
-  user runs it (``LBP3D`` through radscore's SciPy-current LBP-3D, since PyRadiomics' own
+- PyRadiomics serial: one ``execute`` per (image, VOI), default settings otherwise, the way
+  a user runs it (``LBP3D`` through radscore's SciPy-current LBP-3D, since PyRadiomics' own
   cannot run on current SciPy; ``--no-lbp3d`` drops it on both sides = 1781 features);
+- PyRadiomics on ``--workers`` processes, one patient per process (what its batch mode's
+  ``--jobs 2`` gives a user on two cores);
 - radscore: its extraction runner (``radscore.features.runner``, the one ``radscore run``,
   ``predict``, the page and ``extract`` use) on ``--workers`` processes, given the same
   prepared images and VOIs.
 
+Each side runs ``--repeat`` times (default 3) in its own forked process; printed are the
+median wall seconds per patient, CPU seconds (process + children: unlike wall time they do
+not depend on what else runs on the machine), both ratios and the max relative difference
+|radscore - PyRadiomics| / max(1, |PyRadiomics|) over every feature. Peak memory is the
+largest SUM of resident memory over the side's process and all its workers, sampled every
+50 ms with psutil (forked workers' shared pages count in each), the same on every side.
+Library set-up (imports; for radscore its numba kernels) is done before the clock starts.
+
 Then one patient the way ``radscore run`` sees it: the simulated CT, PET and tumour mask
 written as NIfTI files and run through the whole scan path (load, resample to 1 mm, fuse,
-build the four VOIs, extract; ``radscore.features.runner.extract_scans``) on 1 and on 2
-workers, ``--repeat`` times each, printing every wall time, the medians and their ratio (a
-single patient's image parts are spread over the workers).
+build the four VOIs, extract; ``extract_scans``) on 1 and on 2 workers (``--no-files`` skips).
 
-Library set-up (imports; for radscore also loading its compiled numba kernels, ~1 s once
-per process, inherited by the forked workers) is done before the clock starts on both
-sides and printed separately: a cohort pays it once, not per patient.
+``--real`` (or ``--only-real``) adds real sizes, with ``--real-image-types`` (default
+Original: PyRadiomics filters whole images, hours on a whole-body 1 mm grid):
 
-Each side runs in its own (forked) process, so peak memory (max RSS of the process and its
-workers during extraction; both sides hold all simulated patients' images) is measured separately. Prints seconds per patient, the ratio, peak memory and
-the max relative difference |radscore - PyRadiomics| / max(1, |PyRadiomics|). CPU seconds
-(process + workers) are printed too: unlike wall time they do not depend on what else
-runs on the machine.
+- the real whole-body FDG PET ``sts_001`` (TCIA soft-tissue sarcoma; DICOM converted to SUV
+  by radscore's SUV code, RTSTRUCT ROI ``GTV_Mass``, PET-only study) and the IBSI CT phantom
+  (a real NSCLC CT, ``GTV-1``, CT-only), each through ``prepare_scan`` (1 mm, VOIs) and the
+  runner, time split into preprocessing and extraction; against PyRadiomics after SimpleITK's
+  ResampleImageFilter onto the same grid and the same VOIs; on the sarcoma also the shape
+  class alone, radscore's ``engine.shape_features`` vs PyRadiomics' ``RadiomicsShape``;
+- a chest-sized CT, 300 x 512 x 512 voxels of 0.78 x 0.78 x 1.25 mm, with a 4 x 4 x 3 mm PET
+  (simulated), through ``extract_scans``: time and summed peak memory; PyRadiomics skipped.
 
-Run: ``python benchmarks/extraction.py [--patients 2] [--workers 2] [--no-lbp3d] [--repeat 3]``
+Measured 2026-12-02 on the project's 2-core virtual machine while other sessions shared it
+(1-min load average 4-5 on 2 cores: wall times are inflated, CPU seconds are not): see
+README "Development" for the figures.
+
+Run: ``python benchmarks/extraction.py [--patients 2] [--workers 2] [--no-lbp3d] [--repeat 3] [--real]``
 """
 
 from __future__ import annotations
@@ -48,6 +62,7 @@ from scipy import ndimage as ndi
 
 SHAPE = tuple(int(n) for n in os.environ.get("RADSCORE_BENCH_SIZE", "120 160 160").split())
 SPACING = (1.0, 1.0, 2.0)  # x, y, z in mm (SimpleITK order)
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
 def simulate_patient(seed: int):
@@ -101,24 +116,104 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _reset_peak() -> None:
-    """Forget this process's peak RSS so far (Linux >= 4.0), so that the simulator's transient
-    arrays do not count as extraction memory; elsewhere the peak includes them."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+class TreeMemory:
+    """Peak of the SUMMED resident memory of a process and all its descendants, sampled every
+    ``interval`` s by a thread of the parent (psutil). The same measure on every side: a
+    parallel side's workers count, each with its own resident pages (shared pages of forked
+    workers count once per process, as the kernel reports them)."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        import threading
+
+        import psutil
+
+        self.proc, self.interval, self.peak = psutil.Process(pid), interval, 0
+        self._on, self._stop = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(self.interval):
+            if not self._on.is_set():
+                continue
+            total = 0
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for p in procs:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+
+    def start(self) -> None:
+        self._on.set()
+
+    def stop(self) -> float:
+        """Stop sampling; the peak in MB."""
+        self._on.clear()
+        self._stop.set()
+        self._thread.join()
+        return self.peak / 2**20
 
 
-def _peak_mb() -> float:
-    """Largest resident set during extraction: this process or one of its workers."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, kids) / 1024.0
+def _measured(ctx, target, args) -> tuple:
+    """Run ``target(*args, queue)`` in a forked child; the child puts "start" when its clock
+    starts and then its result tuple. Returns the result and the tree's summed peak (MB)
+    between the two."""
+    q = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, q))
+    proc.start()
+    mem = TreeMemory(proc.pid)
+    assert _get(q, proc) == "start"
+    mem.start()
+    result = _get(q, proc)
+    peak = mem.stop()
+    proc.join()
+    return result, peak
 
 
-def run_pyradiomics(n_patients: int, lbp: bool, queue) -> None:
+def _get(q, proc):
+    """The side's next message; an error naming the exit code when the side died without one
+    (PyRadiomics' shape C extension segfaults on the real sarcoma tumour at 1 mm)."""
+    import queue as queue_
+
+    while True:
+        try:
+            return q.get(timeout=1.0)
+        except queue_.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"the measured process died (exit code {proc.exitcode})") from None
+
+
+def _pyrad_patient(p: int, images, vois, spec, image_types) -> dict:
+    """One patient the PyRadiomics way: one ``execute`` per (image, VOI)."""
+    from radscore.features import pyrad
+
+    out = {}
+    for image_name, image in images.items():
+        ext = pyrad.make_extractor(spec.settings_for(image_name), image_types, None)
+        for voi_name, voi in vois.items():
+            for k, v in pyrad.execute(ext, image, voi).items():
+                out[(p, f"{image_name}_{voi_name}_{k}")] = v
+    return out
+
+
+_FORKED: dict = {}  # the patients, inherited by the forked by-patient pool
+
+
+def _pyrad_forked(p: int) -> dict:
+    images, vois, spec, image_types = _FORKED["patients"][p] + _FORKED["spec"]
+    return _pyrad_patient(p, images, vois, spec, image_types)
+
+
+def run_pyradiomics(n_patients: int, lbp: bool, jobs: int, queue) -> None:
+    """Plain PyRadiomics: serially (``jobs`` = 1), or one patient per process on ``jobs``
+    processes (what a PyRadiomics user gets from its batch mode's ``--jobs``)."""
     t_setup = time.perf_counter()
     # the plain-PyRadiomics oracle lives with the tests (PyRadiomics is a test dependency)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "features"))
@@ -130,25 +225,26 @@ def run_pyradiomics(n_patients: int, lbp: bool, queue) -> None:
     spec = spec_from_settings(settings)
     pyrad.install_lbp3d()  # imports PyRadiomics
     t_setup = time.perf_counter() - t_setup
-    results = {}
-    elapsed = 0.0
-    cpu = 0.0
     patients = []
     for p in range(n_patients):  # simulated before the clock, as on the radscore side
         arrays, vois = simulate_patient(p)
         patients.append((_images(arrays), vois))
     del arrays
-    _reset_peak()
-    for p, (images, vois) in enumerate(patients):
-        t0, c0 = time.perf_counter(), _cpu_s()
-        for image_name, image in images.items():
-            ext = pyrad.make_extractor(spec.settings_for(image_name), settings.image_types, None)
-            for voi_name, voi in vois.items():
-                for k, v in pyrad.execute(ext, image, voi).items():
-                    results[(p, f"{image_name}_{voi_name}_{k}")] = v
-        elapsed += time.perf_counter() - t0
-        cpu += _cpu_s() - c0
-    queue.put(("pyradiomics", elapsed, cpu, _peak_mb(), results, t_setup))
+    queue.put("start")
+    t0, c0 = time.perf_counter(), _cpu_s()
+    results = {}
+    if jobs == 1:
+        for p, (images, vois) in enumerate(patients):
+            results.update(_pyrad_patient(p, images, vois, spec, settings.image_types))
+    else:
+        _FORKED["patients"], _FORKED["spec"] = patients, (spec, settings.image_types)
+        with mp.get_context("fork").Pool(jobs) as pool:
+            for part in pool.imap_unordered(_pyrad_forked, range(n_patients)):
+                results.update(part)
+            pool.close()
+            pool.join()  # workers' CPU is in RUSAGE_CHILDREN once they have exited
+    elapsed, cpu = time.perf_counter() - t0, _cpu_s() - c0
+    queue.put((elapsed, cpu, results, t_setup))
 
 
 def run_radscore(n_patients: int, lbp: bool, workers: int, queue) -> None:
@@ -165,7 +261,7 @@ def run_radscore(n_patients: int, lbp: bool, workers: int, queue) -> None:
         arrays, vois = simulate_patient(p)
         patients.append(PreparedScan.from_images(f"P{p}", _images(arrays), vois))
     del arrays
-    _reset_peak()
+    queue.put("start")
     t0, c0 = time.perf_counter(), _cpu_s()
     extraction = extract_prepared(patients, settings, workers=workers)
     elapsed, cpu = time.perf_counter() - t0, _cpu_s() - c0
@@ -174,7 +270,20 @@ def run_radscore(n_patients: int, lbp: bool, workers: int, queue) -> None:
         assert scan.error is None, scan.error
         for k, v in scan.features.items():
             results[(p, k)] = float(v)
-    queue.put(("radscore", elapsed, cpu, _peak_mb(), results, t_setup))
+    queue.put((elapsed, cpu, results, t_setup))
+
+
+def max_rel_diff(ref: dict, ours: dict) -> tuple[float, object]:
+    """max |ours - ref| / max(1, |ref|) over the keys of ``ref`` (NaN on both sides agrees)."""
+    worst, worst_key = 0.0, None
+    for key, r in ref.items():
+        o = ours[key]
+        if np.isnan(r) and np.isnan(o):
+            continue
+        d = abs(o - r) / max(1.0, abs(r)) if not (np.isnan(r) or np.isnan(o)) else np.inf
+        if d > worst:
+            worst, worst_key = d, key
+    return worst, worst_key
 
 
 def run_one_patient_from_files(lbp: bool, workers: int, folder: str, queue) -> None:
@@ -187,7 +296,7 @@ def run_one_patient_from_files(lbp: bool, workers: int, folder: str, queue) -> N
     engine.warm_up()
     ref = ScanRef("P0", ct=f"{folder}/ct.nii.gz", pet=f"{folder}/pet.nii.gz", mask=f"{folder}/mask.nii.gz")
     settings = ScanSettings(features=_settings(lbp))
-    _reset_peak()
+    queue.put("start")
     t0, c0 = time.perf_counter(), _cpu_s()
     result = extract_scans([ref], settings, workers=workers).scans[0]
     elapsed, cpu = time.perf_counter() - t0, _cpu_s() - c0
@@ -203,57 +312,280 @@ def _write_patient(folder: str) -> None:
         sitk.WriteImage(img, f"{folder}/{name}.nii.gz")
 
 
+
+# ------------------------------------------------------------------ real sizes
+SARCOMA = REFERENCE / "pet" / "sts_001_raw_fdg_pet"
+IBSI_CT = REFERENCE / "ibsi" / "ct_radiomics_phantom" / "nifti"
+
+
+def _real_settings(image_types: list[str]):
+    settings = _settings(lbp=True)
+    return settings.model_copy(update={"image_types": {k: v for k, v in settings.image_types.items()
+                                                       if k in image_types}})
+
+
+def _real_scans() -> list[tuple[str, dict, list[str]]]:
+    """(name, ScanRef fields, modalities) of the real scans: the sarcoma PET (PET only) and the
+    IBSI CT phantom (CT only)."""
+    return [("sarcoma PET (sts_001, GTV_Mass)", {"pet": str(SARCOMA / "image"), "mask": str(SARCOMA / "mask" / "1-1.dcm"),
+                                                  "mask_roi": "GTV_Mass"}, ["pet"]),
+            ("IBSI CT phantom (GTV-1)", {"ct": str(IBSI_CT / "image" / "phantom.nii.gz"),
+                                         "mask": str(IBSI_CT / "mask" / "mask.nii.gz")}, ["ct"])]
+
+
+def run_real_radscore(fields: dict, modalities: list[str], image_types: list[str], workers: int, shape: bool,
+                      queue) -> None:
+    """One real scan the way ``radscore run`` prepares and extracts it: ``prepare_scan`` (load,
+    SUV, RTSTRUCT, resample to 1 mm, VOIs), then the extraction runner on ``workers``."""
+    import SimpleITK as sitk_
+
+    from radscore.config import ScanSettings
+    from radscore.features import engine
+    from radscore.features.runner import extract_prepared
+    from radscore.imaging.preprocess import prepare_scan
+    from radscore.io.scan import ScanRef
+
+    engine.warm_up()
+    settings = ScanSettings(modalities=modalities, features=_real_settings(image_types))
+    sitk_.ProcessObject.SetGlobalDefaultNumberOfThreads(workers)  # the runner's threads for a lone scan
+    queue.put("start")
+    t0, c0 = time.perf_counter(), _cpu_s()
+    prepared = prepare_scan(ScanRef("real", **fields), settings)
+    t_prep = time.perf_counter() - t0
+    scan = extract_prepared([prepared], settings.features, workers=workers).scans[0]
+    t_ext, cpu = time.perf_counter() - t0 - t_prep, _cpu_s() - c0
+    assert scan.error is None, scan.error
+    image = next(iter(prepared.images.values()))
+    info = {"grid": image.GetSize(), "voxels": {k: int(v.sum()) for k, v in prepared.vois.items()}}
+    shapes = None
+    if shape:  # the shape class alone on the tumour: radscore's engine.shape_features vs PyRadiomics'
+        from radiomics.shape import RadiomicsShape
+
+        tumor, spacing = prepared.vois["tumor"], image.GetSpacing()
+        t1 = time.perf_counter()
+        ours = engine.shape_features({"tumor": tumor}, spacing)["tumor"]
+        t_ours = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        m = sitk_.GetImageFromArray(tumor.astype(np.uint32))
+        m.CopyInformation(image)
+        obj = RadiomicsShape(image, m, label=1)
+        obj.enableAllFeatures()
+        ref = {f"original_shape_{k}": float(v) for k, v in obj.execute().items()}
+        t_ref = time.perf_counter() - t1
+        shapes = (t_ours, t_ref, *max_rel_diff(ref, ours), len(ref))
+    queue.put((t_prep, t_ext, cpu, {k: float(v) for k, v in scan.features.items()}, info, shapes))
+
+
+def run_real_pyradiomics(fields: dict, modalities: list[str], image_types: list[str], queue) -> None:
+    """The same scan for a PyRadiomics user: radscore's loaders (SUV, RTSTRUCT; not PyRadiomics'
+    business), SimpleITK's ResampleImageFilter to the same centre-aligned 1 mm grid (B-spline
+    image, nearest-neighbour mask), the four VOIs by radscore's make_vois (PyRadiomics has none),
+    then one PyRadiomics ``execute`` per VOI."""
+    from radscore.config import VoiSettings
+    from radscore.features import pyrad
+    from radscore.features.settings import spec_from_settings
+    from radscore.imaging.resample import grid_for_spacing
+    from radscore.imaging.voi import body_mask, make_vois
+    from radscore.io.scan import ScanRef, load_scan
+
+    settings = _real_settings(image_types)
+    spec = spec_from_settings(settings)
+    pyrad.install_lbp3d()
+    vs = VoiSettings()
+    queue.put("start")
+    t0, c0 = time.perf_counter(), _cpu_s()
+    loaded = load_scan(ScanRef("real", **fields))
+    image = loaded.ct if "ct" in modalities else loaded.pet
+    size, spacing, origin = grid_for_spacing(image, (1.0, 1.0, 1.0))
+    out = []
+    for img, interp, default in ((image, sitk.sitkBSpline, -1024.0 if "ct" in modalities else 0.0),
+                                 (loaded.mask, sitk.sitkNearestNeighbor, 0.0)):
+        f = sitk.ResampleImageFilter()
+        f.SetSize(size)
+        f.SetOutputSpacing(spacing)
+        f.SetOutputOrigin(origin)
+        f.SetOutputDirection(img.GetDirection())
+        f.SetInterpolator(interp)
+        f.SetDefaultPixelValue(default)
+        f.SetOutputPixelType(img.GetPixelID())
+        out.append(f.Execute(img))
+    image_r, mask_r = out
+    arr = sitk.GetArrayViewFromImage(image_r)
+    body = body_mask(arr, vs.body_threshold_hu) if "ct" in modalities else None
+    vois, _ = make_vois(sitk.GetArrayFromImage(mask_r).astype(bool), tuple(spacing[::-1]), vs.core_mm, vs.ring_mm,
+                        body=body)
+    t_prep = time.perf_counter() - t0
+    name = modalities[0]
+    ext = pyrad.make_extractor(spec.settings_for(name), settings.image_types, None)
+    results = {}
+    for voi_name, voi in vois.items():
+        if voi.sum() >= vs.min_voxels:
+            for k, v in pyrad.execute(ext, image_r, voi).items():
+                results[f"{name}_{voi_name}_{k}"] = v
+    t_ext, cpu = time.perf_counter() - t0 - t_prep, _cpu_s() - c0
+    queue.put((t_prep, t_ext, cpu, results))
+
+
+def write_chest(folder: str, shape=(300, 512, 512), spacing=(0.78, 0.78, 1.25)) -> None:
+    """A whole-chest-sized CT (``shape`` z, y, x at ``spacing`` x, y, z mm), its PET (4 x 4 x 3 mm,
+    covering the same field) and a 25 mm-radius tumour mask in the right lung, as NIfTI."""
+    rng = np.random.default_rng(7)
+    nz, ny, nx = shape
+    y, x = np.ogrid[:ny, :nx]
+    cy, cx = ny / 2, nx / 2
+    body = ((y - cy) / (0.42 * ny)) ** 2 + ((x - cx) / (0.46 * nx)) ** 2 <= 1
+    lungs = ((((y - cy) / (0.28 * ny)) ** 2 + ((x - cx + 0.2 * nx) / (0.14 * nx)) ** 2 <= 1)
+             | (((y - cy) / (0.28 * ny)) ** 2 + ((x - cx - 0.2 * nx) / (0.14 * nx)) ** 2 <= 1))
+    base = np.where(body, 40.0, -1000.0).astype(np.float32)
+    base[lungs & body] = -850.0
+    ct = np.empty(shape, np.float32)
+    for z in range(nz):  # slice by slice: the noise of the whole volume at once would double the peak
+        ct[z] = base + rng.normal(0, 15, (ny, nx)).astype(np.float32)
+    zz, yy, xx = np.ogrid[:nz, :ny, :nx]
+    r_mm = np.sqrt(((zz - nz / 2) * spacing[2]) ** 2 + ((yy - cy) * spacing[1]) ** 2
+                   + ((xx - cx - 0.2 * nx) * spacing[0]) ** 2)
+    tumor = r_mm <= 25.0
+    ct[tumor] = 30.0 + rng.normal(0, 20, int(tumor.sum())).astype(np.float32)
+    extent = np.array(shape[::-1]) * np.array(spacing)
+    pet_spacing = (4.0, 4.0, 3.0)
+    pet_shape = tuple(round(float(e / s)) for e, s in zip(extent, pet_spacing))[::-1]
+    small = sitk.GetImageFromArray(ct)
+    small.SetSpacing(spacing)
+    for name, img in (("ct", small), ("mask", tumor.astype(np.uint8))):
+        out = img if isinstance(img, sitk.Image) else sitk.GetImageFromArray(img)
+        out.SetSpacing(spacing)
+        sitk.WriteImage(out, f"{folder}/{name}.nii")
+    del ct, small
+    pz, py, px = np.ogrid[:pet_shape[0], :pet_shape[1], :pet_shape[2]]
+    pr = np.sqrt(((pz - pet_shape[0] / 2) * 3.0) ** 2 + ((py - pet_shape[1] / 2) * 4.0) ** 2
+                 + ((px - pet_shape[2] / 2 - 0.2 * nx * spacing[0] / 4.0) * 4.0) ** 2)
+    pet = (1.0 + 7.0 * np.exp(-(pr / 20.0) ** 2) + rng.normal(0, 0.1, pet_shape)).clip(0, None).astype(np.float32)
+    img = sitk.GetImageFromArray(pet)
+    img.SetSpacing(pet_spacing)
+    img.SetOrigin([(e - p * s) / 2 for e, p, s in zip(extent, pet_shape[::-1], pet_spacing)])
+    sitk.WriteImage(img, f"{folder}/pet.nii")
+
+
+def run_chest(folder: str, image_types: list[str], workers: int, queue) -> None:
+    """The chest-sized scan through ``radscore run``'s scan path (``extract_scans``)."""
+    from radscore.config import ScanSettings
+    from radscore.features import engine
+    from radscore.features.runner import extract_scans
+    from radscore.io.scan import ScanRef
+
+    engine.warm_up()
+    ref = ScanRef("chest", ct=f"{folder}/ct.nii", pet=f"{folder}/pet.nii", mask=f"{folder}/mask.nii")
+    settings = ScanSettings(features=_real_settings(image_types))
+    queue.put("start")
+    t0, c0 = time.perf_counter(), _cpu_s()
+    result = extract_scans([ref], settings, workers=workers).scans[0]
+    elapsed, cpu = time.perf_counter() - t0, _cpu_s() - c0
+    assert result.error is None, result.error
+    queue.put((elapsed, cpu, len(result.features)))
+
+
+def real_sizes(ctx, args) -> None:
+    types = args.real_image_types
+    print(f"\n== real sizes (image types {', '.join(types)}; radscore on {args.workers} workers) ==")
+    for name, fields, modalities in _real_scans():
+        if not Path(next(iter(fields.values()))).exists():
+            print(f"{name}: skipped, {next(iter(fields.values()))} not found")
+            continue
+        (t_prep, t_ext, cpu, ours, info, shapes), peak = _measured(
+            ctx, run_real_radscore, (fields, modalities, types, args.workers, "pet" in modalities))
+        print(f"{name}: 1 mm grid {info['grid']}, VOIs {info['voxels']}")
+        print(f"  radscore     {t_prep + t_ext:7.1f} s/scan = preprocessing {t_prep:.1f} s + extraction {t_ext:.1f} s"
+              f"   {cpu:7.1f} CPU-s   peak memory (sum) {peak:6.0f} MB")
+        (p_prep, p_ext, p_cpu, ref), p_peak = _measured(ctx, run_real_pyradiomics, (fields, modalities, types))
+        print(f"  PyRadiomics  {p_prep + p_ext:7.1f} s/scan = load + SimpleITK resampling + VOIs {p_prep:.1f} s + "
+              f"extraction {p_ext:.1f} s   {p_cpu:7.1f} CPU-s   peak memory (sum) {p_peak:6.0f} MB   (serial)")
+        worst, key = max_rel_diff(ref, ours)
+        print(f"  PyRadiomics / radscore: {(p_prep + p_ext) / (t_prep + t_ext):.1f}x wall, {p_cpu / cpu:.1f}x CPU; "
+              f"{len(ref)} features, max relative difference {worst:.2e}" + (f" ({key})" if key else ""))
+        if shapes is not None:
+            t_ours, t_ref, worst, key, n = shapes
+            print(f"  shape class alone on the tumour ({n} features): radscore engine.shape_features {t_ours:.2f} s, "
+                  f"PyRadiomics RadiomicsShape {t_ref:.2f} s, max relative difference {worst:.2e}"
+                  + (f" ({key})" if key else ""))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        writer = ctx.Process(target=write_chest, args=(folder,))  # in a child: its arrays never reach the sides
+        writer.start()
+        writer.join()
+        (elapsed, cpu, n), peak = _measured(ctx, run_chest, (folder, types, args.workers))
+        print(f"chest-sized CT 300x512x512 (0.78 x 0.78 x 1.25 mm) + PET 4 x 4 x 3 mm, 25 mm tumour, through "
+              f"extract_scans: {elapsed:.1f} s/patient, {cpu:.1f} CPU-s, peak memory (sum) {peak:.0f} MB, {n} features")
+        print("  PyRadiomics side at this size: skipped")
+
+
 def main() -> None:
-    global SHAPE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=2)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="radscore's workers and PyRadiomics' --jobs")
     ap.add_argument("--no-lbp3d", action="store_true")
-    ap.add_argument("--repeat", type=int, default=3, help="runs of the one-patient measurement (median printed)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each side (medians printed)")
     ap.add_argument("--size", type=int, nargs=3, default=list(SHAPE), metavar=("Z", "Y", "X"),
                     help="volume size in voxels (default 120 160 160; e.g. 120 320 320 for a full field of view)")
+    ap.add_argument("--real", action="store_true", help="also the real-size section (real scans, a chest-sized CT)")
+    ap.add_argument("--only-real", action="store_true", help="the real-size section alone")
+    ap.add_argument("--real-image-types", nargs="+", default=["Original"], metavar="TYPE",
+                    help="image types of the real-size section (default Original: PyRadiomics filters whole images)")
+    ap.add_argument("--no-files", action="store_true", help="skip the one-patient-from-files measurement")
     args = ap.parse_args()
-    os.environ["RADSCORE_BENCH_SIZE"] = " ".join(str(n) for n in args.size)  # read by the two sides
+    os.environ["RADSCORE_BENCH_SIZE"] = " ".join(str(n) for n in args.size)  # read by the sides
     lbp = not args.no_lbp3d
+    ctx = mp.get_context("fork")
+    import psutil
 
+    print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GB; "
+          f"1-min load average at start {os.getloadavg()[0]:.1f}")
+    if not args.only_real:
+        simulated(ctx, args, lbp)
+    if args.real or args.only_real:
+        real_sizes(ctx, args)
+
+
+def simulated(ctx, args, lbp: bool) -> None:
+    global SHAPE
     SHAPE = tuple(args.size)
     arrays, vois = simulate_patient(0)
     print(f"simulated patient: {SHAPE} voxels, spacing {SPACING} mm, "
           + ", ".join(f"{k} {int(v.sum())} vox" for k, v in vois.items()))
-    del arrays, vois  # not inherited by the two sides (their peak memory is measured)
+    del arrays, vois  # not inherited by the sides (their memory is measured)
     # Each side runs in a forked child, as `radscore run` on Linux forks its worker pool: a
     # spawned side would make multiprocessing spawn radscore's workers too, and every worker
     # would re-import PyRadiomics and load the numba kernels (~1 s each) before its first scan.
-    ctx = mp.get_context("fork")
+    sides = (("PyRadiomics serial", run_pyradiomics, (1,)),
+             (f"PyRadiomics --jobs {args.workers}", run_pyradiomics, (args.workers,)),
+             (f"radscore {args.workers} workers", run_radscore, (args.workers,)))
     out = {}
-    for target, extra in ((run_pyradiomics, ()), (run_radscore, (args.workers,))):
-        q = ctx.Queue()
-        proc = ctx.Process(target=target, args=(args.patients, lbp, *extra, q))
-        proc.start()
-        load = os.getloadavg()[0]
-        name, elapsed, cpu, peak, results, t_setup = q.get()
-        proc.join()
-        out[name] = (elapsed, peak, results, cpu)
-        print(f"{name:12s} {elapsed / args.patients:8.1f} s/patient   {cpu / args.patients:8.1f} CPU-s/patient   "
-              f"peak memory {peak:6.0f} MB   (library set-up {t_setup:.1f} s, once, not timed; "
-              f"1-min load average at start {load:.1f} on {os.cpu_count()} cores)")
-    (t_ref, _, ref, c_ref), (t_ours, _, ours, c_ours) = out["pyradiomics"], out["radscore"]
-    assert set(ref) == set(ours), "the two sides produced different feature sets"
-    worst, worst_key = 0.0, None
-    for key, r in ref.items():
-        o = ours[key]
-        if np.isnan(r) and np.isnan(o):
-            continue
-        d = abs(o - r) / max(1.0, abs(r)) if not (np.isnan(r) or np.isnan(o)) else np.inf
-        if d > worst:
-            worst, worst_key = d, key
-    per_voi = len(ref) // args.patients // 12
-    print(f"features: {len(ref) // args.patients} per patient ({per_voi} per VOI x 12 VOIs), "
-          f"{args.patients} patients, radscore on {args.workers} worker processes")
-    print(f"speed-up (PyRadiomics / radscore, s per patient): {t_ref / t_ours:.1f}x   "
-          f"(CPU seconds per patient: {c_ref / c_ours:.1f}x)")
-    print(f"max relative difference: {worst:.2e}" + (f" ({worst_key[1]})" if worst_key else ""))
-
+    for name, target, extra in sides:
+        runs = []
+        for _ in range(args.repeat):
+            load = os.getloadavg()[0]
+            (elapsed, cpu, results, t_setup), peak = _measured(ctx, target, (args.patients, lbp, *extra))
+            runs.append((elapsed / args.patients, cpu / args.patients, peak, load))
+        wall, cpu, peak = (float(np.median([r[i] for r in runs])) for i in range(3))
+        out[name] = (wall, cpu, results)
+        print(f"{name:22s} median {wall:6.1f} s/patient of {', '.join(f'{r[0]:.1f}' for r in runs)}   "
+              f"{cpu:6.1f} CPU-s/patient   peak memory (sum over processes) {peak:6.0f} MB   "
+              f"(set-up {t_setup:.1f} s once, not timed; load average at starts "
+              f"{', '.join(f'{r[3]:.1f}' for r in runs)})")
+    ours_name = sides[2][0]
+    ours = out[ours_name][2]
+    n = len(ours) and len(out[sides[0][0]][2])
+    for name, _, _ in sides[:2]:
+        wall, cpu, ref = out[name]
+        assert set(ref) <= set(ours), "radscore lacks features PyRadiomics computed"
+        worst, key = max_rel_diff(ref, ours)
+        print(f"{name} / {ours_name}: {wall / out[ours_name][0]:.1f}x wall (medians), "
+              f"{cpu / out[ours_name][1]:.1f}x CPU seconds; max relative difference {worst:.2e}"
+              + (f" ({key[1]})" if key else ""))
+    print(f"features: {n // args.patients} per patient ({n // args.patients // 12} per VOI x 12 VOIs), "
+          f"{args.patients} patients")
+    if args.no_files:
+        return
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
@@ -262,15 +594,12 @@ def main() -> None:
         for workers in (1, 2):
             runs = []
             for _ in range(args.repeat):
-                q = ctx.Queue()
-                proc = ctx.Process(target=run_one_patient_from_files, args=(lbp, workers, folder, q))
-                proc.start()
-                runs.append(q.get())
-                proc.join()
-            median[workers] = float(np.median([r[0] for r in runs]))
-            print(f"one patient from files (load, resample to 1 mm, fuse, VOIs, {runs[0][2]} features) on {workers} "
+                runs.append(_measured(ctx, run_one_patient_from_files, (lbp, workers, folder)))
+            median[workers] = float(np.median([r[0][0] for r in runs]))
+            print(f"one patient from files (load, resample to 1 mm, fuse, VOIs, {runs[0][0][2]} features) on {workers} "
                   f"worker{'s' if workers > 1 else ''}: median {median[workers]:.1f} s of "
-                  f"{', '.join(f'{r[0]:.1f}' for r in runs)} s ({', '.join(f'{r[1]:.1f}' for r in runs)} CPU-s)")
+                  f"{', '.join(f'{r[0][0]:.1f}' for r in runs)} s ({', '.join(f'{r[0][1]:.1f}' for r in runs)} CPU-s; "
+                  f"peak memory (sum) {', '.join(f'{r[1]:.0f}' for r in runs)} MB)")
         print(f"one patient, 2 workers vs 1: {median[1] / median[2]:.2f}x faster in wall time (medians)")
 
 

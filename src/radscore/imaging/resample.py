@@ -135,6 +135,16 @@ def resample_like(image: sitk.Image, reference: sitk.Image, interpolator: str | 
     """
     if transform is None and same_grid(image, reference):
         return image
+    code = interpolator_code(interpolator)
+    if transform is None and code in (sitk.sitkBSpline, sitk.sitkNearestNeighbor):
+        # Parallel grids: the same values as ITK's filter, one axis at a time (radscore.imaging.separable)
+        from radscore.imaging import separable
+
+        maps = separable.axis_maps(image, reference)
+        if maps is not None and code == sitk.sitkNearestNeighbor:
+            return separable.nearest_resample(image, reference, default_value, maps)
+        if maps is not None and image.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):
+            return separable.bspline_resample(image, reference, default_value, maps)
     f = sitk.ResampleImageFilter()
     f.SetReferenceImage(reference)
     f.SetInterpolator(interpolator_code(interpolator))
