@@ -190,10 +190,19 @@ def _get(q, proc):
                 raise RuntimeError(f"the measured process died (exit code {proc.exitcode})") from None
 
 
+def _oracle():
+    """The plain-PyRadiomics helpers, which live with the tests (PyRadiomics is a test dependency)."""
+    folder = str(Path(__file__).resolve().parents[1] / "tests" / "features")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    import pyrad_oracle
+
+    return pyrad_oracle
+
+
 def _pyrad_patient(p: int, images, vois, spec, image_types) -> dict:
     """One patient the PyRadiomics way: one ``execute`` per (image, VOI)."""
-    from radscore.features import pyrad
-
+    pyrad = _oracle()
     out = {}
     for image_name, image in images.items():
         ext = pyrad.make_extractor(spec.settings_for(image_name), image_types, None)
@@ -215,10 +224,7 @@ def run_pyradiomics(n_patients: int, lbp: bool, jobs: int, queue) -> None:
     """Plain PyRadiomics: serially (``jobs`` = 1), or one patient per process on ``jobs``
     processes (what a PyRadiomics user gets from its batch mode's ``--jobs``)."""
     t_setup = time.perf_counter()
-    # the plain-PyRadiomics oracle lives with the tests (PyRadiomics is a test dependency)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "features"))
-    import pyrad_oracle as pyrad
-
+    pyrad = _oracle()
     from radscore.features.settings import spec_from_settings
 
     settings = _settings(lbp)
@@ -366,9 +372,14 @@ def run_real_radscore(fields: dict, modalities: list[str], image_types: list[str
         ours = engine.shape_features({"tumor": tumor}, spacing)["tumor"]
         t_ours = time.perf_counter() - t1
         t1 = time.perf_counter()
-        m = sitk_.GetImageFromArray(tumor.astype(np.uint32))
-        m.CopyInformation(image)
-        obj = RadiomicsShape(image, m, label=1)
+        # on the tumour's bounding box, as PyRadiomics' extractor gives it to its shape class
+        # (on a whole-body grid its C code allocates 9 doubles per voxel and crashes)
+        box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(tumor))
+        m = sitk_.GetImageFromArray(tumor[box].astype(np.uint32))
+        m.SetSpacing(spacing)
+        blank = sitk_.GetImageFromArray(np.zeros(tumor[box].shape, np.float32))
+        blank.CopyInformation(m)  # PyRadiomics takes the spacing from the image
+        obj = RadiomicsShape(blank, m, label=1)
         obj.enableAllFeatures()
         ref = {f"original_shape_{k}": float(v) for k, v in obj.execute().items()}
         t_ref = time.perf_counter() - t1
@@ -382,12 +393,12 @@ def run_real_pyradiomics(fields: dict, modalities: list[str], image_types: list[
     image, nearest-neighbour mask), the four VOIs by radscore's make_vois (PyRadiomics has none),
     then one PyRadiomics ``execute`` per VOI."""
     from radscore.config import VoiSettings
-    from radscore.features import pyrad
     from radscore.features.settings import spec_from_settings
     from radscore.imaging.resample import grid_for_spacing
     from radscore.imaging.voi import body_mask, make_vois
     from radscore.io.scan import ScanRef, load_scan
 
+    pyrad = _oracle()
     settings = _real_settings(image_types)
     spec = spec_from_settings(settings)
     pyrad.install_lbp3d()
