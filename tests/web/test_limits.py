@@ -274,3 +274,22 @@ def test_errors_name_no_server_path(model, small_study, scan_files, tmp_root):
     error = r.json()["error"]
     assert str(tmp_root) not in error and "radscore-upload-" not in error, error
     assert str(model) not in error
+
+
+def test_client_leaving_mid_upload_leaves_nothing(model, tmp_root):
+    """A client that drops the connection mid-body: partial files deleted, disk budget returned."""
+    with _server(model, ServerSettings()) as (url, app):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(f"POST /api/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                      f"Content-Type: {CTYPE['Content-Type']}\r\n\r\n".encode())
+            chunk = _part("ct", "ct.nii") + b"\0" * MB
+            s.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            deadline = time.monotonic() + 10
+            while app.state.budget.used == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)  # until the server has the part on disk
+            assert app.state.budget.used > 0
+        deadline = time.monotonic() + 10
+        while (app.state.budget.used or list(tmp_root.iterdir())) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert app.state.budget.used == 0 and list(tmp_root.iterdir()) == []

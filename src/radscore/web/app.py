@@ -30,6 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from radscore.errors import ConfigError, ImageError, RadscoreError
 from radscore.io.scan import ScanRef
@@ -124,6 +125,7 @@ class Scorer:
         self.info = info
         self.settings = settings
         self._figures = threading.Lock()  # matplotlib's rc_context (used by figure_bytes) is global state
+        self.keep_lock = threading.Lock()  # the keep folder's quota is checked and filled as one step
 
     def score(self, scans: list[ScanRef]) -> dict:
         from radscore.features.runner import extract_prepared
@@ -248,6 +250,9 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None, *,
                     _release_memory()
             result["seconds"] = round(time.perf_counter() - t0, 2)
             return result
+        except ClientDisconnect:  # nobody to answer; the upload folder is already deleted
+            logger.info("client disconnected during an upload")
+            return JSONResponse({"error": "client disconnected."}, status_code=400)
         except LimitExceeded as exc:
             # the rest of the body is not read: the connection cannot carry another request
             headers = {"Connection": "close"} | ({"Retry-After": "30"} if exc.status == 503 else {})
@@ -276,7 +281,11 @@ def _score_form(scorer: Scorer, form: Received, work: Path, lease: Lease, roles:
     if given_fu:
         scans.append(_scan_ref(form, "fu_", roles, pid, "followup", lease, settings.max_upload_mb << 22, roi))
     result = scorer.score(scans)
-    result["kept"] = _keep(work, settings) if settings.keep_dir is not None else False
+    if settings.keep_dir is not None:
+        with scorer.keep_lock:
+            result["kept"] = _keep(work, settings)
+    else:
+        result["kept"] = False
     return result
 
 
