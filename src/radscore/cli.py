@@ -35,6 +35,10 @@ RUN_OUTPUTS = """outputs written into DIR:
   .radscore/        cache and stage records: a rerun reuses finished work"""
 
 
+TRUSTED_KEY_HELP = ("refuse the model unless it is signed by this Ed25519 public key (radscore sign); without it "
+                    "the model's hashes are checked, which detects corruption but not a deliberate edit")
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--scheduler", default=None, help="dask.distributed scheduler address, e.g. tcp://host:8786")
@@ -104,16 +108,42 @@ def build_parser() -> argparse.ArgumentParser:
                                       "dose_mbq); paths relative to it")
     p.add_argument("--json", action="store_true", help="one JSON object per patient on stdout")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default 1)")
+    p.add_argument("--trusted-key", metavar="PUBLIC.pem", help=TRUSTED_KEY_HELP)
 
     p = sub.add_parser("serve", help="start the decision-support page for a model (local web server)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="open http://HOST:PORT/ in a browser, upload CT, PET and mask (and optionally a "
                               "follow-up) and see the Radscore, risk group, training distribution and VOI overlays; "
-                              "uploads are deleted after each response unless 'keep' is ticked")
+                              "uploads are deleted after each response unless the server has a --keep-dir; a "
+                              "request over a size limit is refused with 413, one over the queue with 503")
     p.add_argument("model", help="model folder, e.g. DIR/models/comb")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--max-upload-mb", type=int, default=512, help="largest single upload (default 512 MB)")
+    p.add_argument("--max-upload-mb", type=int, default=512, help="largest single file (default 512 MB)")
+    p.add_argument("--max-request-mb", type=int, default=1024,
+                   help="largest request, all files together, counted as read (default 1024 MB)")
+    p.add_argument("--max-temp-mb", type=int, default=4096,
+                   help="temporary disk all requests together may use, extracted zips included (default 4096 MB)")
+    p.add_argument("--max-concurrent", type=int, default=2,
+                   help="requests uploading or being scored at once (default 2); up to 8 more wait")
+    p.add_argument("--keep-dir", default=None,
+                   help="keep every scored upload in this folder (default: keep nothing); clients cannot choose")
+    p.add_argument("--keep-max-mb", type=int, default=10240, help="quota of --keep-dir (default 10240 MB)")
+    p.add_argument("--trusted-key", metavar="PUBLIC.pem", help=TRUSTED_KEY_HELP)
+
+    p = sub.add_parser("keygen", help="make an Ed25519 key pair for signing models (private.pem, public.pem)",
+                       epilog="keep private.pem secret (written with mode 600); give public.pem to whoever runs "
+                              "predict or serve with --trusted-key. openssl makes the same files: openssl genpkey "
+                              "-algorithm ed25519 -out private.pem; openssl pkey -in private.pem -pubout -out "
+                              "public.pem")
+    p.add_argument("--out", required=True, help="folder to write the key pair into (existing keys are kept)")
+
+    p = sub.add_parser("sign", help="sign a model folder with an Ed25519 private key (writes signature.json)",
+                       epilog="the signature covers manifest.json, which holds every file's SHA-256, so with "
+                              "--trusted-key an edit of any file is refused; without a key the hashes only detect "
+                              "corruption")
+    p.add_argument("model", help="model folder, e.g. DIR/models/comb")
+    p.add_argument("--key", required=True, metavar="PRIVATE.pem", help="Ed25519 private key (radscore keygen)")
 
     p = sub.add_parser("suv", help="convert a PET DICOM series to an SUV image (prints the factor and tags used)")
     p.add_argument("dicom_dir", help="folder holding one PET DICOM series")
@@ -265,7 +295,26 @@ def cmd_validate(args) -> int:
 def cmd_serve(args) -> int:
     from radscore.web import ServerSettings, serve
 
-    serve(args.model, host=args.host, port=args.port, settings=ServerSettings(max_upload_mb=args.max_upload_mb))
+    settings = ServerSettings(max_upload_mb=args.max_upload_mb, max_request_mb=args.max_request_mb,
+                              max_temp_mb=args.max_temp_mb, max_concurrent=args.max_concurrent,
+                              keep_dir=Path(args.keep_dir) if args.keep_dir else None, keep_max_mb=args.keep_max_mb)
+    serve(args.model, host=args.host, port=args.port, settings=settings, trusted_key=args.trusted_key)
+    return EXIT_OK
+
+
+def cmd_keygen(args) -> int:
+    from radscore.modeling.signing import generate_keypair
+
+    private, public = generate_keypair(args.out)
+    print(f"wrote {private} (secret: signs models) and {public} (give to users: --trusted-key)")
+    return EXIT_OK
+
+
+def cmd_sign(args) -> int:
+    from radscore.modeling.signing import sign_model
+
+    path = sign_model(args.model, args.key)
+    print(f"signed: {path}")
     return EXIT_OK
 
 
@@ -299,7 +348,8 @@ def _predict_refs(args) -> list:
 def cmd_predict(args) -> int:
     from radscore.pipeline.predict import predict_scans
 
-    out = predict_scans(args.model, _predict_refs(args), workers=args.workers or 1)
+    refs = _predict_refs(args)
+    out = predict_scans(args.model, refs, workers=args.workers or 1, trusted_key=args.trusted_key)
     failed = 0
     for row in out.to_dict("records"):
         if row["error"]:
@@ -351,7 +401,7 @@ def cmd_extract(args) -> int:
 
 
 COMMANDS = {"init": cmd_init, "demo": cmd_demo, "simulate": cmd_simulate, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
-            "serve": cmd_serve, "suv": cmd_suv, "rtstruct": cmd_rtstruct,
+            "serve": cmd_serve, "keygen": cmd_keygen, "sign": cmd_sign, "suv": cmd_suv, "rtstruct": cmd_rtstruct,
             "segment": cmd_segment, "extract": cmd_extract}
 
 

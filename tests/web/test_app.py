@@ -27,10 +27,9 @@ def _post(client, files: dict[str, Path], follow: dict[str, Path] | None = None,
 
 
 @pytest.fixture(scope="module")
-def client(small_study, tmp_path_factory):
-    keep = tmp_path_factory.mktemp("kept")
-    app = create_app(small_study / "models" / "comb", ServerSettings(max_upload_mb=2, keep_dir=keep))
-    return TestClient(app), keep
+def client(small_study):
+    app = create_app(small_study / "models" / "comb", ServerSettings(max_upload_mb=2))
+    return TestClient(app), None
 
 
 def test_page_and_info(client, small_study):
@@ -51,7 +50,7 @@ def test_page_and_info(client, small_study):
 
 def test_prediction_equals_cli_and_uploads_are_deleted(client, small_study, capsys, tmp_path, monkeypatch, scan_files,
                                                        patient_with_followup):
-    c, keep = client
+    c, _ = client
     pid = patient_with_followup(small_study)
     files = scan_files(small_study, pid)
     follow = scan_files(small_study, pid, "followup")
@@ -60,7 +59,7 @@ def test_prediction_equals_cli_and_uploads_are_deleted(client, small_study, caps
     assert r.status_code == 200, r.text
     body = r.json()
     assert list(tmp_path.iterdir()) == []  # uploads deleted after the response
-    assert body["kept"] is None
+    assert body["kept"] is False  # no keep folder: nothing kept (tests/web/test_limits.py has the rest)
     assert main(["-q", "predict", str(small_study / "models" / "comb"), "--ct", str(files["ct"]), "--pet",
                  str(files["pet"]), "--mask", str(files["mask"]), "--json"]) == 0
     cli = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -72,19 +71,16 @@ def test_prediction_equals_cli_and_uploads_are_deleted(client, small_study, caps
     assert set(body["images"]) == {"distribution", "slices", "trajectory"} and len(body["images"]["slices"]) == 2
     assert all(u.startswith("data:image/png;base64,") for u in body["images"]["slices"])
     assert 0.0 <= base["percentile"] <= 1.0
-    r = _post(c, files, keep="true")
-    kept = Path(r.json()["kept"])
-    assert kept.parent == keep and (kept / "baseline" / "ct.nii.gz").is_file()
 
 
-@pytest.mark.parametrize("case, expect", [
-    ("text", "not a .nii.gz file"),
-    ("extension", "unsupported file type"),
-    ("missing", "missing baseline upload"),
-    ("big", "larger than the limit"),
-    ("partial_followup", "a follow-up needs PET, CT, tumour mask"),
+@pytest.mark.parametrize("case, status, expect", [
+    ("text", 400, "not a .nii.gz file"),
+    ("extension", 400, "unsupported file type"),
+    ("missing", 400, "missing baseline upload"),
+    ("big", 413, "larger than the limit of 2 MB per file"),
+    ("partial_followup", 400, "a follow-up needs PET, CT, tumour mask"),
 ])
-def test_bad_uploads_give_clear_errors(client, small_study, case, expect, scan_files):
+def test_bad_uploads_give_clear_errors(client, small_study, case, status, expect, scan_files):
     c, _ = client
     files = scan_files(small_study, "P0003")
     parts = {k: (p.name, p.read_bytes()) for k, p in files.items()}
@@ -99,7 +95,7 @@ def test_bad_uploads_give_clear_errors(client, small_study, case, expect, scan_f
     elif case == "partial_followup":
         parts["fu_ct"] = parts["ct"]
     r = c.post("/api/predict", files=parts)
-    assert r.status_code == 400
+    assert r.status_code == status
     assert expect in r.json()["error"]
 
 

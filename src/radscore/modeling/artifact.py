@@ -10,8 +10,11 @@ Layout (every file but the manifest is listed in it with its SHA-256)::
 
 Pickle/joblib would run arbitrary code on load and break across library versions, so it
 is never used. Loading verifies the manifest's own hash and every file's hash, so a
-tampered or truncated file is refused with :class:`~radscore.errors.ModelFileError`
-naming it; an artifact of a newer format version is refused rather than misread.
+damaged, truncated or partly copied file is refused with
+:class:`~radscore.errors.ModelFileError` naming it; an artifact of a newer format version
+is refused rather than misread. The hashes are a corruption check only: whoever edits a
+file can recompute them. Proof of origin is the optional signature
+(:mod:`radscore.modeling.signing`), checked when a trusted public key is given.
 """
 
 from __future__ import annotations
@@ -134,9 +137,13 @@ class LoadedModel:
     content_hash : str
         SHA-256 of the manifest (which holds every file's hash): the model's identity, for
         provenance records.
+    signed_by : str or None
+        SHA-256 fingerprint of the trusted public key the model was verified with; None
+        when it was loaded without one (its hashes then only show it is not corrupted).
     """
 
     content_hash: str = ""
+    signed_by: str | None = None
 
     def __init__(self, manifest: dict, booster, preprocessing: dict, distribution: dict, scan: ScanSettings):
         self.manifest = manifest
@@ -224,20 +231,37 @@ def _scan_settings(manifest: dict, path: Path) -> ScanSettings:
                              file=str(path), fix="re-train the model with this radscore version.") from None
 
 
-def load_model(folder: str | Path) -> LoadedModel:
+def load_model(folder: str | Path, *, trusted_key: str | Path | None = None) -> LoadedModel:
     """Read and verify an artifact folder written by :func:`save_model`.
+
+    Parameters
+    ----------
+    folder : path
+        The model folder.
+    trusted_key : path, optional
+        Ed25519 public key (PEM). When given, the model must carry a signature by this key
+        (:func:`radscore.modeling.signing.sign_model`) over its manifest, else it is refused:
+        this is what detects a deliberately edited model. Without it, only the hashes are
+        checked, which detect corruption but not an edit whose hashes were recomputed.
 
     Raises
     ------
     ModelFileError
-        Missing folder or file, hash mismatch (tampered or damaged file), unknown format or
-        a format version newer than this radscore reads.
+        Missing folder or file, hash mismatch (damaged file), unknown format, a format
+        version newer than this radscore reads, or (with ``trusted_key``) a missing or
+        invalid signature.
     """
     folder = Path(folder)
     mpath = folder / MANIFEST
     if not mpath.is_file():
         raise ModelFileError("no manifest.json: this is not a radscore model folder.", file=str(folder),
                              fix="pass the folder written by the training run (DIR/models/<name>).")
+    signed_by = None
+    if trusted_key is not None:
+        from radscore.modeling.signing import verify_model
+
+        # before anything in the manifest is believed: a forged manifest may hold anything
+        signed_by = verify_model(folder, trusted_key)
     manifest = _read_json(mpath)
     if manifest.get("format") != FORMAT:
         raise ModelFileError(f"unknown artifact format {manifest.get('format')!r}.", file=str(mpath))
@@ -247,16 +271,16 @@ def load_model(folder: str | Path) -> LoadedModel:
                              f"({FORMAT_VERSION}).", file=str(mpath), fix="upgrade radscore.")
     claimed = manifest.pop("manifest_sha256", None)
     if claimed != sha256_bytes(_dumps(manifest)):
-        raise ModelFileError("content hash mismatch: the manifest was changed after saving.", file=str(mpath),
-                             fix="use an untouched copy of the model.")
+        raise ModelFileError("content hash mismatch: the manifest is damaged or was edited after saving.",
+                             file=str(mpath), fix="use an intact copy of the model.")
     for fname, digest in manifest["files"].items():
         path = folder / fname
         if not path.is_file():
             raise ModelFileError("file listed in manifest.json is missing.", file=str(path),
                                  fix="copy the whole model folder.")
         if sha256_file(path) != digest:
-            raise ModelFileError("content hash mismatch: the file was changed after saving.", file=str(path),
-                                 fix="use an untouched copy of the model.")
+            raise ModelFileError("content hash mismatch: the file is damaged or was edited after saving.",
+                                 file=str(path), fix="use an intact copy of the model.")
     import xgboost
 
     saved = manifest["versions"].get("xgboost", "?")
@@ -270,4 +294,8 @@ def load_model(folder: str | Path) -> LoadedModel:
     loaded = LoadedModel(manifest, booster, _read_json(folder / "preprocessing.json"),
                          _read_json(folder / "feature_distribution.json"), _scan_settings(manifest, mpath))
     loaded.content_hash = claimed
+    loaded.signed_by = signed_by
+    if signed_by is None:
+        logger.debug("model %s loaded without a trusted key: its hashes show it is not corrupted, not who made it",
+                     loaded.name)
     return loaded

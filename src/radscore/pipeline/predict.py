@@ -42,7 +42,8 @@ def score_extraction(model: LoadedModel, extraction: Extraction) -> pd.DataFrame
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def predict_scans(model: LoadedModel | str | Path, scans: list[ScanRef], *, workers: int | None = 1) -> pd.DataFrame:
+def predict_scans(model: LoadedModel | str | Path, scans: list[ScanRef], *, workers: int | None = 1,
+                  trusted_key: str | Path | None = None) -> pd.DataFrame:
     """Radscore, probability, group and warnings for each scan (see :func:`score_extraction`).
 
     Parameters
@@ -52,7 +53,12 @@ def predict_scans(model: LoadedModel | str | Path, scans: list[ScanRef], *, work
     scans : list of ScanRef
     workers : int, optional
         Local processes for the extraction.
+    trusted_key : path, optional
+        Ed25519 public key the model folder's signature must verify with (see
+        :func:`radscore.modeling.artifact.load_model`); only for a model given as a folder.
     """
     if not isinstance(model, LoadedModel):
-        model = load_model(model)
+        model = load_model(model, trusted_key=trusted_key)
+    elif trusted_key is not None:
+        raise TypeError("trusted_key applies to a model folder; verify a LoadedModel when loading it")
     return score_extraction(model, extract_scans(scans, model.scan, workers=workers, desc="scoring"))

@@ -4,14 +4,18 @@ Each upload becomes a :class:`~radscore.io.scan.ScanRef`, is prepared once per r
 the one scan loader (:func:`radscore.imaging.preprocess.prepare_scan`, with the model's
 stored settings) and extracted by the one runner; the Radscore comes from
 :func:`radscore.pipeline.predict.score_extraction`, as in ``radscore predict``, so the page
-and the command line give the same number. The model is loaded once per process. Uploads
-are written to a temporary folder that is deleted before the response is sent, unless
-the user ticks "keep" (then the folder's path is returned).
+and the command line give the same number. The model is loaded once per process.
+
+Uploads are streamed into a temporary folder under hard limits (:mod:`radscore.web.form`,
+:mod:`radscore.web.limits`) and the folder is deleted before the response is sent. They
+are kept only when the server was started with a keep folder (``--keep-dir``): an
+operator's decision, never a client's. No response names a server path.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -22,12 +26,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
-from radscore.errors import ImageError, RadscoreError
+from radscore.errors import ConfigError, ImageError, RadscoreError
 from radscore.io.scan import ScanRef
+from radscore.web.form import Received, receive_form
+from radscore.web.limits import Admission, DiskBudget, Lease, LimitExceeded
+from radscore.web.uploads import finish_upload
 
 logger = logging.getLogger(__name__)
 
@@ -42,26 +51,47 @@ class ServerSettings:
     Attributes
     ----------
     max_upload_mb : int
-        Largest single upload (a zip's extracted size may be 4x this).
+        Largest single file of a request (a zip's extracted size may be 4x this).
+    max_request_mb : int
+        Largest request body (all files of one request), counted as it is read: a chunked
+        request is stopped at this many bytes like one that declares its length.
+    max_temp_mb : int
+        Temporary disk all requests together may use (uploads and extracted zips); a
+        request that would pass it is refused with 413.
     max_concurrent : int
-        Predictions computed at the same time; further ones wait (bounds memory).
-    keep_dir : Path
-        Where uploads are kept when the user ticks "keep".
+        Requests uploading or being scored at the same time (bounds disk and memory).
+    max_waiting : int
+        Requests queued for a slot; beyond this a request is refused with 503.
+    keep_dir : Path or None
+        Folder where every upload is kept after scoring; None (default): nothing is kept.
+    keep_max_mb : int
+        Quota of ``keep_dir``: an upload that would pass it is deleted like any other.
     """
 
     max_upload_mb: int = 512
+    max_request_mb: int = 1024
+    max_temp_mb: int = 4096
     max_concurrent: int = 2
-    keep_dir: Path = Path(tempfile.gettempdir()) / "radscore-kept-uploads"
+    max_waiting: int = 8
+    keep_dir: Path | None = None
+    keep_max_mb: int = 10240
+
+    def __post_init__(self) -> None:
+        for name in ("max_upload_mb", "max_request_mb", "max_temp_mb", "max_concurrent", "keep_max_mb"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"server setting {name} must be at least 1, got {getattr(self, name)}.")
+        if self.max_waiting < 0:
+            raise ConfigError(f"server setting max_waiting must be >= 0, got {self.max_waiting}.")
 
 
 class ModelInfo:
     """The loaded model plus the training Radscores it is compared with."""
 
-    def __init__(self, model_dir: Path):
+    def __init__(self, model_dir: Path, trusted_key: str | Path | None = None):
         from radscore.modeling.artifact import load_model
 
         self.dir = model_dir
-        self.model = load_model(model_dir)
+        self.model = load_model(model_dir, trusted_key=trusted_key)
         self.training = self._training_scores()
 
     def _training_scores(self) -> np.ndarray:
@@ -89,33 +119,37 @@ def _percentile(training: np.ndarray, value: float) -> float | None:
 
 
 class Scorer:
-    """Scores uploads; shared by the app's request handlers."""
+    """Scores uploads; shared by the app's request handlers (admission bounds how many at once)."""
 
     def __init__(self, info: ModelInfo, settings: ServerSettings):
         self.info = info
         self.settings = settings
-        self._slots = threading.BoundedSemaphore(settings.max_concurrent)
         self._figures = threading.Lock()  # matplotlib's rc_context (used by figure_bytes) is global state
+        self.keep_lock = threading.Lock()  # the keep folder's quota is checked and filled as one step
 
     def score(self, scans: list[ScanRef]) -> dict:
         from radscore.features.runner import extract_prepared
         from radscore.imaging.preprocess import prepare_scan
         from radscore.pipeline.predict import score_extraction
-        from radscore.web.views import data_uri, distribution_figure, overlay_figure, trajectory_figure
+        from radscore.web.views import (
+            data_uri,
+            distribution_figure,
+            overlay_figure,
+            trajectory_figure,
+        )
 
         info = self.info
-        with self._slots:
-            prepared = []
-            for ref in scans:
-                try:
-                    prepared.append(prepare_scan(ref, info.model.scan))
-                except RadscoreError as exc:
-                    raise _PageError(f"{ref.timepoint}: {exc.message}") from None
-            extraction = extract_prepared(prepared, info.model.scan.features, workers=1, desc="scoring")
-            rows = score_extraction(info.model, extraction).to_dict("records")
-            errors = [f"{r['timepoint']}: {r['error']}" for r in rows if r["error"]]
-            if errors:
-                raise _PageError(" ".join(errors))
+        prepared = []
+        for ref in scans:
+            try:
+                prepared.append(prepare_scan(ref, info.model.scan))
+            except RadscoreError as exc:
+                raise _PageError(f"{ref.timepoint}: {exc.message}") from None
+        extraction = extract_prepared(prepared, info.model.scan.features, workers=1, desc="scoring")
+        rows = score_extraction(info.model, extraction).to_dict("records")
+        errors = [f"{r['timepoint']}: {r['error']}" for r in rows if r["error"]]
+        if errors:
+            raise _PageError(" ".join(errors))
         out = {"model": info.summary(), "scans": []}
         for row, prep in zip(rows, prepared):
             row.pop("features")
@@ -147,34 +181,39 @@ class _PageError(Exception):
         self.status = status
 
 
-def create_app(model_dir: str | Path, settings: ServerSettings | None = None) -> FastAPI:
+def create_app(model_dir: str | Path, settings: ServerSettings | None = None, *,
+               trusted_key: str | Path | None = None) -> FastAPI:
     """The FastAPI app serving the page for the model in ``model_dir``.
 
     Routes: ``GET /`` (the page), ``GET /static/*``, ``GET /api/health``,
     ``GET /api/model`` (name, cutoff, features, training size), ``POST /api/predict``
     (multipart: ``ct``, ``pet``, ``mask`` and optionally ``fu_ct``, ``fu_pet``,
-    ``fu_mask``, ``patient_id``, ``mask_roi`` (an RTSTRUCT/SEG mask's ROI), ``keep``).
+    ``fu_mask``, ``patient_id``, ``mask_roi`` (an RTSTRUCT/SEG mask's ROI)). Answers of
+    ``/api/predict``: 200, 400 (bad upload), 413 (a size or disk limit passed), 503 (busy).
+
+    Parameters
+    ----------
+    trusted_key : path, optional
+        Ed25519 public key (PEM) the model's signature must verify with.
 
     Raises
     ------
     ModelFileError
-        The model folder is missing or damaged (checked at start-up, not per request).
+        The model folder is missing, damaged, or (with ``trusted_key``) unsigned or not
+        signed by that key (checked at start-up, not per request).
     """
     settings = settings or ServerSettings()
-    info = ModelInfo(Path(model_dir))
+    info = ModelInfo(Path(model_dir), trusted_key=trusted_key)
     scorer = Scorer(info, settings)
-    max_bytes = settings.max_upload_mb << 20
+    budget = DiskBudget(settings.max_temp_mb << 20)
+    admission = Admission(settings.max_concurrent, settings.max_waiting)
+    max_request, max_file = settings.max_request_mb << 20, settings.max_upload_mb << 20
     app = FastAPI(title="radscore decision support", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.scorer = scorer
+    app.state.budget = budget
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    @app.middleware("http")
-    async def _limit_size(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > 6 * max_bytes + (1 << 20):
-            return JSONResponse({"error": f"request larger than the limit ({6 * settings.max_upload_mb} MB)."},
-                                status_code=413)
-        return await call_next(request)
+    roles = (*info.model.scan.modalities, "mask")  # the images the model was trained on
+    file_fields = {**{r: ("baseline", r) for r in roles}, **{f"fu_{r}": ("followup", r) for r in roles}}
 
     # Light routes are coroutines: they answer on the event loop, not queued behind predictions in the threadpool.
     @app.get("/")
@@ -190,49 +229,113 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None) ->
         return info.summary()
 
     @app.post("/api/predict")
-    def predict(ct: UploadFile | None = File(None), pet: UploadFile | None = File(None),
-                mask: UploadFile | None = File(None), fu_ct: UploadFile | None = File(None),
-                fu_pet: UploadFile | None = File(None), fu_mask: UploadFile | None = File(None),
-                patient_id: str = Form("patient"), mask_roi: str = Form(""), keep: bool = Form(False)):
+    async def predict(request: Request):
         t0 = time.perf_counter()
-        work = Path(tempfile.mkdtemp(prefix="radscore-upload-"))
-        kept = None
+        length = request.headers.get("content-length", "")
+        work = None
         try:
-            roles = (*info.model.scan.modalities, "mask")  # the images the model was trained on
-            needed = ", ".join(r.upper() if r != "mask" else "tumour mask" for r in roles)
-            base = {r: f for r, f in {"ct": ct, "pet": pet, "mask": mask}.items() if r in roles}
-            follow = {r: f for r, f in {"ct": fu_ct, "pet": fu_pet, "mask": fu_mask}.items() if r in roles}
-            missing = [r.upper() if r != "mask" else "mask" for r, f in base.items() if not _given(f)]
-            if missing:
-                raise _PageError(f"missing baseline upload(s): {', '.join(missing)}. The model needs: {needed}.")
-            given_fu = [r for r, f in follow.items() if _given(f)]
-            if given_fu and len(given_fu) != len(roles):
-                raise _PageError(f"a follow-up needs {needed}; only {', '.join(given_fu)} given.")
-            pid = (patient_id or "patient").strip()[:64] or "patient"
-            roi = mask_roi.strip()[:128] or None  # the ROI/segment name when the mask is an RTSTRUCT or SEG
-            scans = [_save_scan(base, work / "baseline", pid, "baseline", max_bytes, roi)]
-            if given_fu:
-                scans.append(_save_scan(follow, work / "followup", pid, "followup", max_bytes, roi))
-            result = scorer.score(scans)
-            if keep:
-                settings.keep_dir.mkdir(parents=True, exist_ok=True)
-                kept = settings.keep_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-                shutil.copytree(work, kept)
-            result["kept"] = str(kept) if kept else None
+            if length.isdigit() and int(length) > max_request:  # refused before waiting for a slot
+                raise LimitExceeded(f"the request is larger than the limit of {settings.max_request_mb} MB.")
+            async with admission.slot():
+                work = Path(tempfile.mkdtemp(prefix="radscore-upload-"))
+                lease = budget.lease()
+                try:
+                    form = await receive_form(request.stream(), request.headers.get("content-type", ""), work,
+                                              lease, max_request=max_request, max_file=max_file,
+                                              file_fields=file_fields)
+                    result = await run_in_threadpool(_score_form, scorer, form, work, lease, roles)
+                finally:
+                    await run_in_threadpool(shutil.rmtree, work, True)
+                    lease.close()
+                    _release_memory()
             result["seconds"] = round(time.perf_counter() - t0, 2)
             return result
+        except ClientDisconnect:  # nobody to answer; the upload folder is already deleted
+            logger.info("client disconnected during an upload")
+            return JSONResponse({"error": "client disconnected."}, status_code=400)
+        except LimitExceeded as exc:
+            # the rest of the body is not read: the connection cannot carry another request
+            headers = {"Connection": "close"} | ({"Retry-After": "30"} if exc.status == 503 else {})
+            return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
         except RadscoreError as exc:
-            return JSONResponse({"error": exc.message}, status_code=400)
+            return JSONResponse({"error": _public(exc.message, work, settings, info)}, status_code=400)
         except _PageError as exc:
-            return JSONResponse({"error": exc.message}, status_code=exc.status)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-            for f in (ct, pet, mask, fu_ct, fu_pet, fu_mask):
-                if f is not None:
-                    f.file.close()
-            _release_memory()
+            return JSONResponse({"error": _public(exc.message, work, settings, info)}, status_code=exc.status)
 
     return app
+
+
+def _score_form(scorer: Scorer, form: Received, work: Path, lease: Lease, roles: tuple[str, ...]) -> dict:
+    """Check the received files, score them and keep them if the server keeps uploads (in a worker thread)."""
+    settings = scorer.settings
+    needed = ", ".join(r.upper() if r != "mask" else "tumour mask" for r in roles)
+    missing = [r.upper() if r != "mask" else "mask" for r in roles if r not in form.files]
+    if missing:
+        raise _PageError(f"missing baseline upload(s): {', '.join(missing)}. The model needs: {needed}.")
+    given_fu = [r for r in roles if f"fu_{r}" in form.files]
+    if given_fu and len(given_fu) != len(roles):
+        raise _PageError(f"a follow-up needs {needed}; only {', '.join(given_fu)} given.")
+    pid = (form.fields.get("patient_id") or "patient").strip()[:64] or "patient"
+    roi = (form.fields.get("mask_roi") or "").strip()[:128] or None  # the ROI/segment name of an RTSTRUCT or SEG
+    scans = [_scan_ref(form, "", roles, pid, "baseline", lease, settings.max_upload_mb << 22, roi)]
+    if given_fu:
+        scans.append(_scan_ref(form, "fu_", roles, pid, "followup", lease, settings.max_upload_mb << 22, roi))
+    result = scorer.score(scans)
+    if settings.keep_dir is not None:
+        with scorer.keep_lock:
+            result["kept"] = _keep(work, settings)
+    else:
+        result["kept"] = False
+    return result
+
+
+def _scan_ref(form: Received, prefix: str, roles: tuple[str, ...], patient: str, timepoint: str, lease: Lease,
+              max_zip: int, mask_roi: str | None) -> ScanRef:
+    """Type-check (and unzip) one scan's received files; the :class:`ScanRef` the scan loader reads."""
+    paths = {}
+    for role in roles:
+        path, filename = form.files[prefix + role]
+        try:
+            paths[role] = str(finish_upload(path, filename, role, lease, max_zip_bytes=max_zip))
+        except ImageError as exc:
+            exc.problem = f"{timepoint} {role.upper() if role != 'mask' else 'mask'}: {exc.problem}"
+            exc.file = filename
+            raise
+    return ScanRef(patient, timepoint=timepoint, mask_roi=mask_roi, **paths)
+
+
+def _keep(work: Path, settings: ServerSettings) -> bool:
+    """Copy a scored upload into the server's keep folder, within its quota; whether it was kept."""
+    keep = settings.keep_dir
+    keep.mkdir(parents=True, exist_ok=True)
+    size = _folder_bytes(work)
+    if _folder_bytes(keep) + size > settings.keep_max_mb << 20:
+        logger.warning("keep folder %s is over its quota of %d MB: this upload was not kept", keep,
+                       settings.keep_max_mb)
+        return False
+    shutil.copytree(work, keep / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}")
+    return True
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def _public(message: str, work: Path | None, settings: ServerSettings, info: ModelInfo) -> str:
+    """``message`` without server paths: the upload folder becomes the file's place in the upload.
+
+    Loader errors name the file they read, which here is a path in the server's temporary
+    folder; a client needs which of its uploads, not where the server put it.
+    """
+    roots = [(work, "upload")] if work is not None else []
+    roots += [(Path(tempfile.gettempdir()), "temp"), (info.dir.resolve(), "model"), (info.dir, "model")]
+    if settings.keep_dir is not None:
+        roots.append((settings.keep_dir, "keep"))
+    for root, label in roots:
+        for form in {str(root), str(root.resolve())}:
+            message = re.sub(re.escape(form) + r"(?:[/\\]([^\s'\",:]*))?",
+                             lambda m, label=label: f"<{label}>/{m.group(1)}" if m.group(1) else f"<{label}>", message)
+    return message
 
 
 def _release_memory() -> None:
@@ -250,32 +353,15 @@ def _release_memory() -> None:
         pass
 
 
-def _given(f: UploadFile | None) -> bool:
-    return f is not None and bool(f.filename)
-
-
-def _save_scan(files: dict, folder: Path, patient: str, timepoint: str, max_bytes: int,
-               mask_roi: str | None = None) -> ScanRef:
-    """Save one scan's uploads; the :class:`ScanRef` the scan loader reads."""
-    from radscore.web.uploads import save_upload
-
-    paths = {}
-    for role, f in files.items():
-        try:
-            paths[role] = str(save_upload(f.file, f.filename, folder, role, max_bytes))
-        except ImageError as exc:
-            exc.problem = f"{timepoint} {role.upper() if role != 'mask' else 'mask'}: {exc.problem}"
-            exc.file = f.filename
-            raise
-    return ScanRef(patient, timepoint=timepoint, mask_roi=mask_roi, **paths)
-
-
 def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, *,
-          settings: ServerSettings | None = None) -> None:
-    """Run the page with uvicorn until interrupted (bound to loopback unless ``host`` says otherwise)."""
+          settings: ServerSettings | None = None, trusted_key: str | Path | None = None) -> None:
+    """Run the page with uvicorn until interrupted (bound to loopback unless ``host`` says otherwise).
+
+    ``trusted_key``: refuse to start unless the model is signed by this Ed25519 public key.
+    """
     import uvicorn
 
-    app = create_app(model_dir, settings)
+    app = create_app(model_dir, settings, trusted_key=trusted_key)
     if host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("serving on %s: the page is reachable from other machines; it has no authentication", host)
     logger.info("radscore page for model %s at http://%s:%d/", app.state.scorer.info.model.name, host, port)

@@ -72,7 +72,8 @@
     $("volumes").textContent = res.scans.map((s) => `${s.timepoint} VOI volumes (mL): ` +
       Object.entries(s.voi_volumes_ml).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(", ")).join(" · ") +
       ` · computed in ${res.seconds} s`;
-    $("kept").textContent = res.kept ? `Uploads kept in ${res.kept}` : "Uploads were deleted after scoring.";
+    $("kept").textContent = res.kept ? "The server keeps uploads: a copy was stored by the server's operator."
+      : "Uploads were deleted after scoring.";
     $("result").hidden = false;
   }
 
@@ -86,7 +87,6 @@
       if (f) data.append(id, f, f.name);
     }
     data.append("patient_id", $("patient_id").value);
-    data.append("keep", $("keep").checked ? "true" : "false");
     $("submit").disabled = true;
     $("busy").hidden = false;
     try {
