@@ -127,13 +127,55 @@ def test_body_mask_keeps_lung_that_reaches_the_edge_of_a_crop():
     assert not body[:, 48:, :].any()
 
 
-def test_label_medians_equal_scipys():
+def _reference_body_mask(ct, threshold_hu=-500.0, air_hu=-950.0):
+    """body_mask's definition written with SciPy's plain functions (median per region,
+    binary_fill_holes per slice): the oracle for radscore's counting and labelling shortcuts."""
     from scipy import ndimage
 
-    from radscore.imaging.voi import _label_medians
+    low = ct <= threshold_hu
+    labels, n = ndimage.label(low)
+    edge = np.zeros(low.shape, bool)
+    edge[[0, -1]] = edge[:, [0, -1]] = edge[:, :, [0, -1]] = True
+    touching = np.unique(labels[edge & low])
+    touching = touching[touching > 0]
+    outside = np.zeros(low.shape, bool)
+    if touching.size:
+        air = touching[np.asarray(ndimage.median(ct, labels, touching)) < air_hu]
+        outside = np.isin(labels, air)
+    parts, n_parts = ndimage.label(~outside)
+    if n_parts == 0:
+        return np.zeros(low.shape, bool)
+    sizes = np.bincount(parts.ravel())
+    sizes[0] = 0
+    body = parts == np.argmax(sizes)
+    return np.array([ndimage.binary_fill_holes(sl) for sl in body])
 
-    rng = np.random.default_rng(4)
-    ct = ndimage.gaussian_filter(rng.normal(-450, 300, (30, 40, 40)), 0.6).astype(np.float32)
-    labels, n = ndimage.label(ct <= -500)
-    index = np.arange(1, n + 1)[::3]  # a subset, odd and even sizes among them
-    np.testing.assert_array_equal(_label_medians(ct, labels, index), ndimage.median(ct, labels, index))
+
+@pytest.mark.parametrize("seed", range(12))
+def test_body_mask_equals_its_definition(seed):
+    """Regions whose median sits exactly at the air threshold (ties of the two middle values),
+    holes in slices, tables and lungs: the same mask as the plain SciPy definition."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(n) for n in rng.integers(6, 40, 3))
+    ct = ndimage.gaussian_filter(rng.normal(0, 1, shape), rng.uniform(0.5, 3))
+    ct = (ct - ct.mean()) / (ct.std() + 1e-9) * 600 - 500
+    if seed % 2:
+        ct = np.round(ct / 50) * 50  # many values at -950 and -500: ties decide
+    ct = ct.astype(np.float32 if seed % 3 else np.float64)
+    np.testing.assert_array_equal(body_mask(ct), _reference_body_mask(ct))
+
+
+@pytest.mark.parametrize("other", [-900.0, -902.0, -898.0])
+def test_body_mask_air_median_tie(other):
+    """Outside air whose two middle values straddle air_hu (-950): their mean decides."""
+    ct = np.full((6, 12, 12), -1000.0, np.float32)
+    ct[:, 1::2, :] = other  # half the air voxels at -1000, half at `other`
+    ct[1:5, 4:8, 4:8] = 40.0  # the patient, in the middle
+    air = ct < -500
+    assert np.sum(ct[air] == -1000) == np.sum(ct[air] == other)  # an even count split in two
+    body = body_mask(ct)
+    np.testing.assert_array_equal(body, _reference_body_mask(ct))
+    # mean of -1000 and `other` below -950: the region is outside air, the body is the patient
+    assert body.sum() == (np.sum(ct > -500) if (-1000 + other) / 2 < -950 else ct.size)

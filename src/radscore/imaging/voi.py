@@ -69,8 +69,8 @@ def body_mask(ct_hu: np.ndarray, threshold_hu: float = -500.0, air_hu: float = -
         touching = np.unique(labels[edge & low])
         touching = touching[touching > 0]
         if touching.size:
-            air = touching[_label_medians(ct_hu, labels, touching) < air_hu]
-            outside = np.isin(labels, air)
+            air = touching[_medians_below(ct_hu, labels, touching, air_hu)]
+            outside = _in_labels(labels, air)
     # The largest remaining component: drops the table and other objects beside the patient.
     parts, n_parts = ndimage.label(~outside)
     if n_parts == 0:
@@ -78,26 +78,53 @@ def body_mask(ct_hu: np.ndarray, threshold_hu: float = -500.0, air_hu: float = -
     sizes = np.bincount(parts.ravel())
     sizes[0] = 0
     body = parts == int(np.argmax(sizes))
-    for z in range(body.shape[0]):
-        if body[z].any():
-            body[z] = ndimage.binary_fill_holes(body[z])
-    return body
+    return _fill_holes_per_slice(body)
 
 
-def _label_medians(values: np.ndarray, labels: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """``scipy.ndimage.median(values, labels, index)``, the same numbers ~7x faster.
+def _in_labels(labels: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """``np.isin(labels, wanted)`` by a lookup table over the label numbers (one gather, no sort)."""
+    table = np.zeros(int(labels.max()) + 1, dtype=bool)
+    table[wanted] = True
+    return table[labels]
 
-    ndimage sorts every voxel of the volume; here only the voxels of the wanted labels are
-    grouped (a stable sort of their labels) and each group's median taken by ``np.median``
-    (mean of the two middle values for an even count, as ndimage). On a 120 x 160 x 160 CT
-    this was 2.7 s of a scan's 8 s preparation.
+
+def _medians_below(values: np.ndarray, labels: np.ndarray, index: np.ndarray, threshold: float) -> np.ndarray:
+    """Whether each labelled region's median is below ``threshold``: ``ndimage.median(...) < threshold``.
+
+    Decided from counts instead of sorting the regions' voxels (a whole-body CT has tens of
+    millions): with ``k`` of a region's ``n`` values below the threshold, the median (the
+    middle value, or the mean of the two middle values for even ``n``) is below it when
+    ``k > n / 2``, not when ``k < n / 2``; only for ``k == n / 2`` are the two middle values,
+    the largest value below and the smallest at or above, averaged as ``np.median`` does.
     """
-    sel = np.isin(labels, index)
-    labs, vals = labels[sel], values[sel]
-    order = np.argsort(labs, kind="stable")
-    labs, vals = labs[order], vals[order]
-    starts, ends = np.searchsorted(labs, index, side="left"), np.searchsorted(labs, index, side="right")
-    return np.array([np.median(vals[a:b]) for a, b in zip(starts, ends)])
+    below = values < threshold
+    n = np.bincount(labels.ravel(), minlength=int(index.max()) + 1)[index]
+    k = np.bincount(labels[below], minlength=int(index.max()) + 1)[index]
+    out = 2 * k > n
+    tie = np.flatnonzero(2 * k == n)
+    if tie.size:
+        lo = ndimage.maximum(np.where(below, values, -np.inf), labels, index[tie])
+        hi = ndimage.minimum(np.where(below, np.inf, values), labels, index[tie])
+        pairs = np.array([lo, hi], dtype=values.dtype).T
+        out[tie] = np.mean(pairs, axis=1) < threshold
+    return out
+
+
+def _fill_holes_per_slice(body: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_fill_holes`` of every axial slice, in one labelling of the volume.
+
+    A hole is background not connected (4-connectivity in the slice, fill_holes' default)
+    to the slice's edge; labelling the background with an in-plane-only structure finds
+    every slice's components at once.
+    """
+    in_plane = np.zeros((3, 3, 3), dtype=bool)
+    in_plane[1] = ndimage.generate_binary_structure(2, 1)
+    background, _ = ndimage.label(~body, structure=in_plane)
+    edge = np.zeros(int(background.max()) + 1, dtype=bool)
+    for side in (background[:, 0, :], background[:, -1, :], background[:, :, 0], background[:, :, -1]):
+        edge[side] = True
+    edge[0] = True  # label 0 is the body itself
+    return ~edge[background] | body
 
 
 def _surface_gap(spacing_zyx: tuple[float, float, float]) -> float:
