@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 import SimpleITK as sitk
+from numba import njit
 
 _POLE = float(np.sqrt(3.0) - 2.0)  # the cubic B-spline's prefilter pole
 _TOLERANCE = 1e-10  # ITK's BSplineDecompositionImageFilter default: where the causal sum is cut
@@ -54,36 +55,60 @@ def _mirror(idx: np.ndarray, n: int) -> np.ndarray:
 
 
 def _prefilter_axis(a: np.ndarray, axis: int) -> None:
-    """In place: cubic B-spline coefficients along ``axis`` (ITK's DataToCoefficients1D)."""
-    a = np.moveaxis(a, axis, 0)
-    n = a.shape[0]
+    """In place: cubic B-spline coefficients along ``axis`` (ITK's DataToCoefficients1D).
+
+    ``a`` is C-contiguous; it is viewed as (outer, n, inner) with the filtered axis in the
+    middle, so the recursions run over contiguous memory on every axis (a numpy loop over
+    the x axis steps through strided views, 2.6 s per pass on a chest CT).
+    """
+    shape = a.shape
+    n = shape[axis]
     if n == 1:
         return
-    z = _POLE
-    a *= (1.0 - z) * (1.0 - 1.0 / z)
-    horizon = int(np.ceil(np.log(_TOLERANCE) / np.log(abs(z))))
-    zn = z
-    if horizon < n:  # ITK's accelerated loop
-        s = a[0].copy()
-        for k in range(1, horizon):
-            s += zn * a[k]
-            zn *= z
-        a[0] = s
-    else:  # ITK's full loop (mirror boundary, exact)
-        iz = 1.0 / z
-        z2n = z ** (n - 1)
-        s = a[0] + z2n * a[n - 1]
-        z2n *= z2n * iz
-        for k in range(1, n - 1):
-            s += (zn + z2n) * a[k]
-            zn *= z
-            z2n *= iz
-        a[0] = s / (1.0 - zn * zn)
-    for k in range(1, n):
-        a[k] += z * a[k - 1]
-    a[n - 1] = (z / (z * z - 1.0)) * (z * a[n - 2] + a[n - 1])
-    for k in range(n - 2, -1, -1):
-        a[k] = z * (a[k + 1] - a[k])
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    horizon = int(np.ceil(np.log(_TOLERANCE) / np.log(abs(_POLE))))
+    _prefilter_lines(a.reshape(outer, n, inner), _POLE, (1.0 - _POLE) * (1.0 - 1.0 / _POLE), horizon)
+
+
+@njit(cache=True, nogil=True)
+def _prefilter_lines(a: np.ndarray, z: float, gain: float, horizon: int) -> None:
+    """ITK's causal/anticausal cubic recursion along axis 1 of ``a`` (outer, n, inner), in place.
+
+    Every element sees ITK's operations in ITK's order (no reassociation: numba does not
+    contract to fused multiply-adds without fastmath).
+    """
+    n_out, n, n_in = a.shape
+    for o in range(n_out):
+        for k in range(n):
+            for i in range(n_in):
+                a[o, k, i] *= gain
+        for i in range(n_in):
+            zn = z
+            if horizon < n:  # ITK's accelerated loop
+                s = a[o, 0, i]
+                for k in range(1, horizon):
+                    s += zn * a[o, k, i]
+                    zn *= z
+                a[o, 0, i] = s
+            else:  # ITK's full loop (mirror boundary, exact)
+                iz = 1.0 / z
+                z2n = z ** (n - 1)
+                s = a[o, 0, i] + z2n * a[o, n - 1, i]
+                z2n *= z2n * iz
+                for k in range(1, n - 1):
+                    s += (zn + z2n) * a[o, k, i]
+                    zn *= z
+                    z2n *= iz
+                a[o, 0, i] = s / (1.0 - zn * zn)
+        for k in range(1, n):
+            for i in range(n_in):
+                a[o, k, i] += z * a[o, k - 1, i]
+        for i in range(n_in):
+            a[o, n - 1, i] = (z / (z * z - 1.0)) * (z * a[o, n - 2, i] + a[o, n - 1, i])
+        for k in range(n - 2, -1, -1):
+            for i in range(n_in):
+                a[o, k, i] = z * (a[o, k + 1, i] - a[o, k, i])
 
 
 def _taps(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
