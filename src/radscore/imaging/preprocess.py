@@ -300,9 +300,11 @@ def prepare_patient(ct: sitk.Image | None, pet: sitk.Image | None, mask: sitk.Im
            if pet_r is not None else {}),
         "crop": {"margin_mm": pp.crop_margin_mm} if pp.crop_margin_mm is not None else None,
     }, warnings=tuple(resample_warnings)))
-    ct_a = sitk.GetArrayFromImage(ct_r) if ct_r is not None else None
-    pet_a = sitk.GetArrayFromImage(pet_r) if pet_r is not None else None
-    tumor = sitk.GetArrayFromImage(mask_r).astype(bool)
+    del base  # the float32 copy of the input: on a whole-body grid hundreds of MB
+    # read-only views (fusion and the body mask only read them): no second copy of each image
+    ct_a = sitk.GetArrayViewFromImage(ct_r) if ct_r is not None else None
+    pet_a = sitk.GetArrayViewFromImage(pet_r) if pet_r is not None else None
+    tumor = sitk.GetArrayViewFromImage(mask_r).astype(bool)
     if int(tumor.sum()) < vs.min_voxels:
         raise ImageError(f"the tumour mask has {int(tumor.sum())} voxel(s) after resampling, fewer than "
                          f"voi.min_voxels = {vs.min_voxels}.", patient=patient,
