@@ -31,6 +31,7 @@ import yaml
 
 from radscore.errors import ConfigError, ImageError
 from radscore.imaging.resample import same_grid
+from radscore.imaging.resegment import resegment_range
 from radscore.runtime.files import atomic_write_csv
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def extract_with_params(image: sitk.Image, mask: sitk.Image, params: dict[str, A
     _check_roi(roi, setting, patient, "the mask")
     shape_roi = roi
     if setting.get("resegmentRange") is not None:
-        roi = resegment(sitk.GetArrayFromImage(image), roi, setting["resegmentRange"],
+        roi = resegment_range(sitk.GetArrayFromImage(image), roi, setting["resegmentRange"],
                         setting.get("resegmentMode", "absolute"))
         _check_roi(roi, setting, patient, "the re-segmented mask")
         if setting.get("resegmentShape"):
@@ -179,27 +180,6 @@ def normalize_image(image: sitk.Image, scale: float = 1.0, outliers: float | Non
         arr = np.clip(arr, -outliers, outliers)
     out = sitk.GetImageFromArray(arr * scale)
     out.CopyInformation(image)
-    return out
-
-
-def resegment(values: np.ndarray, roi: np.ndarray, thresholds: list[float], mode: str = "absolute") -> np.ndarray:
-    """PyRadiomics' re-segmentation (``imageoperations.resegmentMask``): keep ROI voxels in a range.
-
-    ``thresholds`` are one lower bound or a closed [lower, upper] range, as values
-    (``absolute``), as fractions of the ROI maximum (``relative``) or as standard
-    deviations from the ROI mean (``sigma``, population SD).
-    """
-    inside = values[roi]
-    bounds = sorted(float(t) for t in thresholds)
-    if mode == "relative":
-        bounds = [np.max(inside) * t for t in bounds]
-    elif mode == "sigma":
-        bounds = [np.mean(inside) + np.std(inside) * t for t in bounds]
-    keep = inside >= bounds[0]
-    if len(bounds) == 2:
-        keep &= inside <= bounds[1]
-    out = np.zeros_like(roi)
-    out[roi] = keep
     return out
 
 
