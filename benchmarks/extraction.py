@@ -292,22 +292,27 @@ def max_rel_diff(ref: dict, ours: dict) -> tuple[float, object]:
     return worst, worst_key
 
 
-def run_one_patient_from_files(lbp: bool, workers: int, folder: str, queue) -> None:
-    """One patient through ``radscore run``'s whole scan path, from NIfTI files, on ``workers``."""
+def _extract_files(ref, features, workers: int, queue) -> None:
+    """One scan from files through ``radscore run``'s scan path (``extract_scans``), timed."""
     from radscore.config import ScanSettings
     from radscore.features import engine
     from radscore.features.runner import extract_scans
-    from radscore.io.scan import ScanRef
 
     engine.warm_up()
-    ref = ScanRef("P0", ct=f"{folder}/ct.nii.gz", pet=f"{folder}/pet.nii.gz", mask=f"{folder}/mask.nii.gz")
-    settings = ScanSettings(features=_settings(lbp))
     queue.put("start")
     t0, c0 = time.perf_counter(), _cpu_s()
-    result = extract_scans([ref], settings, workers=workers).scans[0]
+    result = extract_scans([ref], ScanSettings(features=features), workers=workers).scans[0]
     elapsed, cpu = time.perf_counter() - t0, _cpu_s() - c0
     assert result.error is None, result.error
     queue.put((elapsed, cpu, len(result.features)))
+
+
+def run_one_patient_from_files(lbp: bool, workers: int, folder: str, queue) -> None:
+    """One patient through ``radscore run``'s whole scan path, from NIfTI files, on ``workers``."""
+    from radscore.io.scan import ScanRef
+
+    ref = ScanRef("P0", ct=f"{folder}/ct.nii.gz", pet=f"{folder}/pet.nii.gz", mask=f"{folder}/mask.nii.gz")
+    _extract_files(ref, _settings(lbp), workers, queue)
 
 
 def _write_patient(folder: str) -> None:
@@ -479,20 +484,10 @@ def write_chest(folder: str, shape=(300, 512, 512), spacing=(0.78, 0.78, 1.25)) 
 
 def run_chest(folder: str, image_types: list[str], workers: int, queue) -> None:
     """The chest-sized scan through ``radscore run``'s scan path (``extract_scans``)."""
-    from radscore.config import ScanSettings
-    from radscore.features import engine
-    from radscore.features.runner import extract_scans
     from radscore.io.scan import ScanRef
 
-    engine.warm_up()
     ref = ScanRef("chest", ct=f"{folder}/ct.nii", pet=f"{folder}/pet.nii", mask=f"{folder}/mask.nii")
-    settings = ScanSettings(features=_real_settings(image_types))
-    queue.put("start")
-    t0, c0 = time.perf_counter(), _cpu_s()
-    result = extract_scans([ref], settings, workers=workers).scans[0]
-    elapsed, cpu = time.perf_counter() - t0, _cpu_s() - c0
-    assert result.error is None, result.error
-    queue.put((elapsed, cpu, len(result.features)))
+    _extract_files(ref, _real_settings(image_types), workers, queue)
 
 
 def real_sizes(ctx, args) -> None:
