@@ -116,11 +116,18 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _pss(process) -> int:
+    """A process's proportional set size in bytes (resident size where the OS has no PSS)."""
+    full = process.memory_full_info()
+    return getattr(full, "pss", full.rss)
+
+
 class TreeMemory:
-    """Peak of the SUMMED resident memory of a process and all its descendants, sampled every
-    ``interval`` s by a thread of the parent (psutil). The same measure on every side: a
-    parallel side's workers count, each with its own resident pages (shared pages of forked
-    workers count once per process, as the kernel reports them)."""
+    """Peak of the SUMMED memory of a process and all its descendants, sampled every
+    ``interval`` s by a thread of the parent (psutil). The same measure on every side: each
+    process's proportional set size (PSS: its private pages plus its share of pages shared
+    with others), so the pages a forked worker shares with its parent count once in the sum,
+    not once per process as summed resident sizes would (Linux; elsewhere resident size)."""
 
     def __init__(self, pid: int, interval: float = 0.05):
         import threading
@@ -145,7 +152,7 @@ class TreeMemory:
                 continue
             for p in procs:
                 try:
-                    total += p.memory_info().rss
+                    total += _pss(p)
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
