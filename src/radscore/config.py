@@ -69,6 +69,10 @@ class PreprocessSettings(_Settings):
         (1.0, 1.0, 1.0), description="target voxel spacing (x, y, z) in mm; null keeps the CT grid"
     )
     image_interpolator: Literal["linear", "bspline", "nearest"] = "bspline"
+    pet_overshoot: Literal["clip", "keep"] = Field(
+        "clip", description="B-spline resampling overshoots near hot spots (SUV above any source voxel): clip clamps "
+        "the resampled PET to the source PET's range; keep leaves the overshoot (PyRadiomics' behaviour)"
+    )
     mask_interpolation: Literal["nearest", "partial_volume"] = "nearest"
     registration: Literal["none", "rigid"] = "none"
     suv_method: SuvMethod = Field(

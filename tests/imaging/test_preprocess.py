@@ -198,3 +198,25 @@ def test_pet_only_study_uses_the_pet_grid_and_an_unlimited_ring(patient):
     assert rec["vois"]["body"].startswith("none") and "fuse" not in rec and "ct_outside_value_hu" not in rec["resample"]
     with pytest.raises(ImageError, match="neither a CT nor a PET"):
         prepare_patient(None, None, mask, StudyConfig())
+
+
+@pytest.mark.parametrize("pet_only", [False, True])
+def test_pet_bspline_overshoot_is_clipped_by_default(patient, pet_only):
+    """A sharp hot tumour on a coarse PET: B-spline resampling rings above the hottest source
+    voxel and below 0; by default the resampled PET stays within the source's range."""
+    ct, pet, mask, _ = patient
+    src = sitk.GetArrayFromImage(pet)
+    cfg = StudyConfig()
+    if pet_only:  # the PET's own grid is the reference: the mask must be drawn on it
+        mask = sitk.Resample(mask, pet, sitk.Transform(), sitk.sitkNearestNeighbor)
+    p = prepare_patient(None if pet_only else ct, pet, mask, cfg)
+    out = sitk.GetArrayFromImage(p.images["pet"])
+    assert out.max() <= src.max() and out.min() >= min(src.min(), 0.0)
+    assert "clipped to the source PET's range" in record(p)["resample"]["pet_overshoot"]
+    kept = prepare_patient(None if pet_only else ct, pet, mask,
+                           cfg.model_copy(update={"preprocess": cfg.preprocess.model_copy(
+                               update={"pet_overshoot": "keep"})}))
+    raw = sitk.GetArrayFromImage(kept.images["pet"])
+    assert raw.max() > src.max() * 1.01  # the overshoot the clip removes is real here
+    inside = (raw <= src.max()) & (raw >= min(src.min(), 0.0))
+    np.testing.assert_array_equal(out[inside], raw[inside])  # only overshooting voxels change

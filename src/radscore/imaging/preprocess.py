@@ -13,8 +13,9 @@ Order of operations (each recorded as a provenance step, :mod:`radscore.runtime.
 2. optional rigid PET-to-CT registration (``preprocess.registration``).
 3. CT resampled to ``preprocess.spacing_mm`` (centre-aligned grid), optionally only the
    part within ``preprocess.crop_margin_mm`` of the tumour's box (a sub-grid of the full
-   grid: the same voxels); PET resampled onto that grid; the mask by nearest neighbour or
-   partial volume (``mask_interpolation``).
+   grid: the same voxels); PET resampled onto that grid, then (B-spline) clamped to the
+   source PET's range (``pet_overshoot``: no SUV above the hottest source voxel); the mask
+   by nearest neighbour or partial volume (``mask_interpolation``).
 4. fusion of PET and CT (``fusion``).
 5. body mask and the four VOIs (``voi``); a VOI that is empty or smaller than
    ``min_voxels`` is left out, with a warning.
@@ -207,6 +208,16 @@ def _crop_input(image: sitk.Image, reference: sitk.Image, pad: int = 8) -> sitk.
     return sitk.RegionOfInterest(image, (hi - lo + 1).tolist(), lo.tolist())
 
 
+def _clip_to_source(resampled: sitk.Image, source: sitk.Image) -> tuple[sitk.Image, tuple[float, float]]:
+    """``resampled`` clamped to ``source``'s value range: no B-spline overshoot past the
+    hottest or below the coldest source voxel (SUVmax features 1.4-7.5 % above any voxel on
+    real PET without it). The range includes 0, the value outside the PET's field of view."""
+    stats = sitk.MinimumMaximumImageFilter()
+    stats.Execute(source)
+    lo, hi = min(float(stats.GetMinimum()), 0.0), max(float(stats.GetMaximum()), 0.0)
+    return sitk.Clamp(resampled, resampled.GetPixelID(), lo, hi), (lo, hi)
+
+
 def prepare_patient(ct: sitk.Image | None, pet: sitk.Image | None, mask: sitk.Image, *,
                     preprocess: PreprocessSettings, voi: VoiSettings, fusion: FusionSettings, seed: int = 42,
                     patient: str | None = None) -> PreparedPatient:
@@ -286,6 +297,12 @@ def prepare_patient(ct: sitk.Image | None, pet: sitk.Image | None, mask: sitk.Im
                                   pp.image_interpolator, 0.0, transform=transform)
         mask_r = resample_mask_like(mask, grid, pp.mask_interpolation)
         base_r = base_r if isinstance(base_r, sitk.Image) else base_r.result()
+    pet_range = None
+    if pp.pet_overshoot == "clip" and pp.image_interpolator == "bspline":  # linear and nearest cannot overshoot
+        if pet_r is not None:
+            pet_r, pet_range = _clip_to_source(pet_r, pet)
+        elif ct is None:
+            base_r, pet_range = _clip_to_source(base_r, base)
     ct_r, pet_r = (base_r, pet_r) if ct is not None else (None, base_r)
     resample_warnings = []
     if pp.crop_margin_mm is not None and pp.crop_margin_mm <= vs.ring_mm:
@@ -296,7 +313,9 @@ def prepare_patient(ct: sitk.Image | None, pet: sitk.Image | None, mask: sitk.Im
         "grid": grid_of(base_r), "grid_alignment": "centre-aligned (IBSI)", "image_interpolator": pp.image_interpolator,
         "mask_interpolation": pp.mask_interpolation,
         **({"ct_outside_value_hu": CT_OUTSIDE_HU} if ct_r is not None else {}),
-        **({"pet_outside_value_suv": 0.0, "pet_onto": "resampled CT grid" if ct_r is not None else "its own grid"}
+        **({"pet_outside_value_suv": 0.0, "pet_onto": "resampled CT grid" if ct_r is not None else "its own grid",
+            "pet_overshoot": (f"clipped to the source PET's range [{pet_range[0]:.6g}, {pet_range[1]:.6g}]"
+                              if pet_range is not None else "not clipped")}
            if pet_r is not None else {}),
         "crop": {"margin_mm": pp.crop_margin_mm} if pp.crop_margin_mm is not None else None,
     }, warnings=tuple(resample_warnings)))

@@ -183,6 +183,8 @@ def _preprocess_text(c: StudyConfig, p: Provenance) -> str:
     if align := {str(records.value(st, "grid_alignment")) for st in res if records.value(st, "grid_alignment")}:
         text += f" (grid alignment: {', '.join(sorted(align))})"
     text += "."
+    if "pet" in mods and pp.image_interpolator == "bspline" and pp.pet_overshoot == "clip":
+        text += " Resampled PET values were clamped to the source PET's range (no B-spline overshoot above SUVmax)."
     if pp.crop_margin_mm is not None:
         text += f" Images were cropped to the tumour's box plus {pp.crop_margin_mm:g} mm before resampling."
     if sizes := [records.value(st, "grid.size") for st in res if records.value(st, "grid.size")]:
