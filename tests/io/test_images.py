@@ -27,6 +27,42 @@ def test_truncated_file(tmp_path):
         load_image(path, modality="ct", patient="P1")
 
 
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+@pytest.mark.parametrize("kind", ["image", "mask"])
+def test_nifti_shorter_than_its_header_is_refused(tmp_path, suffix, kind):
+    """ITK fills a cut-off NIfTI with zeros and reports success (a half-length PET gave a wrong
+    mean); the payload is checked against the header, also inside an intact gzip stream."""
+    import gzip
+
+    arr = (np.arange(8 * 8 * 8).reshape(8, 8, 8) % 3).astype(np.uint8 if kind == "mask" else np.float32)
+    raw = _img(arr, tmp_path / "full.nii").read_bytes()
+    cut = raw[: len(raw) - arr.nbytes // 2]
+    path = tmp_path / f"cut{suffix}"
+    path.write_bytes(gzip.compress(cut) if suffix == ".nii.gz" else cut)
+    assert sitk.GetArrayFromImage(sitk.ReadImage(str(path))).shape == arr.shape  # ITK takes it
+    with pytest.raises(ImageError, match="truncated") as err:
+        if kind == "mask":
+            load_mask(path, patient="P3")
+        else:
+            load_image(path, modality="pet", patient="P3")
+    assert "P3" in err.value.message and "declares" in err.value.message
+    load_image(tmp_path / "full.nii", modality="ct")  # the whole file passes
+
+
+def test_extract_refuses_a_truncated_image(tmp_path):
+    from radscore.cli import main
+
+    arr = np.zeros((8, 8, 8), np.float32)
+    raw = _img(arr, tmp_path / "pet.nii").read_bytes()
+    (tmp_path / "pet.nii").write_bytes(raw[: len(raw) - 1000])
+    mask = np.zeros((8, 8, 8), np.uint8)
+    mask[2:6, 2:6, 2:6] = 1
+    _img(mask, tmp_path / "mask.nii")
+    code = main(["-q", "extract", "--image", str(tmp_path / "pet.nii"), "--mask", str(tmp_path / "mask.nii"),
+                 "--out", str(tmp_path / "f.csv")])
+    assert code == 2 and not (tmp_path / "f.csv").exists()
+
+
 def test_non_image_file(tmp_path):
     path = tmp_path / "ct.nii.gz"
     path.write_text("this is not an image")

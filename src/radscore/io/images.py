@@ -39,6 +39,10 @@ def read_image_file(path: str | Path, *, patient: str | None = None, what: str =
             f"cannot read {what} ({first[:160]}); the file is truncated or not an image.",
             patient=patient, file=str(path), fix=f"supply a {', '.join(IMAGE_SUFFIXES)} file or a DICOM folder.",
         ) from None
+    try:
+        check_nifti_length(path)
+    except ImageError as exc:
+        raise exc.with_patient(patient) if patient is not None else exc
     if img.GetDimension() != 3:
         raise ImageError(f"{what} has {img.GetDimension()} dimensions, expected 3.", patient=patient, file=str(path))
     if img.GetNumberOfComponentsPerPixel() != 1:
@@ -47,6 +51,59 @@ def read_image_file(path: str | Path, *, patient: str | None = None, what: str =
 
 
 _NIFTI_FLOAT_TYPES = {16: "f4", 64: "f8"}
+_GZIP_CHUNK = 1 << 24
+
+
+def _nifti_header(head: bytes) -> tuple[int, int] | None:
+    """(voxel data offset, expected data bytes) from a NIfTI-1/2 header, None if not one."""
+    for endian in ("<", ">"):
+        size = int(np.frombuffer(head[:4], f"{endian}i4")[0])
+        if size == 348 and len(head) >= 348:
+            dims = np.frombuffer(head[40:56], f"{endian}i2").astype(np.int64)
+            bitpix = int(np.frombuffer(head[72:74], f"{endian}i2")[0])
+            offset = int(np.frombuffer(head[108:112], f"{endian}f4")[0])
+        elif size == 540 and len(head) >= 540:
+            dims = np.frombuffer(head[16:80], f"{endian}i8")
+            bitpix = int(np.frombuffer(head[14:16], f"{endian}i2")[0])
+            offset = int(np.frombuffer(head[168:176], f"{endian}i8")[0])
+        else:
+            continue
+        n_dims = int(dims[0])
+        if not 1 <= n_dims <= 7:
+            return None
+        return offset, int(np.prod(np.maximum(dims[1:n_dims + 1], 1))) * bitpix // 8
+    return None
+
+
+def check_nifti_length(path: str | Path) -> None:
+    """ImageError when a NIfTI file holds fewer voxel bytes than its header declares.
+
+    Written by hand because ITK's NIfTI reader fills the missing part of a cut-off file
+    (``.nii`` or ``.nii.gz``) with zeros and reports success, so a half-copied image would
+    give wrong features silently. Other formats are left to ITK.
+    """
+    p = str(path)
+    if not (p.endswith(".nii") or p.endswith(".nii.gz")):
+        return
+    total = 0
+    try:
+        with (gzip.open(p, "rb") if p.endswith(".gz") else open(p, "rb")) as fh:
+            header = _nifti_header(fh.read(544))
+            if header is None:
+                return
+            total = 544
+            if p.endswith(".gz"):
+                while chunk := fh.read(_GZIP_CHUNK):
+                    total += len(chunk)
+            else:
+                total = Path(p).stat().st_size
+    except (EOFError, OSError, zlib.error) as exc:
+        raise ImageError(f"cannot read the image ({type(exc).__name__}: {exc}); the file is truncated or damaged.",
+                         file=p, fix="copy or export the file again.") from None
+    offset, expected = header
+    if total < offset + expected:
+        raise ImageError(f"the file holds {max(total - offset, 0)} bytes of voxel data where its header declares "
+                         f"{expected}: it is truncated.", file=p, fix="copy or export the file again.")
 
 
 def nifti_nonfinite_count(path: str | Path) -> int:
