@@ -74,6 +74,10 @@ class PreprocessSettings(_Settings):
         "the resampled PET to the source PET's range; keep leaves the overshoot (PyRadiomics' behaviour)"
     )
     mask_interpolation: Literal["nearest", "partial_volume"] = "nearest"
+    min_mask_overlap: float = Field(
+        0.9, gt=0.0, le=1.0, description="a mask on another grid than the image's is excluded (QC) when less than "
+        "this fraction of its box lies inside the image (a mask of another scan, or with wrong geometry)"
+    )
     registration: Literal["none", "rigid"] = "none"
     suv_method: SuvMethod = Field(
         "bw", description="SUV normalisation of DICOM PET: " + ", ".join(f"{k} ({v})" for k, v in SUV_METHODS.items())

@@ -105,6 +105,18 @@ def test_mask_on_other_grid_is_resampled_with_a_warning(patient):
     assert "tumor" in p.vois
 
 
+def test_mask_mostly_outside_the_image_is_refused(patient):
+    """A mask on another grid half outside the CT (wrong origin) is a QC exclusion, not a warning."""
+    ct, pet, mask, tumour = patient
+    half_out = _img(tumour, origin=(32.0, 0.0, 0.0), dtype=np.uint8)  # the tumour's box: x 23..41 -> 55..73 of 0..63
+    with pytest.raises(ImageError, match="min_mask_overlap"):
+        prepare_patient(ct, pet, half_out, StudyConfig())
+    cfg = StudyConfig()
+    lenient = cfg.model_copy(update={"preprocess": cfg.preprocess.model_copy(update={"min_mask_overlap": 0.4})})
+    p = prepare_patient(ct, pet, half_out, lenient)  # asked for: the part inside, with the warning
+    assert any("of the mask's box inside the CT" in w for w in p.warnings)
+
+
 def test_pet_not_overlapping(patient):
     ct, pet, mask, _ = patient
     far = sitk.Image(pet)

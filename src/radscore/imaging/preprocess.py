@@ -120,9 +120,13 @@ def _mask_bounds(mask: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_mask(ct: sitk.Image, mask: sitk.Image, min_voxels: int, *, patient: str | None,
-               warnings: list[str], name: str = "CT") -> tuple[sitk.Image, Step]:
+               warnings: list[str], name: str = "CT", min_overlap: float = 0.9) -> tuple[sitk.Image, Step]:
     """Validate the mask against the reference image ``ct`` (the CT, or the PET of a PET-only
-    study, called ``name`` in messages) and bring it onto that grid (nearest neighbour)."""
+    study, called ``name`` in messages) and bring it onto that grid (nearest neighbour).
+
+    A mask on another grid whose box lies less than ``min_overlap`` inside the image is
+    refused: its geometry is wrong or it belongs to another scan, and the part inside would
+    enter the study as a different tumour."""
     n = int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
     if n == 0:
         raise ImageError("the tumour mask is empty (no non-zero voxel).", patient=patient,
@@ -138,6 +142,11 @@ def check_mask(ct: sitk.Image, mask: sitk.Image, min_voxels: int, *, patient: st
         raise ImageError(f"mask outside the image: the mask's voxels do not overlap the {name}'s physical extent.",
                          patient=patient,
                          fix=f"check that the mask belongs to this {name} (origin, direction, spacing).")
+    if frac < min_overlap:
+        raise ImageError(f"only {frac:.0%} of the mask's box lies inside the {name}, below preprocess.min_mask_overlap "
+                         f"= {min_overlap:.0%}: the mask's geometry does not match this image.", patient=patient,
+                         fix=f"check that the mask belongs to this {name} (origin, direction, spacing), or lower "
+                             "preprocess.min_mask_overlap in study.yaml.")
     warning = (f"mask grid differs from the {name} grid: mask resampled onto the {name} by nearest neighbour "
                f"({frac:.0%} of the mask's box inside the {name}).")
     warnings.append(warning)
@@ -259,7 +268,8 @@ def prepare_patient(ct: sitk.Image | None, pet: sitk.Image | None, mask: sitk.Im
     # The reference grid: the CT's, or the PET's in a PET-only study.
     base_name, base_outside = ("CT", CT_OUTSIDE_HU) if ct is not None else ("PET", 0.0)
     base = sitk.Cast(ct if ct is not None else pet, sitk.sitkFloat32)
-    mask, step = check_mask(base, mask, vs.min_voxels, patient=patient, warnings=warnings, name=base_name)
+    mask, step = check_mask(base, mask, vs.min_voxels, patient=patient, warnings=warnings, name=base_name,
+                            min_overlap=pp.min_mask_overlap)
     steps.append(step)
 
     transform = None
