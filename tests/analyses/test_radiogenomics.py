@@ -73,6 +73,6 @@ def test_without_gseapy_signatures_still_run(demo_ctx, monkeypatch):
     res = compute(demo_ctx)
     assert res.signatures.gsea_prerank is None
     sec = {s.key: s for s in res.sections()}["radiogenomics"]
-    assert "ssGSEA and GSEA skipped: needs gseapy: pip install gseapy" in sec.text
+    assert "ssGSEA and GSEA skipped: needs gseapy: pip install 'radscore[tme]'" in sec.text
     assert "gsea_prerank" not in sec.tables
     assert {"CYT", "GEP"} <= set(sec.tables["signatures"]["variable"])
