@@ -95,6 +95,22 @@ def test_steps_compose_in_a_pipeline_with_names(planted):
     assert len({f"f{j}" for j in SIGNAL} & set(names)) >= 4
 
 
+def test_rfe_step_keeps_what_is_left_when_nothing_to_eliminate(planted):
+    """A small training set can leave LASSO one column: scikit-learn's RFE refused it (a
+    traceback ended the 24-patient demo); the step keeps the columns it cannot reduce."""
+    from radscore.modeling.selection import RfeSelector
+
+    X, y = planted
+    est = LogisticRegression()
+    one = RfeSelector(est, n_features=10).fit(X[:, :1], y)
+    assert one.get_support().tolist() == [True]
+    assert RfeSelector(est, n_features=10).fit(X[:, :7], y).get_support().all()
+    reduced = RfeSelector(est, n_features=3).fit(X[:, :7], y)
+    assert reduced.get_support().sum() == 3
+    assert reduced.get_support().tolist() == RFE(LogisticRegression(), n_features_to_select=3).fit(
+        X[:, :7], y).get_support().tolist()  # the same elimination as scikit-learn's RFE
+
+
 @parametrize_with_checks(
     [ConstantFilter(), UnivariateFilter(), CorrelationFilter(), MrmrSelector(n_features=2), LassoSelector(cv=2)]
 )

@@ -310,7 +310,29 @@ def selection_steps(settings, *, final_estimator=None, random_state: int = 0) ->
     steps.append(("lasso", LassoSelector(cv=s.lasso_cv_folds, max_features=s.max_features,
                                          fallback_k=s.fallback_features, random_state=random_state)))
     if s.rfe_features is not None and final_estimator is not None:
+        steps.append(("rfe", RfeSelector(clone(final_estimator), n_features=s.rfe_features)))
+    return steps
+
+
+class RfeSelector(_Selector):
+    """Recursive feature elimination with the final model down to ``n_features`` (scikit-learn's RFE).
+
+    When the earlier steps leave ``n_features`` or fewer columns there is nothing to
+    eliminate and all are kept: scikit-learn's RFE would refuse a single column (a small
+    training set, e.g. 16 patients, can leave one after LASSO).
+    """
+
+    def __init__(self, estimator=None, *, n_features: int = 10):
+        self.estimator = estimator
+        self.n_features = n_features
+
+    def fit(self, X, y):
         from sklearn.feature_selection import RFE
 
-        steps.append(("rfe", RFE(clone(final_estimator), n_features_to_select=s.rfe_features)))
-    return steps
+        X = self._validate(X)
+        if X.shape[1] <= self.n_features:
+            self.support_ = np.ones(X.shape[1], dtype=bool)
+        else:
+            self.support_ = RFE(clone(self.estimator), n_features_to_select=self.n_features).fit(X, y).support_
+        logger.debug("RFE keeps %d of %d", self.support_.sum(), X.shape[1])
+        return self
