@@ -113,7 +113,7 @@ def extract_with_params(image: sitk.Image, mask: sitk.Image, params: dict[str, A
     shape_roi = roi
     if setting.get("resegmentRange") is not None:
         roi = resegment_range(sitk.GetArrayFromImage(image), roi, setting["resegmentRange"],
-                        setting.get("resegmentMode", "absolute"))
+                              setting.get("resegmentMode", "absolute"))
         _check_roi(roi, setting, patient, "the re-segmented mask")
         if setting.get("resegmentShape"):
             shape_roi = roi

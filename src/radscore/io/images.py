@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import SimpleITK as sitk
@@ -54,16 +55,25 @@ _NIFTI_FLOAT_TYPES = {16: "f4", 64: "f8"}
 _GZIP_CHUNK = 1 << 24
 
 
-def _nifti_header(head: bytes) -> tuple[int, int] | None:
-    """(voxel data offset, expected data bytes) from a NIfTI-1/2 header, None if not one."""
+class _NiftiHeader(NamedTuple):
+    endian: str
+    datatype: int
+    offset: int  # where the voxel data starts
+    nbytes: int  # voxel data bytes the dimensions and bitpix declare
+
+
+def _nifti_header(head: bytes) -> _NiftiHeader | None:
+    """The NIfTI-1/2 header fields radscore checks (NIfTI standard offsets), None if not NIfTI."""
     for endian in ("<", ">"):
         size = int(np.frombuffer(head[:4], f"{endian}i4")[0])
         if size == 348 and len(head) >= 348:
             dims = np.frombuffer(head[40:56], f"{endian}i2").astype(np.int64)
+            datatype = int(np.frombuffer(head[70:72], f"{endian}i2")[0])
             bitpix = int(np.frombuffer(head[72:74], f"{endian}i2")[0])
             offset = int(np.frombuffer(head[108:112], f"{endian}f4")[0])
         elif size == 540 and len(head) >= 540:
             dims = np.frombuffer(head[16:80], f"{endian}i8")
+            datatype = int(np.frombuffer(head[12:14], f"{endian}i2")[0])
             bitpix = int(np.frombuffer(head[14:16], f"{endian}i2")[0])
             offset = int(np.frombuffer(head[168:176], f"{endian}i8")[0])
         else:
@@ -71,8 +81,13 @@ def _nifti_header(head: bytes) -> tuple[int, int] | None:
         n_dims = int(dims[0])
         if not 1 <= n_dims <= 7:
             return None
-        return offset, int(np.prod(np.maximum(dims[1:n_dims + 1], 1))) * bitpix // 8
+        return _NiftiHeader(endian, datatype, offset, int(np.prod(np.maximum(dims[1:n_dims + 1], 1))) * bitpix // 8)
     return None
+
+
+def _unreadable(p: str, exc: Exception) -> ImageError:
+    return ImageError(f"cannot read the image ({type(exc).__name__}: {exc}); the file is truncated or damaged.",
+                      file=p, fix="copy or export the file again.")
 
 
 def check_nifti_length(path: str | Path) -> None:
@@ -98,9 +113,8 @@ def check_nifti_length(path: str | Path) -> None:
             else:
                 total = Path(p).stat().st_size
     except (EOFError, OSError, zlib.error) as exc:
-        raise ImageError(f"cannot read the image ({type(exc).__name__}: {exc}); the file is truncated or damaged.",
-                         file=p, fix="copy or export the file again.") from None
-    offset, expected = header
+        raise _unreadable(p, exc) from None
+    offset, expected = header.offset, header.nbytes
     if total < offset + expected:
         raise ImageError(f"the file holds {max(total - offset, 0)} bytes of voxel data where its header declares "
                          f"{expected}: it is truncated.", file=p, fix="copy or export the file again.")
@@ -121,24 +135,12 @@ def nifti_nonfinite_count(path: str | Path) -> int:
         with opener(p, "rb") as fh:
             raw = fh.read()
     except (EOFError, OSError, zlib.error) as exc:  # ITK reads a cut-off .nii.gz without complaint
-        raise ImageError(f"cannot read the image ({type(exc).__name__}: {exc}); the file is truncated or damaged.",
-                         file=p, fix="copy or export the file again.") from None
-    for endian in ("<", ">"):
-        size = int(np.frombuffer(raw[:4], f"{endian}i4")[0])
-        if size == 348:  # NIfTI-1
-            dtype = int(np.frombuffer(raw[70:72], f"{endian}i2")[0])
-            offset = int(np.frombuffer(raw[108:112], f"{endian}f4")[0])
-            break
-        if size == 540:  # NIfTI-2
-            dtype = int(np.frombuffer(raw[12:14], f"{endian}i2")[0])
-            offset = int(np.frombuffer(raw[168:176], f"{endian}i8")[0])
-            break
-    else:
+        raise _unreadable(p, exc) from None
+    header = _nifti_header(raw[:544])
+    if header is None or header.datatype not in _NIFTI_FLOAT_TYPES:
         return 0
-    if dtype not in _NIFTI_FLOAT_TYPES:
-        return 0
-    code = f"{endian}{_NIFTI_FLOAT_TYPES[dtype]}"
-    payload = raw[offset:]
+    code = f"{header.endian}{_NIFTI_FLOAT_TYPES[header.datatype]}"
+    payload = raw[header.offset:]
     payload = payload[: len(payload) - len(payload) % np.dtype(code).itemsize]
     return int((~np.isfinite(np.frombuffer(payload, code))).sum())
 
