@@ -120,7 +120,7 @@ def _mask_bounds(mask: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_mask(ct: sitk.Image, mask: sitk.Image, min_voxels: int, *, patient: str | None,
-               warnings: list[str], name: str = "CT", min_overlap: float = 0.9) -> tuple[sitk.Image, Step]:
+               warnings: list[str], min_overlap: float, name: str = "CT") -> tuple[sitk.Image, Step]:
     """Validate the mask against the reference image ``ct`` (the CT, or the PET of a PET-only
     study, called ``name`` in messages) and bring it onto that grid (nearest neighbour).
 
