@@ -60,8 +60,13 @@ def test_a_failing_part_is_recorded_unless_strict(demo_ctx, monkeypatch, caplog)
     monkeypatch.setattr(tps, "compute", _boom)
     with caplog.at_level(logging.ERROR, logger="radscore.analyses"):
         (sec,) = run_analyses(demo_ctx, ("tps",), strict=False)
-    assert sec.skipped == "failed: ValueError: odd data (traceback in the log)"
-    assert any(r.exc_info and r.exc_info[0] is ValueError for r in caplog.records)  # the traceback is logged
+    assert sec.skipped.startswith("failed: unexpected error ValueError: odd data (at test_run_analyses.py:")
+    # one line on the terminal, no traceback: the run goes on and the section says why
+    assert [r.levelno for r in caplog.records] == [logging.ERROR] and not caplog.records[0].exc_info
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="radscore.analyses"):  # --verbose
+        run_analyses(demo_ctx, ("tps",), strict=False)
+    assert any(r.exc_info and r.exc_info[0] is ValueError for r in caplog.records)
     with pytest.raises(ValueError, match="odd data"):
         run_analyses(demo_ctx, ("tps",), strict=True)
     with pytest.raises(ValueError, match="odd data"):  # RADSCORE_STRICT=1, set for every test

@@ -162,3 +162,20 @@ def test_radscore_by_recist_category_per_cohort():
     without = discrimination_section(scores, manifest.drop(columns="recist"), cfg,
                                      compute_metrics(scores, manifest, cfg, {m: 0.0 for m in MODELS}))
     assert not [k for k in without.figures if k.startswith("recist_")]
+
+
+def test_a_separated_cox_term_is_named_in_the_survival_section(caplog):
+    from radscore.pipeline.evaluate import survival_section
+
+    manifest, scores = _study()
+    rng = np.random.default_rng(6)
+    n = len(manifest)
+    manifest["os_months"] = rng.exponential(20, n)
+    manifest["os_event"] = rng.integers(0, 2, n)
+    manifest["smoker"] = manifest["os_event"].astype(float)  # events only among smokers: separation
+    cfg = config_from_dict({"clinical": ["smoker"], "survival": {"pfs_time": None, "pfs_event": None}})
+    section = survival_section(scores, manifest, cfg, "comb", 0.0)
+    assert "the hazard ratio of smoker (separation" in section.text
+    cox = section.tables["cox"]
+    flagged = cox.filter(like="separated").fillna(False).any(axis=1)
+    assert flagged[cox.covariate == "smoker"].all() and not flagged[cox.covariate == "radscore_group"].any()

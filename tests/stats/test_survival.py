@@ -68,6 +68,7 @@ def test_cox_efron_matches_coxph(lung):
         assert tab.loc[cov, "p_value"] == pytest.approx(e["p"][cov], rel=1e-6)
     assert r.concordance == pytest.approx(e["concordance"], rel=REL)
     assert 0 <= r.ph_global_p <= 1
+    assert not tab["separated"].any()  # a finite maximum: R gives no "coefficient may be infinite"
 
 
 @pytest.mark.reference
@@ -206,3 +207,20 @@ def test_cox_predictions_feed_calibration():
     assert harrell_c(df["time"], df["event"], risk, n_boot=0).c_index == pytest.approx(res.concordance, abs=1e-9)
     cal = survival_calibration(df["time"], df["event"], res.predict_survival(df, 5.0), horizon=5, groups=5)
     assert cal.ici < 0.06
+
+
+@pytest.mark.reference
+def test_separated_term_is_flagged_not_reported_as_an_hr(lung, caplog):
+    # An indicator of the event itself: every death has the largest value in its risk set,
+    # the partial likelihood rises without bound (R coxph: "Loglik converged before variable
+    # 1; coefficient may be infinite"). lifelines stops at coef ~20 with CI (0, inf).
+    d, _ = lung
+    d = d.assign(died=d["status01"].astype(float))
+    with np.errstate(over="raise"):  # the CI's overflow is expected, not a numpy warning
+        r = cox_multivariate(d, "time", "status01", ["died", "age"])
+    tab = r.table.set_index("covariate")
+    assert bool(tab.loc["died", "separated"]) and not bool(tab.loc["age", "separated"])
+    assert tab.loc["died", "ci_high"] == np.inf
+    assert "separation" in caplog.text and "died" in caplog.text
+    step = cox_stepwise(d, "time", "status01", ["died", "age"])
+    assert step.summary.set_index("covariate").loc["died", "separated_uni"]

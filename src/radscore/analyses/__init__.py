@@ -9,8 +9,8 @@ Each part module has ``compute(ctx)``, returning a frozen result, and the result
   other :class:`~radscore.errors.RadscoreError`) and a missing optional package
   (:class:`OptionalDependencyMissing`) give sections with ``skipped`` saying why;
 * any other exception is a bug: it is raised in strict mode (``RADSCORE_STRICT=1``, set by
-  the tests) and otherwise logged with its traceback and shown as a failed section, so
-  one part failing on odd data does not lose a user's run.
+  the tests) and otherwise logged in one line (the traceback with ``--verbose``) and shown as
+  a failed section, so one part failing on odd data does not lose a user's run.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import warnings
 from radscore.analyses import dynamic, immunoscore, lesions, nomogram, radiogenomics, tme, tps
 from radscore.analyses._shared import OptionalDependencyMissing
 from radscore.analyses.context import AnalysisContext, patient_table
-from radscore.errors import ConfigError, RadscoreError
+from radscore.errors import ConfigError, RadscoreError, describe
 from radscore.report.sections import Section
 
 logger = logging.getLogger(__name__)
@@ -82,8 +82,12 @@ def run_analyses(ctx: AnalysisContext, parts: tuple[str, ...] | None = None, *,
         except Exception as exc:
             if strict:
                 raise
-            logger.exception("analysis %s failed", key)
-            got = _skipped(module, f"failed: {exc.__class__.__name__}: {exc} (traceback in the log)")
+            # A bug, not the user's data: one line on the terminal (a traceback there reads as a
+            # crash of the whole run, which goes on); the traceback with --verbose.
+            logger.error("analysis %s failed, its sections are left out (a radscore bug, please report it with "
+                         "the output of 'radscore -v'): %s", key, describe(exc))
+            logger.debug("analysis %s traceback", key, exc_info=True)
+            got = _skipped(module, f"failed: {describe(exc)} (a radscore bug; 'radscore -v' logs its traceback)")
         for s in got:
             _tidy(s)
             logger.info("analysis %s: %s", s.key, "skipped (" + s.skipped + ")" if s.skipped else "done")

@@ -409,7 +409,13 @@ def survival_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: Study
             cox = _try(notes, f"Cox {name}, {ss.title}",
                        lambda: cox_stepwise(df, tcol, ecol, ["radscore_group", *clinical]))
             if cox is not None:
-                cox_rows.append(cox.summary.assign(endpoint=name, cohort=ss.title))
+                summary = cox.summary
+                cox_rows.append(summary.assign(endpoint=name, cohort=ss.title))
+                flagged = summary.filter(like="separated").any(axis=1)
+                if flagged.any():
+                    notes.append(f"Cox {name}, {ss.title}: the hazard ratio of "
+                                 f"{', '.join(summary.loc[flagged, 'covariate'].astype(str).unique())} (separation: "
+                                 "the likelihood rises without bound, e.g. no events in one group; CI unbounded)")
     tables = {"logrank": pd.DataFrame(rows)}
     if cox_rows:
         tables["cox"] = pd.concat(cox_rows, ignore_index=True)

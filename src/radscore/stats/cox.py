@@ -40,7 +40,9 @@ class CoxResult(Result):
     ----------
     table : DataFrame
         One row per model term: covariate, level, reference, coef, se, hr, ci_low, ci_high
-        (Wald, exp(coef +- z se)), z, p_value, ph_p_value (Schoenfeld test per term).
+        (Wald, exp(coef +- z se)), z, p_value, ph_p_value (Schoenfeld test per term),
+        separated (the coefficient may be infinite: R ``coxph``'s "Loglik converged before
+        variable" check; its HR and CI are not estimable).
     n, events : int
         Complete cases used and their events.
     concordance : float
@@ -113,21 +115,28 @@ def _fit(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str],
             raise DataError(f"the Cox model of {list(covariates)} did not converge ({exc}).",
                             fix="Check for separation (a level with no events) or collinear covariates.") from None
         ph = proportional_hazard_test(cph, frame, time_transform=ph_transform).summary
+    infinite = _infinite_terms(cph, frame)
     s = cph.summary
     z_a = cph.summary.columns[cph.summary.columns.str.startswith("coef lower")][0]
     z_b = cph.summary.columns[cph.summary.columns.str.startswith("coef upper")][0]
     rows = []
     for term in info:
         c = term["column"]
+        with np.errstate(over="ignore"):  # a separated term's upper limit is exp(~1e4) = inf, as in R
+            ci = np.exp([s.loc[c, z_a], s.loc[c, z_b]])
         rows.append({
             "covariate": term["covariate"], "level": term["level"], "reference": term["reference"],
             "coef": float(s.loc[c, "coef"]), "se": float(s.loc[c, "se(coef)"]),
             "hr": float(np.exp(s.loc[c, "coef"])),
-            "ci_low": float(np.exp(s.loc[c, z_a])), "ci_high": float(np.exp(s.loc[c, z_b])),
+            "ci_low": float(ci[0]), "ci_high": float(ci[1]),
             "z": float(s.loc[c, "z"]), "p_value": float(s.loc[c, "p"]),
-            "ph_p_value": float(ph.loc[c, "p"]),
+            "ph_p_value": float(ph.loc[c, "p"]), "separated": bool(infinite[c]),
         })
     table = pd.DataFrame(rows)
+    if table["separated"].any():
+        logger.warning("Cox %s: the likelihood still rises along %s (separation, e.g. no events in one group): "
+                       "coefficient may be infinite, HR and CI not estimable", list(covariates),
+                       ", ".join(table.loc[table["separated"], "covariate"].astype(str).unique()))
     ph_global = float(min(1.0, table["ph_p_value"].min() * len(table)))
     if ph_global < 0.05:
         logger.warning("Cox %s: proportional hazards doubtful (Schoenfeld p=%.3g)", list(covariates), ph_global)
@@ -135,6 +144,26 @@ def _fit(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str],
                      concordance=float(cph.concordance_index_), log_likelihood=float(cph.log_likelihood_),
                      ph_global_p=ph_global, model=cph,
                      terms=tuple((t["covariate"], t["level"], t["column"]) for t in info))
+
+
+def _infinite_terms(cph, frame: pd.DataFrame) -> pd.Series:
+    """Terms whose coefficient may be infinite (monotone likelihood), by R ``coxph``'s check.
+
+    At a finite maximum the Newton step left at the estimate is ~0; along a separated term
+    the likelihood keeps rising and the step stays ~1 however far the fit went. Flagged, as
+    in R's ``coxph.fit``, when ``|step| > eps`` and ``|step| > sqrt(eps) |coef|`` with
+    ``eps = 1e-9``. The step is V u from lifelines' Efron score ``u`` and information at
+    the fitted coefficients (covariates centred: the partial likelihood ignores a shift).
+    """
+    d = frame.sort_values("__time", kind="mergesort")  # lifelines' routine assumes times sorted
+    X = d[cph.params_.index]
+    X = X - X.mean()
+    beta = cph.params_.to_numpy()
+    hessian, score, _ = cph._get_efron_values_single(X, d["__time"], d["__event"],
+                                                     pd.Series(1.0, index=d.index), None, beta)
+    step = np.abs(np.linalg.lstsq(-np.atleast_2d(hessian), score, rcond=None)[0])
+    eps = 1e-9
+    return pd.Series((step > eps) & (step > np.sqrt(eps) * np.abs(beta)), index=cph.params_.index)
 
 
 def cox_multivariate(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str],
@@ -190,10 +219,11 @@ class CoxStepwiseResult(Result):
     @property
     def summary(self) -> pd.DataFrame:
         """Univariate and multivariable HRs side by side, one row per term."""
-        uni = self.univariate[["covariate", "level", "hr", "ci_low", "ci_high", "p_value"]]
+        cols = ["covariate", "level", "hr", "ci_low", "ci_high", "p_value", "separated"]
+        uni = self.univariate[cols]
         if self.multivariate is None:
             return uni
-        multi = self.multivariate.table[["covariate", "level", "hr", "ci_low", "ci_high", "p_value"]]
+        multi = self.multivariate.table[cols]
         return uni.merge(multi, on=["covariate", "level"], how="left", suffixes=("_uni", "_multi"))
 
 
