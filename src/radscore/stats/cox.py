@@ -116,9 +116,9 @@ def _fit(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str],
                             fix="Check for separation (a level with no events) or collinear covariates.") from None
         ph = proportional_hazard_test(cph, frame, time_transform=ph_transform).summary
     infinite = _infinite_terms(cph, frame)
-    s = cph.summary
-    z_a = cph.summary.columns[cph.summary.columns.str.startswith("coef lower")][0]
-    z_b = cph.summary.columns[cph.summary.columns.str.startswith("coef upper")][0]
+    s = cph.summary  # built anew on every access (twice: lifelines' __getattr__ does hasattr, then getattr)
+    z_a = s.columns[s.columns.str.startswith("coef lower")][0]
+    z_b = s.columns[s.columns.str.startswith("coef upper")][0]
     rows = []
     for term in info:
         c = term["column"]
