@@ -4,6 +4,8 @@ Oracle: ``sitk.LaplacianRecursiveGaussianImageFilter`` with ``NormalizeAcrossSca
 the whole image, as in ``radiomics/imageoperations.py::getLoGImage``. Criterion: float32
 bit-equal on >= 99.999 % of the box voxels (pooled per test) and every difference within
 2 ulp of the reference value; with ``pad_sigmas=None`` (whole lines) bit-equal everywhere.
+Each 1-D pass alone (radscore's numba recursion) is bit-equal to SimpleITK's
+``RecursiveGaussianImageFilter``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 
 from radscore.features.filters import bounding_box
-from radscore.features.log_filter import log_on_box
+from radscore.features.log_filter import _recursive_gaussian, log_on_box
 
 
 def _sitk_log(arr: np.ndarray, spacing_xyz, sigma: float) -> np.ndarray:
@@ -47,6 +49,17 @@ class _Tally:
         print(f"LoG: {self.differ} of {self.n} box voxels differ, worst {self.worst_ulp:g} ulp")
         assert self.differ <= 1e-5 * self.n
         assert self.worst_ulp <= 2
+
+
+def _sitk_pass(arr: np.ndarray, spacing_xyz, sigma: float, direction: int, order: int) -> np.ndarray:
+    img = sitk.GetImageFromArray(np.ascontiguousarray(arr))
+    img.SetSpacing(tuple(float(s) for s in spacing_xyz))
+    f = sitk.RecursiveGaussianImageFilter()
+    f.SetSigma(float(sigma))
+    f.SetNormalizeAcrossScale(True)
+    f.SetOrder(order)
+    f.SetDirection(direction)
+    return sitk.GetArrayFromImage(f.Execute(img))
 
 
 def _smooth_image(shape, seed):
@@ -114,3 +127,69 @@ def test_small_pad_is_detected():
 def test_rejects_non_float32():
     with pytest.raises(TypeError):
         log_on_box(np.zeros((8, 8, 8)), (1.0, 1.0, 1.0), 1.0, (slice(2, 4),) * 3)
+
+
+@pytest.mark.parametrize("order", [0, 2])
+@pytest.mark.parametrize("direction", [0, 1, 2])
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (0.7, 1.3, 3.1)])
+@pytest.mark.parametrize("sigma", [0.2, 1.0, 2.5, 9.0])  # 0.2 mm: sigma well under the spacing
+def test_pass_equals_sitk(order, direction, spacing, sigma):
+    arr = np.random.default_rng(5).normal(0, 300, (9, 12, 15)).astype(np.float32)
+    np.testing.assert_array_equal(_recursive_gaussian(arr, spacing, sigma, direction, order),
+                                  _sitk_pass(arr, spacing, sigma, direction, order))
+
+
+def test_pass_coefficients_over_many_scales():
+    """Any coefficient 1 ulp off shows in the impulse and step responses: sweep sigma / spacing."""
+    rng = np.random.default_rng(6)
+    arr = np.zeros((5, 4, 40), np.float32)
+    arr[0, :, 20] = 1000.0  # impulses
+    arr[1, :, 13:] = 1.0  # steps
+    arr[2] = rng.normal(0, 1, (4, 40))
+    arr[3] = 1000.0  # constant lines: the border coefficients BN, BM cancel the recursion
+    arr[4] = np.linspace(-300, 500, 40)  # ramps
+    for sigma, sp in zip(np.exp(rng.uniform(-2.5, 2.5, 60)), np.exp(rng.uniform(-1.5, 1.5, 60))):
+        for order in (0, 2):
+            spacing = (float(sp), 1.0, 1.0)
+            np.testing.assert_array_equal(_recursive_gaussian(arr, spacing, sigma, 0, order),
+                                          _sitk_pass(arr, spacing, sigma, 0, order),
+                                          err_msg=f"sigma {sigma!r}, spacing {sp!r}, order {order}")
+
+
+@pytest.mark.parametrize("scale", [1e30, 1e-38, 1e38])
+def test_pass_extreme_values(scale):
+    """Huge and subnormal outputs; at 1e38 a few second derivatives overflow float32 to inf."""
+    rng = np.random.default_rng(7)
+    arr = (rng.normal(0, 1, (6, 7, 8)) * scale).astype(np.float32)
+    arr[0] *= np.float32(1e-20)  # mixed magnitudes
+    for sigma in (0.4, 3.0):
+        for direction in range(3):
+            for order in (0, 2):
+                got = _recursive_gaussian(arr, (0.5, 0.8, 2.0), sigma, direction, order)
+                np.testing.assert_array_equal(got, _sitk_pass(arr, (0.5, 0.8, 2.0), sigma, direction, order))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_pass_short_lines(n):
+    """ITK refuses lines under 4 voxels; 4 and 5 voxels use only the border initialisation."""
+    arr = np.random.default_rng(8).normal(0, 100, (n, 3, 2)).astype(np.float32)
+    for order in (0, 2):
+        if n < 4:
+            with pytest.raises(RuntimeError, match="less than 4"):
+                _sitk_pass(arr, (1.0, 1.0, 2.0), 1.5, 2, order)
+            with pytest.raises(ValueError, match="at least 4"):
+                _recursive_gaussian(arr, (1.0, 1.0, 2.0), 1.5, 2, order)
+        else:
+            np.testing.assert_array_equal(_recursive_gaussian(arr, (1.0, 1.0, 2.0), 1.5, 2, order),
+                                          _sitk_pass(arr, (1.0, 1.0, 2.0), 1.5, 2, order))
+
+
+def test_pass_reads_views():
+    """Strided and read-only views (as log_on_box passes them) give the values of their copies."""
+    arr = np.random.default_rng(9).normal(0, 100, (20, 30, 40)).astype(np.float32)
+    read_only = arr[2:, :, 1:]
+    read_only.flags.writeable = False  # SimpleITK's GetArrayViewFromImage
+    for view in (arr[3:17, 2:29:2, 5:35], arr.transpose(2, 0, 1)[:, 4:, :], read_only):
+        for direction in range(3):
+            np.testing.assert_array_equal(_recursive_gaussian(view, (0.9, 1.1, 2.0), 1.7, direction, 2),
+                                          _sitk_pass(view, (0.9, 1.1, 2.0), 1.7, direction, 2))

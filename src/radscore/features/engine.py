@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from radscore.catalog import TEXTURE_CLASSES, image_type_of
 from radscore.errors import ImageError
-from radscore.features import shape, texture
+from radscore.features import log_filter, shape, texture
 from radscore.features.discretise import bin_image
 from radscore.features.filters import Box, bounding_box, filtered_images
 from radscore.features.firstorder import firstorder_features
@@ -46,6 +46,7 @@ def warm_up() -> None:
     """
     shape.warm_up()
     texture.warm_up()
+    log_filter.warm_up()
 
 
 def _voi_box(voi: np.ndarray, union_box: Box) -> tuple[Box, Box]:
