@@ -264,13 +264,17 @@ def test_glrlm_run_longer_than_nr_raises():
 
 def test_kernels_compile_without_a_writable_cache():
     """A function numba cannot cache (here: no source file) still compiles, uncached."""
-    from radscore.features.matrices import _kernel
+    from radscore.runtime.jit import kernel
 
     namespace: dict = {}
     exec("def twice(x):\n    return 2 * x\n", namespace)  # '<string>': numba has no cache locator
-    compiled = _kernel(namespace["twice"])
+    compiled = kernel(namespace["twice"])
     assert compiled(21) == 42
     assert type(compiled._cache).__name__ == "NullCache"
     from radscore.features import matrices
 
-    assert type(matrices._glcm_kernel._cache).__name__ == "FunctionCache"  # the real kernels are cached
+    from radscore.features import log_filter, shape
+    from radscore.imaging import separable
+
+    for fn in (matrices._glcm_kernel, shape._mesh_area_volume, log_filter._iir_lines, separable._prefilter_lines):
+        assert type(fn._cache).__name__ == "FunctionCache", fn  # the real kernels are cached

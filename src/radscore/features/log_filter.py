@@ -43,7 +43,7 @@ import math
 import numpy as np
 from numba import types
 
-from radscore.features.matrices import _kernel
+from radscore.runtime.jit import kernel
 
 #: Pad of the box in units of sigma (mm), per side, clipped to the image (see module docstring).
 PAD_SIGMAS = 22.0
@@ -206,7 +206,7 @@ def warm_up() -> None:
         _iir_lines.disable_compile()
 
 
-@_kernel
+@kernel
 def _iir_lines(src, dst, c, block):
     """ITK's ``RecursiveSeparableImageFilter::FilterDataArray`` along axis 1 of ``src`` (p, n, q).
 

@@ -47,21 +47,8 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from numba import njit
 
-
-def _kernel(fn):
-    """``njit`` with numba's on-disk cache, or without it where no cache location is writable.
-
-    numba refuses ``cache=True`` at decoration time when neither the package folder nor a
-    user cache folder can be written (a read-only install without a home directory); the
-    kernels then compile once per process (~2 s) instead of failing the import.
-    """
-    try:
-        return njit(cache=True, nogil=True)(fn)
-    except RuntimeError:
-        return njit(nogil=True)(fn)
-
+from radscore.runtime.jit import kernel
 
 __all__ = [
     "calculate_glcm",
@@ -171,7 +158,7 @@ def _check_supported(image, kernelRadius, voxels) -> None:
 # run longer than Nr): the caller raises the same IndexError.
 # ---------------------------------------------------------------------------------------
 
-@_kernel
+@kernel
 def _mask_indices(lab, Ng, n_mask):
     """Flat indices of the mask voxels, and whether their gray levels are all within 1..Ng.
 
@@ -195,7 +182,7 @@ def _mask_indices(lab, Ng, n_mask):
     return idx, ok and n == n_mask
 
 
-@_kernel
+@kernel
 def _glcm_kernel(lab, offs, Ng, n_mask):
     Na = offs.shape[0]
     out = np.zeros((Ng, Ng, Na))
@@ -211,7 +198,7 @@ def _glcm_kernel(lab, offs, Ng, n_mask):
     return out, True
 
 
-@_kernel
+@kernel
 def _gldm_ngtdm_kernel(lab, offs, Ng, n_mask, alpha, want_gldm, want_ngtdm):
     """GLDM and NGTDM share the neighbourhood loop: one pass computes either or both."""
     Na = offs.shape[0]
@@ -247,7 +234,7 @@ def _gldm_ngtdm_kernel(lab, offs, Ng, n_mask, alpha, want_gldm, want_ngtdm):
     return gldm, ngtdm, True
 
 
-@_kernel
+@kernel
 def _glrlm_kernel(lab, offs, angles, shape, pad, Ng, n_mask, Nr):
     """Run lengths by a recurrence along each angle, counted at the last voxel of each run.
 
@@ -290,7 +277,7 @@ def _glrlm_kernel(lab, offs, angles, shape, pad, Ng, n_mask, Nr):
     return out, True
 
 
-@_kernel
+@kernel
 def _line_has_two(lab, angle, shape, pad):
     """Whether some line along ``angle`` inside the unpadded box holds >= 2 mask voxels.
 
@@ -313,7 +300,7 @@ def _line_has_two(lab, angle, shape, pad):
     return False
 
 
-@_kernel
+@kernel
 def _glszm_kernel(lab, offs, Ng, n_mask):
     """Zones = same-gray-level mask voxels connected through ``offs``; ``lab`` is consumed."""
     idx, ok = _mask_indices(lab, Ng, n_mask)

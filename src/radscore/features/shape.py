@@ -40,8 +40,9 @@ import functools
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
 from scipy.spatial import ConvexHull, QhullError
+
+from radscore.runtime.jit import kernel
 
 #: Features of ``RadiomicsShape.enableAllFeatures()``, in the order PyRadiomics returns them
 #: (method names sorted; the deprecated Compactness1, Compactness2 and
@@ -90,7 +91,7 @@ def case_table() -> tuple[np.ndarray, np.ndarray]:
     return triangles, counts
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _mesh_area_volume(mask: np.ndarray, spacing: np.ndarray, triangles: np.ndarray,
                       counts: np.ndarray) -> tuple[float, float]:
     """Surface area and volume of the marching-cubes mesh of ``mask`` (padded, uint8)."""
@@ -171,7 +172,7 @@ def _hull_points(points: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(points[keep.astype(np.intp)])
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _max_sq_distance_per_group(points: np.ndarray, starts: np.ndarray) -> float:
     """Largest squared distance between two rows of the same group (rows starts[g]:starts[g+1])."""
     best = 0.0

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 import SimpleITK as sitk
-from numba import njit
+
+from radscore.runtime.jit import kernel
 
 _POLE = float(np.sqrt(3.0) - 2.0)  # the cubic B-spline's prefilter pole
 _TOLERANCE = 1e-10  # ITK's BSplineDecompositionImageFilter default: where the causal sum is cut
@@ -71,7 +72,7 @@ def _prefilter_axis(a: np.ndarray, axis: int) -> None:
     _prefilter_lines(a.reshape(outer, n, inner), _POLE, (1.0 - _POLE) * (1.0 - 1.0 / _POLE), horizon)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _prefilter_lines(a: np.ndarray, z: float, gain: float, horizon: int) -> None:
     """ITK's causal/anticausal cubic recursion along axis 1 of ``a`` (outer, n, inner), in place.
 
