@@ -58,6 +58,10 @@ def _sitk_crop(image: sitk.Image, box: Box) -> sitk.Image:
     return image[x.start:x.stop, y.start:y.stop, z.start:z.stop]
 
 
+#: Pixel types whose every value float32 holds exactly (ITK's LoG reads them as double: same numbers).
+_EXACT_IN_FLOAT32 = tuple(np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.uint16))
+
+
 def _log_images(image: sitk.Image, box: Box, sigmas: list[float]) -> Iterator[tuple[str, np.ndarray]]:
     size = np.array(image.GetSize())
     spacing = np.array(image.GetSpacing())
@@ -73,7 +77,9 @@ def _log_images(image: sitk.Image, box: Box, sigmas: list[float]) -> Iterator[tu
             continue
         if whole.dtype == np.float32:  # ITK reads float32 input as is: the per-pass version is exact
             values = log_on_box(whole, tuple(spacing), sigma, box)
-        else:  # other pixel types: ITK's filter itself on the padded box
+        elif whole.dtype in _EXACT_IN_FLOAT32:  # CT in int16: float32 holds every value, as ITK's double does
+            values = log_on_box(whole.astype(np.float32), tuple(spacing), sigma, box)
+        else:  # float64, 32-bit integers: ITK's filter itself on the padded box
             pad = tuple(int(np.ceil(PAD_SIGMAS * sigma / sp)) + 2 for sp in spacing[::-1])  # see .log_filter
             outer = _pad_box(box, pad, shape)  # type: ignore[arg-type]
             f = sitk.LaplacianRecursiveGaussianImageFilter()
