@@ -95,3 +95,46 @@ def test_init_writes_every_default_commented_and_valid(tmp_path, capsys):
         assert set(data["selection"]) == set(type(StudyConfig().selection).model_fields)
         assert "# mRMR (FCQ) step keeping this many" in text
     assert main(["init", str(tmp_path / "quick")]) == 4  # never overwrites a study.yaml
+
+
+def test_every_config_error_is_reported_at_once(tmp_path):
+    # issue 18.6: one message for all mistakes, each naming its key, not the first one only
+    path = tmp_path / "study.yaml"
+    path.write_text("seed: x\nsplit:\n  test_fraction: 2\nmodel:\n  cutof: youden\nselection:\n  icc_type: icc3\n"
+                    "bogus: 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    msg = err.value.message
+    assert msg.startswith(f"{path}: 5 problems:")
+    for key in ("key 'seed'", "key 'split.test_fraction'", "unknown key 'model.cutof'", "use one of: cutoff",
+                "key 'selection.icc_type' has moved to 'robustness.icc_type'", "unknown key 'bogus'"):
+        assert key in msg
+    assert "unknown key 'selection.icc_type'" not in msg  # the moved key is named once, as moved
+    assert len(msg.splitlines()) == 6  # the heading and one line per problem
+
+
+def test_unquoted_off_is_accepted_for_icc_source(tmp_path):
+    # YAML reads `icc_source: off` as the boolean false; it can only mean 'off'
+    path = tmp_path / "study.yaml"
+    path.write_text("robustness:\n  icc_source: off\n")
+    cfg = load_config(path)
+    assert cfg.robustness.icc_source == "off"
+    path.write_text(dump_config(cfg))
+    assert load_config(path).robustness.icc_source == "off"
+
+
+@pytest.mark.parametrize("text, key", [
+    ("robustness:\n  icc_source: on\n", "robustness.icc_source"),
+    ("preprocess:\n  registration: no\n", "preprocess.registration"),
+    ("model:\n  cutoff: yes\n", "model.cutoff"),
+    ("endpoint:\n  column: no\n", "endpoint.column"),
+    ("clinical: [age, off]\n", "clinical.1"),
+])
+def test_a_yaml_boolean_in_a_text_key_says_to_quote_it(tmp_path, text, key):
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    msg = err.value.message
+    assert f"key '{key}' needs text" in msg and "YAML read an unquoted word as the boolean" in msg
+    assert "put the word in quotes" in msg

@@ -18,7 +18,7 @@ from pathlib import Path
 from radscore import __version__
 from radscore.catalog import SUV_METHODS
 from radscore.config import PROTOCOLS
-from radscore.errors import EXIT_OK, RadscoreError
+from radscore.errors import EXIT_OK, RadscoreError, UsageError
 
 log = logging.getLogger("radscore")
 
@@ -39,6 +39,16 @@ TRUSTED_KEY_HELP = ("refuse the model unless it is signed by this Ed25519 public
                     "the model's hashes are checked, which detects corruption but not a deliberate edit")
 
 
+OUT_FILE_HELP = "its folder must exist"
+
+
+def _add_suv_overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weight-kg", type=float, help="patient weight for a PET DICOM series that lacks PatientWeight "
+                                                   "(overrides the tag)")
+    p.add_argument("--dose-mbq", type=float, help="injected dose for a PET DICOM series that lacks "
+                                                  "RadionuclideTotalDose (overrides the tag)")
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--scheduler", default=None, help="dask.distributed scheduler address, e.g. tcp://host:8786")
@@ -48,13 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="radscore", description="PET/CT radiomics: from images to validated Radscores and a study report.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="exit codes: 0 ok, 2 bad input (config, manifest, image, model file), 3 data cannot support the "
-               "analysis, 4 output folder not writable",
+        epilog="exit codes: 0 ok, 2 bad input (config, manifest, image, model file, --out FILE in a missing folder),\n"
+               "            3 data cannot support the analysis, 4 output folder not writable\n"
+               "outputs:    a study folder (init DIR; simulate, demo, keygen --out) is created if missing; a single\n"
+               "            output file (suv, rtstruct, segment, extract --out FILE) must go into an existing folder,\n"
+               "            so a mistyped path is an error rather than a new folder",
     )
     parser.add_argument("--version", action="version", version=f"radscore {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logging")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="see radscore COMMAND --help")
 
     p = sub.add_parser("demo", help="simulate a cohort, run the whole study, write report.html",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RUN_OUTPUTS.replace("DIR", "OUT"))
@@ -62,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patients", type=int, default=120, help="simulated patients (default 120)")
     p.add_argument("--external", type=int, default=40,
                    help="further patients from three other simulated centres, the external cohort (default 40)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="random seed of the simulation (default 42)")
     _add_run_options(p)
 
     p = sub.add_parser("init", help="write DIR/study.yaml with every setting of a protocol spelled out and commented")
@@ -74,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="outputs: OUT/images/*.nii.gz (CT in HU, PET in SUV, masks), manifest.csv, clinical.csv, "
                               "expression.csv, cells.csv, study.yaml")
-    p.add_argument("--patients", type=int, default=120)
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--patients", type=int, default=120, help="simulated patients (default 120)")
+    p.add_argument("--out", required=True, help="study folder to write (created if missing)")
+    p.add_argument("--seed", type=int, default=42, help="random seed of the simulation (default 42)")
     p.add_argument("--protocol", choices=PROTOCOLS, default=PROTOCOLS[0], help="preset written into study.yaml")
     p.add_argument("--external", type=int, default=0,
                    help="add N patients acquired at three other simulated centres in turn (other PET resolution, noise "
@@ -118,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "request over a size limit is refused with 413, one over the queue with 503")
     p.add_argument("model", help="model folder, e.g. DIR/models/comb")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     p.add_argument("--max-upload-mb", type=int, default=512, help="largest single file (default 512 MB)")
     p.add_argument("--max-request-mb", type=int, default=1024,
                    help="largest request, all files together, counted as read (default 1024 MB)")
@@ -147,27 +160,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("suv", help="convert a PET DICOM series to an SUV image (prints the factor and tags used)")
     p.add_argument("dicom_dir", help="folder holding one PET DICOM series")
-    p.add_argument("--out", required=True, help="output image, e.g. suv.nii.gz")
+    p.add_argument("--out", required=True, help=f"output image, e.g. suv.nii.gz; {OUT_FILE_HELP}")
     p.add_argument("--method", default="bw", choices=list(SUV_METHODS),
                    help="SUV normalisation: " + ", ".join(f"{k} ({v})" for k, v in SUV_METHODS.items()))
+    _add_suv_overrides(p)
 
     p = sub.add_parser("rtstruct", help="list the ROIs of an RTSTRUCT/SEG file, or rasterise one ROI to a mask")
     p.add_argument("file", help="RTSTRUCT or DICOM SEG file")
     p.add_argument("--list", action="store_true", dest="list_rois", help="print the ROI/segment names")
     p.add_argument("--roi", help="ROI name (RTSTRUCT) or segment label (SEG) to rasterise")
     p.add_argument("--image", help="DICOM image folder whose grid the mask is drawn on")
-    p.add_argument("--out", help="output mask, e.g. mask.nii.gz")
+    p.add_argument("--out", help=f"output mask, e.g. mask.nii.gz; {OUT_FILE_HELP}")
 
     p = sub.add_parser("segment", help="semi-automatic PET lesion mask: threshold around a seed point or in a box")
     p.add_argument("pet", help="PET SUV image file or PET DICOM folder")
-    p.add_argument("--out", required=True, help="output mask, e.g. mask.nii.gz")
+    p.add_argument("--out", required=True, help=f"output mask, e.g. mask.nii.gz; {OUT_FILE_HELP}")
     p.add_argument("--threshold", type=float, required=True, help="SUV (--mode suv) or percent of SUVmax")
-    p.add_argument("--mode", default="percent_max", choices=["percent_max", "suv"])
+    p.add_argument("--mode", default="percent_max", choices=["percent_max", "suv"],
+                   help="what --threshold means: percent_max, a percentage of the lesion's SUVmax (default), or "
+                        "suv, a fixed SUV")
     p.add_argument("--seed-mm", type=float, nargs=3, metavar=("X", "Y", "Z"), help="seed point (mm, patient LPS)")
     p.add_argument("--box-mm", type=float, nargs=6, metavar=("X0", "Y0", "Z0", "X1", "Y1", "Z1"),
                    help="search box corners (mm, patient LPS)")
     p.add_argument("--method", default="bw", choices=list(SUV_METHODS),
                    help="SUV normalisation for a DICOM folder: " + ", ".join(SUV_METHODS))
+    _add_suv_overrides(p)
 
     p = sub.add_parser("extract", help="features of one scan: an image + mask with a PyRadiomics parameter file, "
                                        "or a PET/CT scan through a study's whole protocol",
@@ -191,11 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-roi", default=None, help="ROI name (RTSTRUCT) or segment label (SEG)")
     p.add_argument("--patient-id", default="scan", help="ID in messages and the study-style row")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--out", required=True, help="CSV file to write")
+    p.add_argument("--out", required=True, help=f"CSV file to write; {OUT_FILE_HELP}")
 
-    p = sub.add_parser("validate", help="check study.yaml and the manifest without running anything")
-    p.add_argument("dir")
-    p.add_argument("--config", default=None)
+    p = sub.add_parser("validate", help="check study.yaml and the manifest without running anything",
+                       epilog="reports every config error at once, and every manifest row whose CT, PET or mask is "
+                              "not given, missing or unreadable (patient, column, file, problem); exits 2 if any")
+    p.add_argument("dir", help="study folder holding study.yaml and the manifest")
+    p.add_argument("--config", default=None, help="config file (default DIR/study.yaml)")
     return parser
 
 
@@ -208,6 +227,18 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     # --verbose is radscore's debug log; numba's compiler debug log (megabytes on a first run) is not
     logging.getLogger("numba").setLevel(max(level, logging.INFO))
+
+
+def _silence_itk() -> None:
+    """Stop ITK printing its warnings ("WARNING: In .../itkImageSeriesReader.hxx ...") to stderr.
+
+    They bypass logging, name C++ source files rather than the patient, and mostly concern
+    what radscore checks and reports itself (slice spacing, truncation, NaN voxels). Forked
+    worker processes inherit the setting.
+    """
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
 
 
 def _print_headline(metrics: dict) -> None:
@@ -275,20 +306,28 @@ def cmd_run(args) -> int:
 
 def cmd_validate(args) -> int:
     from radscore.catalog import modalities_text
+    from radscore.errors import ManifestError
+    from radscore.io.manifest import file_problems
     from radscore.pipeline.context import Study
 
     study = Study.open(args.dir, args.config)
     manifest = study.manifest()
     modalities = study.config.for_manifest(manifest).scan.modalities
-    for m in modalities:
-        lacking = manifest[manifest[m].isna()] if m in manifest.columns else manifest
-        if len(lacking):
-            names = ", ".join(f"{r.patient_id}/{r.timepoint}" for r in lacking.head(5).itertuples())
-            print(f"warning: {len(lacking)} scan(s) have no {m.upper()} ({names}{', ...' if len(lacking) > 5 else ''})"
-                  f"; the study uses {modalities_text(modalities)}, so they will be excluded",
-                  file=sys.stderr)
+    problems = file_problems(manifest, modalities)
+    for name in ("expression", "cells"):  # the clinical table is read with the manifest
+        rel = getattr(study.config.tables, name)
+        if rel and not (study.root / rel).is_file():
+            problems.append(f"tables.{name} {study.root / rel}: file not found.")
+    if problems:
+        raise ManifestError(f"{len(problems)} file problem(s):" + "".join(f"\n  {p}" for p in problems),
+                            file=str(study.root / study.config.manifest),
+                            fix="correct the paths (relative to the manifest) or remove the rows; radscore run "
+                                "would exclude these scans.")
+    if "label" in manifest.columns and "mask_label" not in manifest.columns:
+        print("warning: the manifest's column 'label' is not read; the label to use in a mask holding several is "
+              "the column 'mask_label'", file=sys.stderr)
     print(f"ok: {manifest['patient_id'].nunique()} patients, {len(manifest)} scans, "
-          f"{modalities_text(modalities)}; config {study.config.name!r}")
+          f"{modalities_text(modalities)}; every file the manifest names opens; config {study.config.name!r}")
     return EXIT_OK
 
 
@@ -367,23 +406,40 @@ def cmd_predict(args) -> int:
     return EXIT_OK if failed == 0 else 2
 
 
+def _check_output_file(path: str | None) -> None:
+    """A single output file (``--out FILE``) goes into an existing folder.
+
+    Checked before any work, so that a mistyped path ends the command at once instead of
+    silently creating a folder tree (study folders, ``--out DIR``, are created instead).
+    """
+    if path is None:
+        return
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise UsageError("the folder of --out does not exist.", file=str(folder),
+                         fix="create the folder first, or correct the path.")
+
+
 def cmd_suv(args) -> int:
     from radscore.imaging.commands import cmd_suv as run
 
-    return run(args.dicom_dir, args.out, args.method)
+    _check_output_file(args.out)
+    return run(args.dicom_dir, args.out, args.method, weight_kg=args.weight_kg, dose_mbq=args.dose_mbq)
 
 
 def cmd_rtstruct(args) -> int:
     from radscore.imaging.commands import cmd_rtstruct as run
 
+    _check_output_file(args.out)
     return run(args.file, list_rois=args.list_rois, roi=args.roi, image_dir=args.image, out=args.out)
 
 
 def cmd_segment(args) -> int:
     from radscore.imaging.commands import cmd_segment as run
 
+    _check_output_file(args.out)
     return run(args.pet, args.out, args.threshold, mode=args.mode, seed_mm=args.seed_mm, box_mm=args.box_mm,
-               method=args.method)
+               method=args.method, weight_kg=args.weight_kg, dose_mbq=args.dose_mbq)
 
 
 def cmd_extract(args) -> int:
@@ -395,6 +451,7 @@ def cmd_extract(args) -> int:
                           fix="see radscore extract --help.")
     if args.image is None and not (args.ct and args.pet):
         raise ConfigError("the study style needs both --ct and --pet.", fix="see radscore extract --help.")
+    _check_output_file(args.out)
     return run(args.image, args.mask, args.params, args.out, label=args.label, modality=args.modality, ct=args.ct,
                pet=args.pet, mask_roi=args.mask_roi, config=args.config, patient_id=args.patient_id,
                workers=args.workers)
@@ -412,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     _setup_logging(args.quiet, args.verbose)
+    _silence_itk()
     try:
         return COMMANDS[args.command](args)
     except RadscoreError as exc:

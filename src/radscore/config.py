@@ -172,6 +172,12 @@ class RobustnessSettings(_Settings):
         "auto", description="second segmentation (manifest mask_2) or the perturbations below; "
                             "auto = mask_2 where the manifest has it, else perturbation",
     )
+
+    @field_validator("icc_source", mode="before")
+    @classmethod
+    def _unquoted_off(cls, v):
+        # YAML reads an unquoted `icc_source: off` (or no, false) as the boolean false
+        return "off" if v is False else v
     perturbations: list[Literal["dilate_1", "erode_1", "random_0"]] = Field(
         default_factory=lambda: ["dilate_1", "erode_1", "random_0"], min_length=1,
         description="mask dilation and erosion by one voxel, random smooth contour deformation (seeded)")
@@ -427,30 +433,53 @@ MOVED_KEYS = {f"selection.{k}": f"robustness.{k}" for k in ("icc_threshold", "ic
 
 
 def config_from_dict(data: dict[str, Any] | None, source: str = "study.yaml") -> StudyConfig:
-    """Validate a mapping into a :class:`StudyConfig`, with errors that name the key."""
+    """Validate a mapping into a :class:`StudyConfig`, with errors that name the key.
+
+    Every problem is reported in one :class:`~radscore.errors.ConfigError` (one line
+    each), so a config with several mistakes is corrected in one pass.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"the top level must be a mapping of keys, found {type(data).__name__}", file=source)
+    problems: list[tuple[str, str]] = []
+    moved = set()
     for old, new in MOVED_KEYS.items():
         section, key = old.split(".")
         if isinstance(data.get(section), dict) and key in data[section]:
-            raise ConfigError(f"key '{old}' has moved to '{new}'.", file=source,
-                              fix=f"write it under '{new.split('.')[0]}:' instead.")
+            problems.append((f"key '{old}' has moved to '{new}'.", f"write it under '{new.split('.')[0]}:' instead."))
+            moved.add((section, key))
+    config = None
     try:
-        return StudyConfig.model_validate(data)
+        config = StudyConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            valid = _valid_keys(StudyConfig, tuple(err["loc"]))
-            raise ConfigError(
-                f"unknown key '{key}'.", file=source, fix=f"use one of: {', '.join(valid)}."
-            ) from None
-        raise ConfigError(
-            f"key '{key}': {err['msg']} (got {err.get('input')!r}).", file=source,
-            fix="correct the value in the config.",
-        ) from None
+        # a moved key is also an unknown key where it was: named once, as moved
+        problems += [_problem(err) for err in exc.errors() if tuple(err["loc"][:2]) not in moved]
+    if len(problems) == 1:
+        raise ConfigError(problems[0][0], file=source, fix=problems[0][1])
+    if problems:
+        lines = "".join(f"\n  {text} Fix: {fix}" for text, fix in problems)
+        raise ConfigError(f"{len(problems)} problems:{lines}", file=source)
+    return config
+
+
+#: YAML 1.1 (PyYAML) reads these unquoted words as booleans.
+YAML_BOOLEANS = ("yes", "no", "on", "off", "true", "false")
+
+
+def _problem(err: dict) -> tuple[str, str]:
+    """One pydantic validation error as (problem naming the key, fix)."""
+    key = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        valid = _valid_keys(StudyConfig, tuple(err["loc"]))
+        return f"unknown key '{key}'.", f"use one of: {', '.join(valid)}."
+    value = err.get("input")
+    if isinstance(value, bool) and err["type"] in ("literal_error", "string_type"):
+        expected = f" ({err['msg']})" if err["type"] == "literal_error" else ""
+        return (f"key '{key}' needs text{expected} but YAML read an unquoted word as the boolean "
+                f"{str(value).lower()}: YAML turns unquoted {', '.join(YAML_BOOLEANS)} into booleans.",
+                "put the word in quotes ('off' instead of off).")
+    return f"key '{key}': {err['msg']} (got {value!r}).", "correct the value in the config."
 
 
 def load_config(path: str | Path) -> StudyConfig:

@@ -55,16 +55,7 @@ class RadscoreError(Exception):
 
     @property
     def message(self) -> str:
-        parts = []
-        if self.patient is not None:
-            parts.append(f"patient {self.patient}")
-        if self.file is not None:
-            parts.append(f"{self.file}")
-        where = ": ".join(parts)
-        text = f"{where}: {self.problem}" if where else self.problem
-        if self.fix:
-            text += f" Fix: {self.fix}"
-        return text
+        return _line(self.patient, None, self.file, self.problem, self.fix)
 
     def with_patient(self, patient: str) -> "RadscoreError":
         """Return the same error attributed to ``patient`` (if not already)."""
@@ -72,6 +63,10 @@ class RadscoreError(Exception):
             self.patient = patient
             self.args = (self.message,)
         return self
+
+
+class UsageError(RadscoreError):
+    """A command-line argument cannot be used as given (e.g. ``--out`` in a folder that does not exist)."""
 
 
 class ConfigError(RadscoreError):
@@ -104,19 +99,43 @@ class OutputError(RadscoreError):
     exit_code = EXIT_IO
 
 
-def describe(exc: BaseException) -> str:
-    """One line for a QC table or a message: the user's error as is; an unexpected one with
-    its type and innermost frame (for a bug report), never header data."""
+def _line(patient: str | None, scan: str | None, file: str | None, problem: str, fix: str | None) -> str:
+    """``patient X (scan): F: problem Fix: ...``, leaving out the parts that are None."""
+    parts = []
+    if patient is not None:
+        parts.append(f"patient {patient}" + (f" ({scan})" if scan else ""))
+    if file is not None:
+        parts.append(f"{file}")
+    where = ": ".join(parts)
+    text = f"{where}: {problem}" if where else problem
+    if fix:  # after a list of problems, one per line, the fix goes on its own line
+        text += f"{chr(10) if chr(10) in problem else ' '}Fix: {fix}"
+    return text
+
+
+def describe(exc: BaseException, *, patient: str | None = None, scan: str | None = None) -> str:
+    """One line for a QC table, a log or a message: the user's error as is; an unexpected one
+    with its type and innermost frame (for a bug report), never header data.
+
+    Parameters
+    ----------
+    patient : str, optional
+        The manifest ID the error belongs to, named when the error names none. The line
+        names the patient once, so callers add no ``patient X:`` prefix of their own.
+    scan : str, optional
+        Which of the patient's scans, e.g. ``"baseline, lesion 1"``: in brackets after the ID.
+    """
     import traceback
     from pathlib import Path
 
     if isinstance(exc, RadscoreError):
-        return exc.message
+        who = exc.patient if exc.patient is not None else patient
+        return _line(who, scan if who is not None else None, exc.file, exc.problem, exc.fix)
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
     if not tb and getattr(exc, "where", ""):  # raised in a worker process (see runtime.executor)
         where = f" (at {exc.where})"
-    return f"unexpected error {type(exc).__name__}: {exc}{where}"
+    return _line(patient, scan, None, f"unexpected error {type(exc).__name__}: {exc}{where}", None)
 
 
 class MissingExtraError(RadscoreError):

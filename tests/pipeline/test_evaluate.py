@@ -175,7 +175,48 @@ def test_a_separated_cox_term_is_named_in_the_survival_section(caplog):
     manifest["smoker"] = manifest["os_event"].astype(float)  # events only among smokers: separation
     cfg = config_from_dict({"clinical": ["smoker"], "survival": {"pfs_time": None, "pfs_event": None}})
     section = survival_section(scores, manifest, cfg, "comb", 0.0)
-    assert "the hazard ratio of smoker (separation" in section.text
+    assert any("the hazard ratio of smoker (separation" in n for n in section.tables["not_estimable"]["not estimable"])
     cox = section.tables["cox"]
     flagged = cox.filter(like="separated").fillna(False).any(axis=1)
     assert flagged[cox.covariate == "smoker"].all() and not flagged[cox.covariate == "radscore_group"].any()
+
+
+def _survival(manifest, scores, **columns):
+    from radscore.pipeline.evaluate import survival_metrics, survival_section
+
+    section = survival_section(scores, manifest.assign(**columns), config_from_dict({}), "comb", 0.4)
+    return section, survival_metrics(section)
+
+
+def test_survival_without_its_columns_says_which_are_missing():
+    manifest, scores = _study()
+    section, metrics = _survival(manifest, scores)
+    assert section.skipped.startswith("neither the manifest nor the clinical table has the survival columns")
+    assert "PFS (pfs_months, pfs_event)" in section.skipped and "OS (os_months, os_event)" in section.skipped
+    assert metrics == {"skipped": section.skipped}
+
+
+def test_survival_without_events_is_skipped_with_the_reason_not_an_error():
+    # a cohort without events made the whole run stop with 'no events among N patients'
+    manifest, scores = _study()
+    n = len(manifest)
+    zeros = {"pfs_months": np.linspace(1, 30, n), "pfs_event": 0, "os_months": np.linspace(1, 30, n), "os_event": 0}
+    section, metrics = _survival(manifest, scores, **zeros)
+    assert section.skipped.startswith("no endpoint could be tested: log-rank PFS, training (out-of-fold): no events "
+                                      "(pfs_event is 0 for all 50 patients)")
+    assert "log-rank OS, testing: no events (os_event is 0 for all 20 patients)" in section.skipped
+    assert metrics == {"skipped": section.skipped}
+
+
+def test_survival_names_each_test_it_could_not_run():
+    manifest, scores = _study()
+    n = len(manifest)
+    rng = np.random.default_rng(1)
+    given = {"pfs_months": rng.uniform(1, 30, n), "pfs_event": rng.integers(0, 2, n)}
+    os_time = np.where(manifest["cohort"] == "testing", np.nan, rng.uniform(1, 30, n))  # OS unknown in testing
+    section, metrics = _survival(manifest, scores, **given, os_months=os_time, os_event=rng.integers(0, 2, n))
+    assert section.skipped is None
+    assert len(metrics["logrank"]) == 5  # PFS in three cohorts, OS in two
+    assert metrics["not_estimable"] == ["log-rank OS, testing: 0 patient(s) with both os_months and os_event filled, "
+                                        "at least 4 needed"]
+    assert list(section.tables["not_estimable"]["not estimable"]) == metrics["not_estimable"]

@@ -98,9 +98,9 @@ def test_validate_names_the_modalities_and_the_rows_without_an_image(small_study
     manifest.drop(columns=["pet"]).to_csv(folder / "manifest.csv", index=False)
     assert main(["validate", str(folder)]) == 0
     assert ", CT;" in capsys.readouterr().out
-    manifest.loc[0, "ct"] = None  # a PET/CT study with one row lacking its CT
+    manifest.loc[0, "ct"] = None  # a PET/CT study with one row lacking its CT: an error naming the row
     manifest.to_csv(folder / "manifest.csv", index=False)
-    assert main(["validate", str(folder)]) == 0
-    captured = capsys.readouterr()
-    assert ", PET and CT;" in captured.out
-    assert f"1 scan(s) have no CT ({manifest.loc[0, 'patient_id']}/baseline)" in captured.err
+    assert main(["validate", str(folder)]) == 2
+    row = manifest.iloc[0]
+    assert (f"patient {row['patient_id']} (baseline, lesion {row['lesion_id']}): ct: no file given; the study uses "
+            "PET and CT.") in capsys.readouterr().err

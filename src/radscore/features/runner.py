@@ -228,9 +228,10 @@ class _Runner:
         if isinstance(res.error, OutputError):  # a full or read-only disk fails every scan: stop now
             raise res.error
         if res.error is not None and scan.error is None:
-            scan.error = describe(res.error)
-            log.warning("patient %s (%s, lesion %s): %s", scan.ref.patient_id, scan.ref.timepoint,
-                        scan.ref.lesion_id, scan.error)
+            ref = scan.ref
+            scan.error = describe(res.error, patient=ref.patient_id)
+            log.warning("%s", describe(res.error, patient=ref.patient_id,
+                                       scan=f"{ref.timepoint}, lesion {ref.lesion_id}"))
         if scan.error is not None:
             if scan.pending == 0:
                 self.finish(scan)
@@ -343,7 +344,7 @@ def extract_scans(refs: Sequence[ScanRef], settings: ScanSettings, *, cache_dir:
         try:
             scan.hashes = content_hashes(ref)
         except OSError as exc:
-            scan.error = f"cannot read input ({exc.strerror}): {exc.filename}"
+            scan.error = f"patient {ref.patient_id}: {exc.filename}: cannot read the file ({exc.strerror})."
             runner.finish(scan)
             continue
         scan.key = _prepare_key(ref, scan.hashes, settings, perturbation, crop_size)

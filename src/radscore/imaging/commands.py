@@ -1,9 +1,10 @@
 """Command-line actions of the imaging stage (wired into ``radscore`` by :mod:`radscore.cli`).
 
-``radscore suv DICOM_DIR --out FILE.nii.gz [--method bw|lbm|lbm_janma|bsa|ibw]``
+``radscore suv DICOM_DIR --out FILE.nii.gz [--method bw|lbm|lbm_janma|bsa|ibw] [--weight-kg KG] [--dose-mbq MBQ]``
 ``radscore rtstruct FILE --list``
 ``radscore rtstruct FILE --roi NAME --image DICOM_DIR --out MASK.nii.gz``
-``radscore segment PET --out MASK.nii.gz --threshold 41 [--mode percent_max|suv] [--seed X Y Z] [--box X0 Y0 Z0 X1 Y1 Z1]``
+``radscore segment PET --out MASK.nii.gz --threshold 41 [--mode percent_max|suv] [--seed-mm X Y Z]
+[--box-mm X0 Y0 Z0 X1 Y1 Z1]``
 
 Errors are raised as :class:`~radscore.errors.RadscoreError` for the CLI to print.
 """
@@ -36,11 +37,15 @@ def save_image(image: sitk.Image, path: str | Path) -> Path:
     return atomic_write_bytes(path, data)
 
 
-def cmd_suv(dicom_dir: str | Path, out: str | Path, method: str = "bw") -> int:
-    """Convert a PET DICOM series to an SUV image; print the factor and the tags it used."""
+def cmd_suv(dicom_dir: str | Path, out: str | Path, method: str = "bw", *, weight_kg: float | None = None,
+            dose_mbq: float | None = None) -> int:
+    """Convert a PET DICOM series to an SUV image; print the factor and the tags it used.
+
+    ``weight_kg``/``dose_mbq`` (``--weight-kg``, ``--dose-mbq``) override the header's.
+    """
     from radscore.io.dicom import read_pet_suv
 
-    img, factor = read_pet_suv(dicom_dir, method=method)
+    img, factor = read_pet_suv(dicom_dir, method=method, weight_kg=weight_kg, dose_mbq=dose_mbq, override="option")
     save_image(img, out)
     per = np.asarray(factor.per_slice)
     if np.allclose(per, per[0], rtol=1e-12):
@@ -80,10 +85,12 @@ def cmd_rtstruct(file: str | Path, list_rois: bool = False, roi: str | None = No
 
 def cmd_segment(pet: str | Path, out: str | Path, threshold: float, mode: str = "percent_max",
                 seed_mm: tuple[float, float, float] | None = None,
-                box_mm: tuple[float, float, float, float, float, float] | None = None, method: str = "bw") -> int:
+                box_mm: tuple[float, float, float, float, float, float] | None = None, method: str = "bw", *,
+                weight_kg: float | None = None, dose_mbq: float | None = None) -> int:
     """Semi-automatic PET lesion mask: threshold (SUV or % SUVmax) around a seed / in a box (mm, LPS).
 
-    ``pet`` is an SUV image file or a PET DICOM folder (converted with ``method``).
+    ``pet`` is an SUV image file or a PET DICOM folder (converted with ``method``;
+    ``weight_kg``/``dose_mbq`` override the header's).
     """
     from radscore.imaging.segmentation import segment_pet_image
     from radscore.io.images import read_image_file
@@ -92,11 +99,11 @@ def cmd_segment(pet: str | Path, out: str | Path, threshold: float, mode: str = 
     if path.is_dir():
         from radscore.io.dicom import read_pet_suv
 
-        image, _ = read_pet_suv(path, method=method)
+        image, _ = read_pet_suv(path, method=method, weight_kg=weight_kg, dose_mbq=dose_mbq, override="option")
     else:
         image = read_image_file(path, what="PET image")
     if seed_mm is None and box_mm is None:
-        raise ConfigError("give --seed X Y Z and/or --box X0 Y0 Z0 X1 Y1 Z1 (mm).")
+        raise ConfigError("give --seed-mm X Y Z and/or --box-mm X0 Y0 Z0 X1 Y1 Z1 (mm).")
     box = (tuple(box_mm[:3]), tuple(box_mm[3:])) if box_mm is not None else None
     mask, seg = segment_pet_image(sitk.Cast(image, sitk.sitkFloat32), threshold, mode=mode, seed_mm=seed_mm,
                                   box_mm=box)

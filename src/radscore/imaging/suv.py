@@ -56,6 +56,12 @@ logger = logging.getLogger(__name__)
 METHODS = tuple(SUV_METHODS)
 # DICOM SUV Type (0054,1006) defined terms and the method that produces them.
 SUV_TYPE_TO_METHOD = {"BW": "bw", "LBM": "lbm", "LBMJAMES128": "lbm", "LBMJANMA": "lbm_janma", "BSA": "bsa", "IBW": "ibw"}
+# The fix for a missing weight or dose tag names the override the caller reads: a manifest
+# column (radscore run, predict --manifest) or a command-line option (radscore suv, segment).
+OVERRIDE_FIXES = {
+    "manifest": "add the column {column} to the manifest for this patient (it overrides the tag).",
+    "option": "pass {option} (it overrides the tag).",
+}
 MIN_PLAUSIBLE_DOSE_BQ = 1e5  # a PET dose below 100 kBq is a dose written in MBq
 
 
@@ -104,13 +110,18 @@ class SuvFactor:
 class _Ctx:
     """Error/warning bookkeeping for one series."""
 
-    def __init__(self, patient: str | None, file: str | None):
+    def __init__(self, patient: str | None, file: str | None, override: str = "manifest"):
         self.patient, self.file = patient, file
+        self.override = override
         self.warnings: list[str] = []
         self.used: dict[str, Any] = {}
 
     def fail(self, problem: str, fix: str | None = None) -> None:
         raise ImageError(problem, patient=self.patient, file=self.file, fix=fix)
+
+    def override_fix(self, column: str) -> str:
+        """How to supply the value of manifest column ``column`` (weight_kg, dose_mbq) instead of the tag."""
+        return OVERRIDE_FIXES[self.override].format(column=column, option="--" + column.replace("_", "-"))
 
 
 def _body(h, methods: tuple[str, ...], weight_kg: float | None, ctx: _Ctx) -> tuple[float, float | None, str | None]:
@@ -122,7 +133,7 @@ def _body(h, methods: tuple[str, ...], weight_kg: float | None, ctx: _Ctx) -> tu
         w = h.get("PatientWeight")
         if w in (None, "") or float(w) <= 0:
             ctx.fail("DICOM tag PatientWeight (0010,1030) is missing or zero, so SUV cannot be computed.",
-                     "add the column weight_kg to the manifest for this patient (it overrides the tag).")
+                     ctx.override_fix("weight_kg"))
         weight, src = float(w), "PatientWeight (0010,1030)"
     ctx.used["weight_kg"] = f"{weight:g} from {src}"
     height = sex = None
@@ -285,7 +296,7 @@ def _dose_and_half_life(h, dose_mbq: float | None, ctx: _Ctx) -> tuple[float, fl
         d = rp.get("RadionuclideTotalDose") if rp is not None else None
         if d in (None, "") or float(d) <= 0:
             ctx.fail("DICOM tag RadionuclideTotalDose (0018,1074) is missing or zero, so SUV cannot be computed.",
-                     "add the column dose_mbq to the manifest for this patient (it overrides the tag).")
+                     ctx.override_fix("dose_mbq"))
         dose = float(d)
         src = "RadionuclideTotalDose (0018,1074)"
         if dose < MIN_PLAUSIBLE_DOSE_BQ:
@@ -303,7 +314,7 @@ def _dose_and_half_life(h, dose_mbq: float | None, ctx: _Ctx) -> tuple[float, fl
 
 def suv_factor_from_headers(headers: Sequence, *, method: str = "bw", weight_kg: float | None = None,
                             dose_mbq: float | None = None, patient: str | None = None,
-                            file: str | None = None) -> SuvFactor:
+                            file: str | None = None, override: str = "manifest") -> SuvFactor:
     """SUV multiplier for each slice of one PET series (see the module docstring).
 
     Parameters
@@ -316,6 +327,9 @@ def suv_factor_from_headers(headers: Sequence, *, method: str = "bw", weight_kg:
         :func:`radscore.imaging.suv_formulas.ibw`).
     weight_kg, dose_mbq : float, optional
         Manifest values that override PatientWeight and RadionuclideTotalDose.
+    override : {"manifest", "option"}
+        Where the caller reads ``weight_kg``/``dose_mbq`` from (:data:`OVERRIDE_FIXES`): the
+        error for a missing tag tells the user to fill that manifest column or pass that option.
 
     Returns
     -------
@@ -326,7 +340,7 @@ def suv_factor_from_headers(headers: Sequence, *, method: str = "bw", weight_kg:
     ImageError
         A unit that cannot be converted, or a missing tag; the message names the tag.
     """
-    ctx = _Ctx(patient, file)
+    ctx = _Ctx(patient, file, override)
     if method not in METHODS:
         ctx.fail(f"SUV method '{method}' is unknown; valid: {list(METHODS)}.")
     if not headers:

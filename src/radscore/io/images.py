@@ -27,7 +27,7 @@ def read_image_file(path: str | Path, *, patient: str | None = None, what: str =
         raise ImageError(f"no {what} path given in the manifest.", patient=patient)
     if not path.exists():
         raise ImageError(f"{what} file not found.", patient=patient, file=str(path),
-                         fix="check the path in the manifest (paths are relative to manifest.csv).")
+                         fix="check the path (a manifest's paths are relative to the manifest file).")
     if path.is_dir():
         from radscore.io.dicom import read_series
 
@@ -118,6 +118,57 @@ def check_nifti_length(path: str | Path) -> None:
     if total < offset + expected:
         raise ImageError(f"the file holds {max(total - offset, 0)} bytes of voxel data where its header declares "
                          f"{expected}: it is truncated.", file=p, fix="copy or export the file again.")
+
+
+def file_problem(path: str | Path, *, dicom_object: bool = False) -> str | None:
+    """Why an image file or DICOM folder cannot be read, or None: a cheap check for ``radscore validate``.
+
+    Reads headers only (a NIfTI header, ITK's image information, the first DICOM file of
+    a folder), so a study of hundreds of scans is checked in seconds; a file cut off
+    after its header is found when the scan is loaded. ``dicom_object`` marks an
+    RTSTRUCT/SEG mask file, checked as DICOM.
+    """
+    import pydicom
+
+    p = Path(path)
+    if not p.exists():
+        return "file not found"
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+        if not files:
+            return "the DICOM folder is empty"
+        for f in files:  # stray non-DICOM files are ignored on reading too; one DICOM file suffices here
+            try:
+                pydicom.dcmread(f, stop_before_pixels=True)
+                return None
+            except PermissionError as exc:
+                return f"cannot read {f.name} ({exc.strerror})"
+            except Exception:  # noqa: BLE001 - pydicom raises many types for non-DICOM files
+                continue
+        return "the folder holds no DICOM file"
+    name = p.name.lower()
+    try:
+        if dicom_object:
+            pydicom.dcmread(p, stop_before_pixels=True)
+        elif name.endswith(".nii") or name.endswith(".nii.gz"):
+            with (gzip.open(p, "rb") if name.endswith(".gz") else open(p, "rb")) as fh:
+                if _nifti_header(fh.read(544)) is None:
+                    return "not a NIfTI file (no NIfTI header)"
+        else:
+            with open(p, "rb"):  # a permission problem as such, rather than as ITK's 'cannot read'
+                pass
+            reader = sitk.ImageFileReader()
+            reader.SetFileName(str(p))
+            reader.ReadImageInformation()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    except (EOFError, zlib.error):
+        return "damaged (not a complete gzip file)"
+    except RuntimeError:
+        return f"not an image file ITK can read (use {', '.join(IMAGE_SUFFIXES)} or a DICOM folder)"
+    except Exception as exc:  # noqa: BLE001 - pydicom's errors for a non-DICOM RTSTRUCT/SEG file
+        return f"not a DICOM file ({type(exc).__name__})"
+    return None
 
 
 def nifti_nonfinite_count(path: str | Path) -> int:

@@ -123,10 +123,57 @@ def read_manifest(path: str | Path, outcome: str | None = None, required_extra: 
                 fix="code the endpoint as 1 = positive class, 0 = negative.",
             )
         df[outcome] = vals
+    if "mask_label" in df.columns:
+        # checked here, because a label that is not a number would be dropped and the mask's
+        # several labels then refused with a fix pointing back to this very column
+        labels = pd.to_numeric(df["mask_label"], errors="coerce")
+        bad = df["mask_label"].notna() & ~(labels.notna() & (labels == labels.round()) & (labels != 0))
+        if bad.any():
+            raise ManifestError(
+                f"column 'mask_label' must hold the mask's label as a whole number other than 0, or be empty; "
+                f"patients {df.loc[bad, 'patient_id'].tolist()[:10]} have {df.loc[bad, 'mask_label'].tolist()[:10]}.",
+                file=str(path), fix="write the label of the tumour in the mask file (e.g. 2).",
+            )
     for col in PATH_COLUMNS:
         if col in df.columns:
             df[col] = [resolve_path(path.parent, v) for v in df[col]]
     return df
+
+
+def file_problems(df: pd.DataFrame, modalities: tuple[str, ...] | list[str]) -> list[str]:
+    """One line per file a manifest row names that cannot be used, for ``radscore validate``.
+
+    Checks the images the study uses (``modalities``), the mask and, where given,
+    ``mask_2``: the path is given, exists and opens as an image (headers only, see
+    :func:`radscore.io.images.file_problem`). Each line reads ``patient P (timepoint,
+    lesion L): column path: problem``, with the manifest's patient ID.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A manifest from :func:`read_manifest` (paths resolved).
+    modalities : sequence of str
+        ``pet`` and/or ``ct``: the images every scan must have.
+    """
+    from radscore.catalog import modalities_text
+    from radscore.io.images import file_problem
+
+    out = []
+    for row in df.to_dict("records"):
+        who = f"patient {row['patient_id']} ({row['timepoint']}, lesion {row['lesion_id']})"
+        for col in (*modalities, "mask", "mask_2"):
+            path = row.get(col)
+            if path is None or (isinstance(path, float) and np.isnan(path)):
+                if col in modalities:
+                    out.append(f"{who}: {col}: no file given; the study uses {modalities_text(modalities)}.")
+                elif col == "mask":
+                    out.append(f"{who}: mask: no file given.")
+                continue
+            roi = row.get(f"{col}_roi") if col == "mask" else None
+            problem = file_problem(path, dicom_object=isinstance(roi, str) and bool(roi.strip()))
+            if problem is not None:
+                out.append(f"{who}: {col} {path}: {problem}.")
+    return out
 
 
 def resolve_path(base: Path, value) -> str | None:

@@ -373,15 +373,25 @@ def survival_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: Study
                      cutoff: float) -> Section:
     """A11: Kaplan–Meier with numbers at risk and log-rank of PFS and OS by low/high Radscore,
     per cohort; univariate Cox of the Radscore group and the configured clinical variables,
-    then multivariable Cox of those with p < 0.05."""
+    then multivariable Cox of those with p < 0.05.
+
+    Every test that cannot be run is named with the reason (table ``not_estimable``); when
+    no log-rank test can, the section is skipped with those reasons. :func:`survival_metrics`
+    copies either into ``metrics.json``.
+    """
     from radscore.report.figures import plot_km
 
     s = config.survival
-    endpoints = [(n, t, e) for n, t, e in (("PFS", s.pfs_time, s.pfs_event), ("OS", s.os_time, s.os_event))
-                 if t and e and t in manifest.columns and e in manifest.columns]
+    pairs = [(n, t, e) for n, t, e in (("PFS", s.pfs_time, s.pfs_event), ("OS", s.os_time, s.os_event)) if t and e]
+    endpoints = [(n, t, e) for n, t, e in pairs if t in manifest.columns and e in manifest.columns]
     title = f"Survival by {MODEL_TITLES.get(model, model)} group"
     if not endpoints:
-        return Section(key="survival", title=title, skipped="no PFS/OS columns in the manifest")
+        named = ", ".join(f"{n} ({t}, {e})" for n, t, e in pairs)
+        why = (f"neither the manifest nor the clinical table has the survival columns study.yaml names: {named}; "
+               "set survival: to your columns" if pairs else "no survival endpoint configured (the columns under survival: in study.yaml "
+               "are null)")
+        log.warning("survival analysis skipped: %s", why)
+        return Section(key="survival", title=title, skipped=why)
     sets = [ss for ss in score_sets(scores, manifest, config) if ss.key != APPARENT and model in ss.scores]
     surv = patient_rows(manifest, rule="primary").set_index("patient_id")
     rows, cox_rows, figures, notes = [], [], {}, []
@@ -394,10 +404,13 @@ def survival_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: Study
             e = pd.to_numeric(sub[ecol], errors="coerce").to_numpy(float)
             g = sub["radscore_group"].to_numpy()
             ok = ~(np.isnan(t) | np.isnan(e))
-            if ok.sum() < 4 or len(np.unique(g[ok])) < 2:
-                notes.append(f"{name}, {ss.title}: fewer than 4 patients with follow-up or one Radscore group only")
+            why = _survival_untestable(int(ok.sum()), int(np.nansum(e[ok])), sorted(set(g[ok])), tcol, ecol)
+            if why is not None:
+                notes.append(f"log-rank {name}, {ss.title}: {why}")
                 continue
-            lr = logrank_test(t[ok], e[ok], g[ok])
+            lr = _try(notes, f"log-rank {name}, {ss.title}", lambda: logrank_test(t[ok], e[ok], g[ok]))
+            if lr is None:
+                continue
             rows.append({"endpoint": name, "cohort": ss.title, "n": int(ok.sum()), "events": int(e[ok].sum()),
                          "log-rank chi2": lr.statistic, "p": lr.p_value})
             fig, ax = _figure(size=(6, 5))
@@ -416,18 +429,46 @@ def survival_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: Study
                     notes.append(f"Cox {name}, {ss.title}: the hazard ratio of "
                                  f"{', '.join(summary.loc[flagged, 'covariate'].astype(str).unique())} (separation: "
                                  "the likelihood rises without bound, e.g. no events in one group; CI unbounded)")
+    if not rows:
+        why = "; ".join(notes) if notes else "no cohort has Radscores"
+        log.warning("survival analysis skipped: no endpoint could be tested: %s", why)
+        return Section(key="survival", title=title, skipped=f"no endpoint could be tested: {why}")
     tables = {"logrank": pd.DataFrame(rows)}
     if cox_rows:
         tables["cox"] = pd.concat(cox_rows, ignore_index=True)
+    if notes:
+        tables["not_estimable"] = pd.DataFrame({"not estimable": notes})
     text = ("Groups by the training cutoff (training patients by their out-of-fold Radscore when nested CV ran); "
             "Kaplan–Meier estimates with numbers at risk; two-sided log-rank test. Cox proportional hazards: "
             f"univariate for the Radscore group (high vs low) and the clinical variables "
             f"({', '.join(clinical) or 'none configured'}), then one multivariable model of those with univariate "
             "p < 0.05; hazard ratios with 95 % CI.")
     if notes:
-        text += " Not estimable: " + "; ".join(notes) + "."
+        log.info("survival analysis: not estimable: %s", "; ".join(notes))
+        text += " The tests that could not be run are listed with the reason (not estimable)."
     return Section(key="survival", title=title, tables=tables, figures=figures, text=text)
 
+
+def _survival_untestable(n: int, events: int, groups: list[str], tcol: str, ecol: str) -> str | None:
+    """Why a log-rank test of one endpoint in one cohort cannot be run, or None."""
+    if n < 4:
+        return f"{n} patient(s) with both {tcol} and {ecol} filled, at least 4 needed"
+    if events == 0:
+        return f"no events ({ecol} is 0 for all {n} patients)"
+    if len(groups) < 2:
+        return f"every patient is in the {groups[0]} Radscore group"
+    return None
+
+
+def survival_metrics(section: Section) -> dict:
+    """``metrics.json``'s ``survival``: the log-rank rows, the endpoints and cohorts not estimable
+    with the reason, or ``skipped`` with the reason when nothing could be tested."""
+    if section.skipped:
+        return {"skipped": section.skipped}
+    out = {"logrank": section.tables["logrank"].to_dict("records")}
+    if "not_estimable" in section.tables:
+        out["not_estimable"] = section.tables["not_estimable"]["not estimable"].tolist()
+    return out
 
 
 def baseline_section(manifest: pd.DataFrame, cohorts: pd.Series, config: StudyConfig) -> Section:

@@ -16,10 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 from radscore.catalog import MODALITIES, MODEL_TITLES, modalities_text
+from radscore.errors import DataError
 from radscore.modeling.train import ModelStageRecord
 from radscore.pipeline.context import Study
 from radscore.pipeline.evaluate import (COHORT_TITLES, baseline_section, compute_metrics, discrimination_section,
-                                       survival_section)
+                                       survival_metrics, survival_section)
 from radscore.pipeline.extract import run_extract
 from radscore.pipeline.model import cohort_order, make_split
 from radscore.pipeline.robustness import run_robustness
@@ -94,6 +95,19 @@ def _summary(study: Study, metrics: dict, record: ModelStageRecord, qc: pd.DataF
     return out
 
 
+def _with_exclusions(exc: DataError, qc: pd.DataFrame, manifest: pd.DataFrame, study: Study) -> DataError:
+    """``exc`` (too few patients, one outcome class...) saying how many scans QC excluded and where to see why:
+    without it, 8 scans dropped for missing files read as a study that is simply too small."""
+    excluded = qc[qc["severity"] == "excluded"] if not qc.empty else qc
+    if excluded.empty:
+        return exc
+    exc.problem += f" {len(excluded)} of {len(manifest)} scans were excluded before modelling (qc.csv lists why)."
+    exc.fix = (f"correct the excluded scans listed in {study.qc_path} (radscore validate {study.root} checks every "
+               "file the manifest names)" + (f", or {exc.fix[0].lower()}{exc.fix[1:]}" if exc.fix else "."))
+    exc.args = (exc.message,)
+    return exc
+
+
 def run_study(folder: str | Path, *, config_path: str | Path | None = None, workers: int | None = None,
               scheduler: str | None = None) -> dict:
     """Run every stage of the study in ``folder`` and return its ``metrics.json`` content."""
@@ -119,11 +133,13 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     atomic_write_parquet(study.features_path, features,
                          metadata={"radscore.provenance": json.dumps(prov.to_dict(), sort_keys=True)})
     atomic_write_csv(study.qc_path, qc)
-    robustness = run_robustness(cfg, manifest, features, cohorts, study.work_dir / "cache", workers=workers,
-                                scheduler=scheduler)
+    try:
+        robustness = run_robustness(cfg, manifest, features, cohorts, study.work_dir / "cache", workers=workers,
+                                    scheduler=scheduler)
+        scores, record = _model_stage(study, features, manifest, cohorts, robustness.kept, workers)
+    except DataError as exc:
+        raise _with_exclusions(exc, qc, manifest, study) from None
     prov = prov.then(robustness.step)
-
-    scores, record = _model_stage(study, features, manifest, cohorts, robustness.kept, workers)
     prov = prov.then(Step("model", settings={"selection": cfg.selection.model_dump(mode="json"),
                                              "model": cfg.model.model_dump(mode="json")},
                           result={"models": [m.to_dict() for m in record.models]}))
@@ -132,12 +148,13 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
         if m.nested_cv_folds:
             metrics["models"][m.name]["nested_cv"] = {"auc": m.nested_cv_auc, "sd": m.nested_cv_sd,
                                                       "folds": m.nested_cv_folds}
+    primary = "comb" if "comb" in record.cutoffs else next(iter(record.cutoffs))
+    survival = survival_section(scores, manifest, cfg, primary, record.cutoffs[primary])
+    metrics["survival"] = {"model": primary, **survival_metrics(survival)}
     atomic_write_json(study.metrics_path, metrics)
 
     sections: list[Section] = [baseline_section(manifest, cohorts, cfg), robustness.section(),
-                               discrimination_section(scores, manifest, cfg, metrics)]
-    primary = "comb" if "comb" in record.cutoffs else next(iter(record.cutoffs))
-    sections.append(survival_section(scores, manifest, cfg, primary, record.cutoffs[primary]))
+                               discrimination_section(scores, manifest, cfg, metrics), survival]
     sections.extend(_analysis_sections(study, manifest, scores, record, features, extraction.crops()))
     prov = prov.then(Step("report", result={"sections": {s.key: s.skipped or "done" for s in sections}}))
     atomic_write_json(study.provenance_path, prov.to_dict())

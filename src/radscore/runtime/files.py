@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,20 @@ from radscore.errors import OutputError
 
 
 def _temp_file(folder: Path, name: str) -> tuple[int, str]:
-    """A new named temporary file in ``folder`` (a seam for tests of unwritable disks)."""
-    return tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    """A new named temporary file in ``folder`` (a seam for tests of unwritable disks).
+
+    Created with mode 0o666 less the umask, as ``open`` creates any file, because the
+    rename keeps the mode: ``tempfile.mkstemp`` makes 0o600 files, which left every output
+    unreadable to the user's group whatever their umask.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), str(tmp)
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(folder))
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, *, tmp_dir: str | Path | None = None) -> Path:
