@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-request-mb", type=int, default=1024,
                    help="largest request, all files together, counted as read (default 1024 MB)")
     p.add_argument("--max-temp-mb", type=int, default=4096,
-                   help="temporary disk all requests together may use, extracted zips included (default 4096 MB)")
+                   help="temporary disk all requests together may use, extracted zips and prepared images "
+                        "included (default 4096 MB)")
     p.add_argument("--max-concurrent", type=int, default=2,
                    help="requests uploading or being scored at once (default 2); up to 8 more wait")
     p.add_argument("--keep-dir", default=None,

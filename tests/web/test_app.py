@@ -152,3 +152,20 @@ def test_type_checks_and_zip_safety(tmp_path):
 def test_missing_model_is_refused(tmp_path):
     with pytest.raises(ModelFileError):
         create_app(tmp_path)
+
+
+def test_memory_release_starts_no_process(monkeypatch):
+    """The heap is trimmed after every request; looking libc up each time ran ``ldconfig -p`` in a fork
+    of the whole server (found by tests/web/test_soak.py as a second server-sized process)."""
+    import subprocess
+
+    from radscore.web import app
+
+    app._release_memory()  # libc looked up once
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    app._release_memory()
+    app._release_memory()

@@ -4,36 +4,37 @@ who decides to keep uploads, server paths in responses, malformed zips (issue 18
 The server runs in a thread of this process with ``tempfile.tempdir`` pointed at a test
 folder, so every byte the server puts on the temporary disk, including files it has
 already unlinked but still holds open (Starlette's spooled uploads), is measured by
-:class:`_DiskSampler`.
+:class:`web_helpers.DiskSampler`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
-import os
 import socket
-import struct
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
+from web_helpers import (
+    BOUNDARY,
+    CTYPE,
+    MB,
+    DiskSampler,
+    bad_crc_zip,
+    dicom_like,
+    duplicate_zip,
+    free_port,
+    make_zip,
+    multipart,
+    overlapping_zip,
+    part,
+)
 
 from radscore.web import ServerSettings, create_app
 
 pytestmark = pytest.mark.slow
-
-MB = 1 << 20
-BOUNDARY = "radscoreTestBoundary"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -41,7 +42,7 @@ def _server(model: Path, settings: ServerSettings):
     import uvicorn
 
     app = create_app(model, settings)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -54,60 +55,6 @@ def _server(model: Path, settings: ServerSettings):
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-
-
-class _DiskSampler:
-    """Peak bytes the process holds under ``root``: files in it plus open, already deleted ones."""
-
-    def __init__(self, root: Path):
-        self.root = str(root)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def usage(self) -> int:
-        total = 0
-        for dirpath, _, names in os.walk(self.root):
-            for n in names:
-                with contextlib.suppress(OSError):
-                    total += os.stat(os.path.join(dirpath, n)).st_size
-        for fd in os.listdir("/proc/self/fd"):
-            with contextlib.suppress(OSError):
-                target = os.readlink(f"/proc/self/fd/{fd}")
-                if target.startswith(self.root) and target.endswith("(deleted)"):
-                    total += os.fstat(int(fd)).st_size
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.usage())
-            time.sleep(0.01)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.usage())
-
-
-def _part(name: str, filename: str | None = None) -> bytes:
-    disp = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename is not None else "")
-    return f"--{BOUNDARY}\r\nContent-Disposition: {disp}\r\nContent-Type: application/octet-stream\r\n\r\n".encode()
-
-
-def _multipart(files: dict[str, tuple[str, bytes]], fields: dict[str, str] | None = None) -> bytes:
-    body = b""
-    for name, value in (fields or {}).items():
-        body += _part(name) + value.encode() + b"\r\n"
-    for name, (filename, data) in files.items():
-        body += _part(name, filename) + data + b"\r\n"
-    return body + f"--{BOUNDARY}--\r\n".encode()
-
-
-CTYPE = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +80,7 @@ def test_chunked_upload_is_stopped_at_the_limit(model, tmp_root):
     sent = [0]
 
     def body():
-        head = _part("ct", "ct.nii")
+        head = part("ct", "ct.nii")
         sent[0] += len(head)
         yield head
         block = b"\0" * MB
@@ -143,7 +90,7 @@ def test_chunked_upload_is_stopped_at_the_limit(model, tmp_root):
         yield f"\r\n--{BOUNDARY}--\r\n".encode()
 
     settings = ServerSettings(max_upload_mb=300, max_request_mb=4, max_temp_mb=64)
-    with _server(model, settings) as (url, app), _DiskSampler(tmp_root) as disk:
+    with _server(model, settings) as (url, app), DiskSampler(tmp_root) as disk:
         r = httpx.post(url + "/api/predict", content=body(), headers=CTYPE, timeout=120)
     assert r.status_code == 413, r.text
     assert "larger than the limit of 4 MB" in r.json()["error"]
@@ -159,8 +106,8 @@ def test_file_and_disk_limits_give_413(model, tmp_root, case):
     """Limits other than the request's: one file over --max-upload-mb; the shared temp-disk budget."""
     settings = (ServerSettings(max_upload_mb=2, max_request_mb=16) if case == "per_file"
                 else ServerSettings(max_upload_mb=8, max_request_mb=16, max_temp_mb=1))
-    body = _multipart({"ct": ("ct.nii", b"\0" * (3 * MB))})
-    with _server(model, settings) as (url, app), _DiskSampler(tmp_root) as disk:
+    body = multipart({"ct": ("ct.nii", b"\0" * (3 * MB))})
+    with _server(model, settings) as (url, app), DiskSampler(tmp_root) as disk:
         r = httpx.post(url + "/api/predict", content=iter([body]), headers=CTYPE, timeout=60)
     assert r.status_code == 413, r.text
     expect = "larger than the limit of 2 MB per file" if case == "per_file" else "temporary storage"
@@ -169,27 +116,91 @@ def test_file_and_disk_limits_give_413(model, tmp_root, case):
     assert list(tmp_root.iterdir()) == [] and app.state.budget.used == 0
 
 
+def _slow_body(release: threading.Event):
+    yield part("ct", "ct.nii")
+    release.wait(30)  # the request holds its slot mid-upload
+    yield b"x" * 10 + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
 def test_upload_and_scoring_share_one_admission_limit(model, tmp_root):
     """With one slot and no queue, a second request is refused (503) while the first is still uploading."""
     release = threading.Event()
-
-    def slow_body():
-        yield _part("ct", "ct.nii")
-        release.wait(30)  # the first request holds its slot mid-upload
-        yield b"x" * 10 + f"\r\n--{BOUNDARY}--\r\n".encode()
-
     settings = ServerSettings(max_concurrent=1, max_waiting=0)
     with _server(model, settings) as (url, _), httpx.Client(timeout=60) as first_client:
-        first = threading.Thread(target=lambda: first_client.post(url + "/api/predict", content=slow_body(),
+        first = threading.Thread(target=lambda: first_client.post(url + "/api/predict", content=_slow_body(release),
                                                                   headers=CTYPE))
         first.start()
         time.sleep(1.0)
-        second = httpx.post(url + "/api/predict", content=_multipart({}, {"patient_id": "x"}), headers=CTYPE,
+        second = httpx.post(url + "/api/predict", content=multipart({}, {"patient_id": "x"}), headers=CTYPE,
                             timeout=30)
         release.set()
         first.join(30)
     assert second.status_code == 503, second.text
     assert "busy" in second.json()["error"] and second.headers["retry-after"]
+
+
+def _send_then_read(url: str, body: bytes) -> bytes:
+    """A client that sends its whole request and reads the answer a moment later, as a busy one does."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(f"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+                  f"Content-Type: {CTYPE['Content-Type']}\r\n\r\n".encode() + body)
+        time.sleep(0.5)  # the server has answered by now
+        answer = b""
+        while chunk := s.recv(1 << 16):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("case", ["file_limit", "busy"])
+def test_refusal_reaches_a_client_that_sends_its_whole_body_first(model, tmp_root, case):
+    """A 413 or 503 given before the body is read: the rest is read and dropped, so the answer arrives.
+
+    A server that closes with unread bytes resets the connection, and the reset discards an
+    answer the client has not read yet: a client that reads only after sending all (the
+    page's fetch, httpx) got a reset instead of the message (found by tests/web/test_soak.py).
+    """
+    release = threading.Event()
+    settings = ServerSettings(max_upload_mb=1, max_request_mb=64, max_concurrent=1, max_waiting=0)
+    body = multipart({"ct": ("ct.nii", bytes(2 * MB))})
+    with _server(model, settings) as (url, app), httpx.Client(timeout=60) as first_client:
+        if case == "busy":  # a first request holds the only slot
+            first = threading.Thread(target=lambda: first_client.post(url + "/api/predict",
+                                                                      content=_slow_body(release), headers=CTYPE))
+            first.start()
+            time.sleep(1.0)
+        try:
+            answer = _send_then_read(url, body)
+        finally:
+            release.set()
+            if case == "busy":
+                first.join(30)
+    head, _, text = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413" if case == "file_limit" else b"HTTP/1.1 503"), answer[:300]
+    assert (b"per file" if case == "file_limit" else b"busy") in text
+    assert list(tmp_root.iterdir()) == [] and app.state.budget.used == 0
+
+
+def test_prepared_images_count_in_the_disk_budget(model, small_study, scan_files, tmp_root):
+    """Scoring writes the prepared (resampled, float32) images to the temporary folder: reserved first too.
+
+    Found by tests/web/test_soak.py: a 0.2 MB upload put about 3.5 MB on the temporary disk
+    that the budget did not see, so its limit did not bound the disk.
+    """
+    files = _upload(small_study, scan_files)
+    upload = sum(len(data) for _, data in files.values())
+    with _server(model, ServerSettings()) as (url, app), DiskSampler(tmp_root) as disk:
+        r = httpx.post(url + "/api/predict", files=files, timeout=300)
+    assert r.status_code == 200, r.text
+    assert disk.peak > 2 * upload  # the prepared images were on disk, larger than the upload
+    assert app.state.budget.peak >= disk.peak, (app.state.budget.peak, disk.peak)
+    assert list(tmp_root.iterdir()) == [] and app.state.budget.used == 0
+    # a budget that holds the upload but not the prepared images: refused, nothing left
+    with _server(model, ServerSettings(max_temp_mb=1)) as (url, app), DiskSampler(tmp_root) as disk:
+        r = httpx.post(url + "/api/predict", files=files, timeout=300)
+    assert r.status_code == 413, r.text
+    assert "temporary storage" in r.json()["error"]
+    assert disk.peak <= MB and list(tmp_root.iterdir()) == [] and app.state.budget.used == 0
 
 
 def test_keep_is_the_servers_decision_and_no_path_is_returned(model, small_study, scan_files, tmp_root, tmp_path):
@@ -211,50 +222,13 @@ def test_keep_is_the_servers_decision_and_no_path_is_returned(model, small_study
         assert str(root) not in r.text
 
 
-def _dicom_like(tag: bytes) -> bytes:
-    return b"\0" * 128 + b"DICM" + tag * 64  # passes the DICM check, not a readable DICOM
-
-
-def _zip(entries: list[tuple[str, bytes]], compression=zipfile.ZIP_STORED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression) as z:
-        for name, data in entries:
-            with warnings_off():
-                z.writestr(name, data)
-    return buf.getvalue()
-
-
-@contextlib.contextmanager
-def warnings_off():
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name we write on purpose
-        yield
-
-
-def _overlapping_zip() -> bytes:
-    """Two directory entries whose data is the same bytes (the second points at the first's header)."""
-    data = bytearray(_zip([("s/1.dcm", _dicom_like(b"a")), ("s/2.dcm", _dicom_like(b"b"))]))
-    cd = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 4)  # the second central directory entry
-    data[cd + 42:cd + 46] = struct.pack("<I", 0)  # its local header offset
-    return bytes(data)
-
-
-def _bad_crc_zip() -> bytes:
-    data = bytearray(_zip([("s/1.dcm", _dicom_like(b"a"))]))
-    data[30 + len("s/1.dcm") + 150] ^= 0xFF  # a byte of the stored data: the CRC no longer matches
-    return bytes(data)
-
-
 @pytest.mark.parametrize("case, expect", [
     ("duplicate", "twice (duplicate names)"),
     ("overlap", "overlap"),
     ("bad_crc", "is damaged"),
 ])
 def test_malformed_zip_is_a_400(model, small_study, scan_files, tmp_root, case, expect):
-    archive = {"duplicate": lambda: _zip([("s/1.dcm", _dicom_like(b"a")), ("s/1.dcm", _dicom_like(b"b"))]),
-               "overlap": _overlapping_zip, "bad_crc": _bad_crc_zip}[case]()
+    archive = {"duplicate": duplicate_zip, "overlap": overlapping_zip, "bad_crc": bad_crc_zip}[case]()
     files = _upload(small_study, scan_files)
     files["ct"] = ("ct.zip", archive)
     with _server(model, ServerSettings()) as (url, _):
@@ -267,7 +241,7 @@ def test_malformed_zip_is_a_400(model, small_study, scan_files, tmp_root, case, 
 def test_errors_name_no_server_path(model, small_study, scan_files, tmp_root):
     """A loader's error about an upload names the upload, not the server folder it was written to."""
     files = _upload(small_study, scan_files)
-    files["ct"] = ("ct.zip", _zip([("series/1.dcm", _dicom_like(b"a"))]))  # a DICOM no reader accepts
+    files["ct"] = ("ct.zip", make_zip([("series/1.dcm", dicom_like(b"a"))]))  # a DICOM no reader accepts
     with _server(model, ServerSettings()) as (url, _):
         r = httpx.post(url + "/api/predict", files=files, timeout=120)
     assert r.status_code == 400, r.text
@@ -283,7 +257,7 @@ def test_client_leaving_mid_upload_leaves_nothing(model, tmp_root):
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.sendall(f"POST /api/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                       f"Content-Type: {CTYPE['Content-Type']}\r\n\r\n".encode())
-            chunk = _part("ct", "ct.nii") + b"\0" * MB
+            chunk = part("ct", "ct.nii") + b"\0" * MB
             s.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             deadline = time.monotonic() + 10
             while app.state.budget.used == 0 and time.monotonic() < deadline:

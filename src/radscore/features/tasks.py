@@ -193,8 +193,7 @@ def run_prepare(task: Prepare) -> dict[str, Any]:
 def store(prepared: PreparedScan, spec: FeatureSpec, folder: Path, scan_key: str | None, cache_dir: str | None,
            crop_size: int | None) -> dict[str, Any]:
     """Save a prepared scan for its part tasks; cache its metadata (and crops)."""
-    images = {n: prepared.images[n] for n in spec.images if n in prepared.images}
-    vois = {n: v for n, v in prepared.vois.items() if spec.vois is None or n in spec.vois}
+    images, vois = _stored(prepared, spec)
     meta = save_prepared(folder, images, vois)
     meta.update(folder=str(folder), provenance=prepared.provenance.to_dict(), pet_measures=prepared.pet_measures)
     cache = ResultCache(cache_dir) if cache_dir is not None and scan_key is not None else None
@@ -204,6 +203,21 @@ def store(prepared: PreparedScan, spec: FeatureSpec, folder: Path, scan_key: str
             cache.put_arrays(make_key("crops", scan_key), prepared.crops)
     meta["crops"] = prepared.crops
     return meta
+
+
+def _stored(prepared: PreparedScan, spec: FeatureSpec) -> tuple[dict[str, sitk.Image], dict[str, np.ndarray]]:
+    """The images and VOIs of a prepared scan that :func:`store` writes: those the spec uses."""
+    images = {n: prepared.images[n] for n in spec.images if n in prepared.images}
+    vois = {n: v for n, v in prepared.vois.items() if spec.vois is None or n in spec.vois}
+    return images, vois
+
+
+def stored_bytes(prepared: PreparedScan, spec: FeatureSpec) -> int:
+    """At least the bytes :func:`store` writes to disk for ``prepared`` (the page reserves them first)."""
+    images, vois = _stored(prepared, spec)
+    arrays = sum(sitk.GetArrayViewFromImage(img).nbytes for img in images.values())
+    arrays += sum(np.asarray(v).size for v in vois.values())  # saved as bool: a byte a voxel
+    return arrays + 4096 * (len(images) + len(vois) + 1)  # .npy headers (128 bytes) and geometry.json
 
 
 def run_part(task: Part) -> tuple[str, str, int, dict[str, dict[str, float]]]:

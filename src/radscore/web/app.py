@@ -14,6 +14,8 @@ operator's decision, never a client's. No response names a server path.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import re
 import shutil
@@ -42,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 ROLES = ("ct", "pet", "mask")
+DRAIN_SECONDS = 10.0  # longest a refused request's remaining body is read (and dropped) before answering
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,8 @@ class ServerSettings:
         Largest request body (all files of one request), counted as it is read: a chunked
         request is stopped at this many bytes like one that declares its length.
     max_temp_mb : int
-        Temporary disk all requests together may use (uploads and extracted zips); a
-        request that would pass it is refused with 413.
+        Temporary disk all requests together may use (uploads, extracted zips and the
+        images prepared for scoring); a request that would pass it is refused with 413.
     max_concurrent : int
         Requests uploading or being scored at the same time (bounds disk and memory).
     max_waiting : int
@@ -122,13 +125,18 @@ class Scorer:
     """Scores uploads; shared by the app's request handlers (admission bounds how many at once)."""
 
     def __init__(self, info: ModelInfo, settings: ServerSettings):
+        from radscore.features.settings import spec_from_settings
+
         self.info = info
         self.settings = settings
+        self.spec = spec_from_settings(info.model.scan.features)
         self._figures = threading.Lock()  # matplotlib's rc_context (used by figure_bytes) is global state
         self.keep_lock = threading.Lock()  # the keep folder's quota is checked and filled as one step
 
-    def score(self, scans: list[ScanRef]) -> dict:
+    def score(self, scans: list[ScanRef], lease: Lease) -> dict:
+        """Score one patient's scans; ``lease`` holds the disk the prepared images take while extracting."""
         from radscore.features.runner import extract_prepared
+        from radscore.features.tasks import stored_bytes
         from radscore.imaging.preprocess import prepare_scan
         from radscore.pipeline.predict import score_extraction
         from radscore.web.views import (
@@ -145,7 +153,10 @@ class Scorer:
                 prepared.append(prepare_scan(ref, info.model.scan))
             except RadscoreError as exc:
                 raise _PageError(f"{ref.timepoint}: {exc.message}") from None
-        extraction = extract_prepared(prepared, info.model.scan.features, workers=1, desc="scoring")
+        # The runner writes the prepared images to the temporary folder for its tasks: larger
+        # than the upload (resampled, float32), so they are counted in the page's disk budget too.
+        lease.reserve(sum(stored_bytes(p, self.spec) for p in prepared))
+        extraction = extract_prepared(prepared, self.spec, workers=1, desc="scoring")
         rows = score_extraction(info.model, extraction).to_dict("records")
         errors = [f"{r['timepoint']}: {r['error']}" for r in rows if r["error"]]
         if errors:
@@ -185,7 +196,8 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None, *,
                trusted_key: str | Path | None = None) -> FastAPI:
     """The FastAPI app serving the page for the model in ``model_dir``.
 
-    Routes: ``GET /`` (the page), ``GET /static/*``, ``GET /api/health``,
+    Routes: ``GET /`` (the page), ``GET /static/*``, ``GET /api/health`` (with the
+    uploads' temporary disk in use, its peak and its limit),
     ``GET /api/model`` (name, cutoff, features, training size), ``POST /api/predict``
     (multipart: ``ct``, ``pet``, ``mask`` and optionally ``fu_ct``, ``fu_pet``,
     ``fu_mask``, ``patient_id``, ``mask_roi`` (an RTSTRUCT/SEG mask's ROI)). Answers of
@@ -222,7 +234,10 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None, *,
 
     @app.get("/api/health")
     async def health():
-        return {"status": "ok", "model": info.model.name}
+        # the uploads' disk in use must come back to 0 between bursts, or the page would end
+        # refusing every upload: shown so an operator (and tests/web/test_soak.py) can check it
+        return {"status": "ok", "model": info.model.name, "temp_bytes_in_use": budget.used,
+                "temp_bytes_peak": budget.peak, "temp_bytes_limit": budget.limit}
 
     @app.get("/api/model")
     async def model_info():
@@ -232,9 +247,10 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None, *,
     async def predict(request: Request):
         t0 = time.perf_counter()
         length = request.headers.get("content-length", "")
+        too_long = length.isdigit() and int(length) > max_request
         work = None
         try:
-            if length.isdigit() and int(length) > max_request:  # refused before waiting for a slot
+            if too_long:  # refused before waiting for a slot
                 raise LimitExceeded(f"the request is larger than the limit of {settings.max_request_mb} MB.")
             async with admission.slot():
                 work = Path(tempfile.mkdtemp(prefix="radscore-upload-"))
@@ -254,15 +270,40 @@ def create_app(model_dir: str | Path, settings: ServerSettings | None = None, *,
             logger.info("client disconnected during an upload")
             return JSONResponse({"error": "client disconnected."}, status_code=400)
         except LimitExceeded as exc:
-            # the rest of the body is not read: the connection cannot carry another request
-            headers = {"Connection": "close"} | ({"Retry-After": "30"} if exc.status == 503 else {})
-            return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+            status, message = exc.status, exc.message
         except RadscoreError as exc:
-            return JSONResponse({"error": _public(exc.message, work, settings, info)}, status_code=400)
+            status, message = 400, _public(exc.message, work, settings, info)
         except _PageError as exc:
-            return JSONResponse({"error": _public(exc.message, work, settings, info)}, status_code=exc.status)
+            status, message = exc.status, _public(exc.message, work, settings, info)
+        # A refusal may come before the body is read to its end (a limit, the queue, a bad file
+        # type). A client that sends its whole body before reading the answer (the page's fetch,
+        # most HTTP libraries) then gets a connection reset instead of the answer, as the server
+        # closes with unread bytes; so what is left is read and dropped first (no disk, no slot),
+        # within the request limit and DRAIN_SECONDS. Not when the declared length is already
+        # over the limit, nor for a client waiting to be told to send (Expect: 100-continue).
+        waiting = work is None and "100-continue" in request.headers.get("expect", "").lower()
+        if not (too_long or waiting):
+            await _drain(request, max_request)
+        # the body may not have been read to its end: the connection cannot carry another request
+        headers = {"Connection": "close"} | ({"Retry-After": "30"} if status == 503 else {})
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
 
     return app
+
+
+async def _drain(request: Request, max_bytes: int, seconds: float = DRAIN_SECONDS) -> None:
+    """Read and drop what is left of a refused request's body: at most ``max_bytes``, for at most ``seconds``."""
+    read = 0
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                read += len(chunk)
+                if read > max_bytes:
+                    return
+    except (TimeoutError, ClientDisconnect):
+        pass
+    except RuntimeError:  # Starlette's "Stream consumed": the body was already read to its end
+        pass
 
 
 def _score_form(scorer: Scorer, form: Received, work: Path, lease: Lease, roles: tuple[str, ...]) -> dict:
@@ -280,7 +321,7 @@ def _score_form(scorer: Scorer, form: Received, work: Path, lease: Lease, roles:
     scans = [_scan_ref(form, "", roles, pid, "baseline", lease, settings.max_upload_mb << 22, roi)]
     if given_fu:
         scans.append(_scan_ref(form, "fu_", roles, pid, "followup", lease, settings.max_upload_mb << 22, roi))
-    result = scorer.score(scans)
+    result = scorer.score(scans, lease)
     if settings.keep_dir is not None:
         with scorer.keep_lock:
             result["kept"] = _keep(work, settings)
@@ -344,13 +385,22 @@ def _release_memory() -> None:
     glibc keeps memory freed by worker threads in per-thread arenas, so the server's RSS
     would stay at its peak after a burst; ``malloc_trim`` returns it (no-op elsewhere).
     """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None; looked up once, as ``find_library`` runs ``ldconfig -p``
+    in a child process: on every request that was a fork of the whole server."""
     import ctypes
     import ctypes.util
 
     try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):
-        pass
+        return None
 
 
 def serve(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, *,

@@ -1,12 +1,12 @@
 """Bounds on what one request and the whole page may use: bytes read, temporary disk, slots.
 
-A request's body is read as a stream and every byte that reaches the disk (uploaded files
-and files extracted from a zip) is first reserved in one :class:`DiskBudget` shared by all
-requests, so the temporary folder never holds more than the budget, whatever the clients
-declare (or do not declare: chunked requests have no Content-Length). A request is
-admitted by :class:`Admission` before any byte of its body is read and keeps its slot
-until its Radscore is computed: uploads and scoring share one limit, so parallel requests
-cannot multiply the disk or memory in use beyond it.
+A request's body is read as a stream and every byte that reaches the disk (uploaded files,
+files extracted from a zip, the images prepared for scoring) is first reserved in one
+:class:`DiskBudget` shared by all requests, so the temporary folder never holds more than
+the budget, whatever the clients declare (or do not declare: chunked requests have no
+Content-Length). A request is admitted by :class:`Admission` before any byte of its body
+is read and keeps its slot until its Radscore is computed: uploads and scoring share one
+limit, so parallel requests cannot multiply the disk or memory in use beyond it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class DiskBudget:
     def __init__(self, limit: int):
         self.limit = limit
         self.used = 0
-        self.peak = 0  # for the record (tests, /api/health)
+        self.peak = 0  # for the record (/api/health)
         self._lock = threading.Lock()
 
     def lease(self) -> Lease:
