@@ -165,8 +165,7 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
         notes=["Simulated data: this report demonstrates the software and is not clinical evidence."]
         if "simulated" in cfg.name.lower() else [],
     )
-    # local processes only: with a Dask client the parent has its threads, not a place to fork
-    write_report(inputs, study.root, workers=1 if scheduler else workers)
+    write_report(inputs, study.root)
     log.info("study finished in %.1f s: %s", time.perf_counter() - t0, study.report_path)
     return metrics
 

@@ -86,28 +86,18 @@ def _encode(fig) -> tuple[bytes, bytes]:
     return figure_bytes(fig, "png", dpi=150), figure_bytes(fig, "svg")
 
 
-def write_report(inputs: ReportInputs, out_dir: str | Path, workers: int | None = 1) -> Path:
+def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
     """Write ``report.html`` plus ``tables/*.csv`` and ``figures/*.png|svg`` into ``out_dir``.
 
     The HTML embeds its CSS and every figure (PNG data URIs), so it opens offline as one
-    file. Drawing the figures is most of the time (~0.3 s each, 100+ in a study): they are
-    encoded on ``workers`` local processes (forked: they inherit the figures, only the bytes
-    come back; the bytes do not depend on the process). ``tables/methods_scans.csv`` holds the per-scan table and
+    file. ``tables/methods_scans.csv`` holds the per-scan table and
     ``tables/reporting_checklist.csv`` the IBSI/CLEAR checklist, both derived from the
     typed records (see :mod:`radscore.report.methods` and :mod:`radscore.report.checklist`).
     """
     from radscore.report.checklist import reporting_checklist
     from radscore.report.methods import methods_paragraphs, parameter_blocks, scan_table
-    from radscore.runtime.executor import run_tasks
 
     out_dir = Path(out_dir)
-    figs = [fig for sec in inputs.sections for fig in sec.figures.values()]
-    encoded: list[tuple[bytes, bytes]] = [(b"", b"")] * len(figs)
-    for res in run_tasks(_encode, figs, workers=workers):
-        if res.error is not None:
-            raise res.error
-        encoded[res.index] = res.value
-    done = iter(encoded)
     rendered = []
     for sec in inputs.sections:
         item = {"key": sec.key, "title": sec.title, "text": sec.text, "skipped": sec.skipped, "tables": [], "figures": []}
@@ -117,9 +107,9 @@ def write_report(inputs: ReportInputs, out_dir: str | Path, workers: int | None 
             fname = f"{sec.key}_{_slug(name)}.csv"
             atomic_write_csv(out_dir / "tables" / fname, df)
             item["tables"].append({"name": name, "html": _table_html(df), "csv": f"tables/{fname}"})
-        for name in sec.figures:
+        for name, fig in sec.figures.items():
             stem = f"{sec.key}_{_slug(name)}"
-            png, svg = next(done)
+            png, svg = _encode(fig)
             atomic_write_bytes(out_dir / "figures" / f"{stem}.png", png)
             atomic_write_bytes(out_dir / "figures" / f"{stem}.svg", svg)
             item["figures"].append({"name": name, "src": "data:image/png;base64," + base64.b64encode(png).decode(),
