@@ -79,13 +79,6 @@ def _n_excluded(qc: pd.DataFrame) -> int:
     return int((qc["severity"] == "excluded").sum())
 
 
-def _encode(fig) -> tuple[bytes, bytes]:
-    """A figure's report PNG (150 dpi) and its journal SVG."""
-    from radscore.report.figures import figure_bytes
-
-    return figure_bytes(fig, "png", dpi=150), figure_bytes(fig, "svg")
-
-
 def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
     """Write ``report.html`` plus ``tables/*.csv`` and ``figures/*.png|svg`` into ``out_dir``.
 
@@ -94,6 +87,7 @@ def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
     ``tables/reporting_checklist.csv`` the IBSI/CLEAR checklist, both derived from the
     typed records (see :mod:`radscore.report.methods` and :mod:`radscore.report.checklist`).
     """
+    from radscore.report.figures import figure_bytes
     from radscore.report.checklist import reporting_checklist
     from radscore.report.methods import methods_paragraphs, parameter_blocks, scan_table
 
@@ -109,9 +103,9 @@ def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
             item["tables"].append({"name": name, "html": _table_html(df), "csv": f"tables/{fname}"})
         for name, fig in sec.figures.items():
             stem = f"{sec.key}_{_slug(name)}"
-            png, svg = _encode(fig)
+            png = figure_bytes(fig, "png", dpi=150)
             atomic_write_bytes(out_dir / "figures" / f"{stem}.png", png)
-            atomic_write_bytes(out_dir / "figures" / f"{stem}.svg", svg)
+            atomic_write_bytes(out_dir / "figures" / f"{stem}.svg", figure_bytes(fig, "svg"))
             item["figures"].append({"name": name, "src": "data:image/png;base64," + base64.b64encode(png).decode(),
                                     "files": f"figures/{stem}.png, .svg"})
         rendered.append(item)
