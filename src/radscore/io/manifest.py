@@ -123,6 +123,15 @@ def read_manifest(path: str | Path, outcome: str | None = None, required_extra: 
                 fix="code the endpoint as 1 = positive class, 0 = negative.",
             )
         df[outcome] = vals
+    if "mask_label" in df.columns:  # scan_refs takes the integer part: 1.5 would silently become label 1
+        labels = pd.to_numeric(df["mask_label"], errors="coerce")
+        bad = df["mask_label"].notna() & ~(np.isfinite(labels) & (labels == labels.round()))
+        if bad.any():
+            raise ManifestError(
+                f"column 'mask_label' must hold whole numbers; patients {df.loc[bad, 'patient_id'].tolist()[:10]} "
+                f"have {df.loc[bad, 'mask_label'].tolist()[:10]}.", file=str(path),
+                fix="give the mask's label (e.g. 1), or leave the cell empty for a mask with one label.",
+            )
     for col in PATH_COLUMNS:
         if col in df.columns:
             df[col] = [resolve_path(path.parent, v) for v in df[col]]
