@@ -66,6 +66,15 @@ def read_params(path: str | Path | None) -> dict[str, Any]:
     classes = data.get("featureClass")
     if classes is not None and not isinstance(classes, dict):
         raise ConfigError("featureClass must map class names to feature lists (or null).", file=str(path))
+    for section in ("setting", "imageType"):
+        if not isinstance(data.get(section) or {}, dict):
+            raise ConfigError(f"{section} must map names to values.", file=str(path))
+    from radscore.features.settings import setting_value_problems
+
+    problems = setting_value_problems(data.get("setting") or {})
+    if problems:  # here, not only in check_params: cmd_extract reads the label before extracting
+        raise ConfigError("; ".join(problems) + ".", file=str(path),
+                          fix="use the values PyRadiomics' parameter schema allows.")
     return {
         "setting": dict(data.get("setting") or {}),
         "imageType": dict(data.get("imageType") or {"Original": {}}),
