@@ -860,3 +860,38 @@ def test_run_lists_every_bad_scan(base_study, capsys, faults, seed):
                 assert file in problem, (fault, file, problem)
         else:
             assert extracted, (fault, rows.to_dict("records"))
+
+
+@st.composite
+def run_manifests(draw) -> str:
+    """Eight to ten patients of both classes (enough for the split) whose cells are drawn as in manifests()."""
+    optional = [c for c in ("site", "mask_2", "mask_label", "mask_roi", "weight_kg", "notes") if draw(st.booleans())]
+    columns = ["patient_id", "timepoint", "lesion_id", "ct", "pet", "mask", "ndb", *optional]
+    rows = []
+    for i in range(draw(st.integers(8, 10))):
+        cells = {c: draw(MANIFEST_CELLS[c]) for c in columns}
+        cells.update(patient_id=f"P{i}", timepoint="baseline", lesion_id="1", ndb=str(i % 2))
+        rows.append([cells[c] for c in columns])
+    return "\n".join([",".join(columns)] + [_csv_line(r) for r in rows]) + "\n"
+
+
+@pytest.mark.slow
+@fuzz_settings(40)
+@given(manifest=st.one_of(manifests(), run_manifests(), run_manifests()))
+def test_run_fuzzed_manifest(capsys, manifest):
+    """A generated manifest whose images are empty files (or missing): run refuses the manifest, or lists every
+    scan as excluded in qc.csv and stops with a clear error (no scan is left to model); never a traceback."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_study_folder(Path(tmp), manifest)
+        code, err = run_main(capsys, "run", str(folder), "--workers", "1")
+        event(f"exit {code}" + (" after qc.csv" if (folder / "qc.csv").exists() else ""))
+        assert code in (2, 3), (code, err)
+        assert_clean_error(err)
+        if (folder / "qc.csv").exists():
+            from radscore.io.manifest import read_manifest
+
+            qc = pd.read_csv(folder / "qc.csv", dtype=str, keep_default_na=False)
+            qc = qc[qc["severity"] == "excluded"]
+            excluded = set(zip(qc["patient_id"], qc["timepoint"], qc["lesion_id"]))
+            for r in read_manifest(folder / "manifest.csv").itertuples():
+                assert (r.patient_id, r.timepoint, r.lesion_id) in excluded, (r, qc.to_dict("records"))
