@@ -3,8 +3,8 @@
 Where tests/reliability/test_bad_inputs.py plants a fixed catalogue of corruptions, this
 file lets hypothesis generate them: small images and masks (any size from one voxel,
 tiny to huge spacings, flipped and permuted axes, every common dtype, NaN/Inf, labels,
-a mask grid off the image's, cut-off and foreign files), manifests and study.yaml
-mutations. The oracle is the CLI's contract (:mod:`radscore.cli`): exit 0 only for valid
+a mask grid off the image's, cut-off and foreign files), PyRadiomics parameter files,
+manifests and study.yaml mutations. The oracle is the CLI's contract (:mod:`radscore.cli`): exit 0 only for valid
 input, with correct features; otherwise exit 2 with one ``error:`` line naming the file
 and the problem; never a traceback or an ``unexpected error``; in ``radscore run`` every
 scan that fails is listed in qc.csv with its patient.
