@@ -368,7 +368,10 @@ def _predict_refs(args) -> list:
 
         from radscore.io.manifest import PATH_COLUMNS, resolve_path
 
-        man = pd.read_csv(args.manifest, dtype={"patient_id": str, "lesion_id": str})
+        try:  # as read_manifest: a damaged file is the user's to fix, not a traceback
+            man = pd.read_csv(args.manifest, dtype={"patient_id": str, "lesion_id": str})
+        except (OSError, pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            raise ManifestError(f"not a readable CSV ({exc}).", file=args.manifest) from None
         missing = [c for c in ("patient_id", "mask") if c not in man.columns]
         if missing or not {"ct", "pet"} & set(man.columns):
             raise ManifestError(f"missing column(s) {missing or ['ct or pet']}.", file=args.manifest,

@@ -66,6 +66,15 @@ def read_params(path: str | Path | None) -> dict[str, Any]:
     classes = data.get("featureClass")
     if classes is not None and not isinstance(classes, dict):
         raise ConfigError("featureClass must map class names to feature lists (or null).", file=str(path))
+    for section in ("setting", "imageType"):
+        if not isinstance(data.get(section) or {}, dict):
+            raise ConfigError(f"{section} must map names to values.", file=str(path))
+    from radscore.features.settings import setting_value_problems
+
+    problems = setting_value_problems(data.get("setting") or {})
+    if problems:  # here, not only in check_params: cmd_extract reads the label before extracting
+        raise ConfigError("; ".join(problems) + ".", file=str(path),
+                          fix="use the values PyRadiomics' parameter schema allows.")
     return {
         "setting": dict(data.get("setting") or {}),
         "imageType": dict(data.get("imageType") or {"Original": {}}),
@@ -74,8 +83,11 @@ def read_params(path: str | Path | None) -> dict[str, Any]:
 
 
 def extract_with_params(image: sitk.Image, mask: sitk.Image, params: dict[str, Any], *,
-                        patient: str = "image", where: str = "params") -> dict[str, float]:
+                        patient: str = "image", where: str = "params",
+                        mask_file: str | None = None) -> dict[str, float]:
     """PyRadiomics features of one image + 0/1 mask on its grid for a PyRadiomics parameter dict.
+
+    ``mask_file`` (the mask's path) is named in the errors about the mask.
 
     Steps in PyRadiomics' order (``RadiomicsFeatureExtractor.execute``): normalise the
     image, check the ROI, re-segment it, shape on the original mask (the re-segmented one
@@ -104,17 +116,18 @@ def extract_with_params(image: sitk.Image, mask: sitk.Image, params: dict[str, A
         raise ImageError(
             f"the mask's grid (size {mask.GetSize()}, spacing {mask.GetSpacing()}, origin {mask.GetOrigin()}) is "
             f"not the image's (size {image.GetSize()}, spacing {image.GetSpacing()}, origin {image.GetOrigin()}).",
-            patient=patient, fix="use a mask drawn on this image, or resample it onto the image's grid "
-                                 "(nearest neighbour) beforehand; radscore does not do correctMask's resampling.")
+            patient=patient, file=mask_file,
+            fix="use a mask drawn on this image, or resample it onto the image's grid (nearest neighbour) beforehand; "
+                "radscore does not do correctMask's resampling.")
     if setting.get("normalize"):
         image = normalize_image(image, float(setting.get("normalizeScale", 1)), setting.get("removeOutliers"))
     roi = sitk.GetArrayFromImage(mask) != 0
-    _check_roi(roi, setting, patient, "the mask")
+    _check_roi(roi, setting, patient, "the mask", mask_file)
     shape_roi = roi
     if setting.get("resegmentRange") is not None:
         roi = resegment_range(sitk.GetArrayFromImage(image), roi, setting["resegmentRange"],
                               setting.get("resegmentMode", "absolute"))
-        _check_roi(roi, setting, patient, "the re-segmented mask")
+        _check_roi(roi, setting, patient, "the re-segmented mask", mask_file)
         if setting.get("resegmentShape"):
             shape_roi = roi
     values = _run_engine(image, roi, shape_roi, params, patient)
@@ -183,23 +196,25 @@ def normalize_image(image: sitk.Image, scale: float = 1.0, outliers: float | Non
     return out
 
 
-def _check_roi(roi: np.ndarray, setting: dict[str, Any], patient: str, what: str) -> None:
-    """PyRadiomics' ROI checks (``checkMask``, ``resegmentMask``): why it would refuse the ROI."""
+def _check_roi(roi: np.ndarray, setting: dict[str, Any], patient: str, what: str, file: str | None) -> None:
+    """PyRadiomics' ROI checks (``checkMask``, ``resegmentMask``): why it would refuse the ROI of the mask ``file``."""
     n = int(np.count_nonzero(roi))
     if n == 0:
-        raise ImageError(f"{what} is empty.", patient=patient, fix="check the mask, its label and resegmentRange.")
+        raise ImageError(f"{what} is empty.", patient=patient, file=file,
+                         fix="check the mask, its label and resegmentRange.")
     if what != "the mask" and n <= 1:  # resegmentMask's own limit
-        raise ImageError(f"{what} keeps {n} voxel; features need at least 2.", patient=patient,
+        raise ImageError(f"{what} keeps {n} voxel; features need at least 2.", patient=patient, file=file,
                          fix="widen resegmentRange.")
     extent = [int(np.ptp(ax)) + 1 for ax in np.nonzero(roi)]
     dims = sum(e > 1 for e in extent)
     need = int(setting.get("minimumROIDimensions", 2))
     if dims < need:
         raise ImageError(f"{what} spans {dims} dimension(s) (bounding box {extent[::-1]} voxels, x y z); "
-                         f"minimumROIDimensions is {need}.", patient=patient, fix="check the mask.")
+                         f"minimumROIDimensions is {need}.", patient=patient, file=file, fix="check the mask.")
     least = setting.get("minimumROISize")
     if least is not None and n < int(least):
-        raise ImageError(f"{what} has {n} voxels; minimumROISize is {least}.", patient=patient, fix="check the mask.")
+        raise ImageError(f"{what} has {n} voxels; minimumROISize is {least}.", patient=patient, file=file,
+                         fix="check the mask.")
 
 
 def cmd_extract(image: str | Path | None, mask: str | Path, params: str | Path | None, out: str | Path, *,
@@ -223,7 +238,7 @@ def cmd_extract(image: str | Path | None, mask: str | Path, params: str | Path |
                       mask_label=None if explicit is None else int(explicit))
         loaded = load_scan(ref, expect_label=None if explicit is not None else 1)
         img = loaded.pet if role == "pet" else loaded.ct
-        values = extract_with_params(img, loaded.mask, p, patient=patient_id,
+        values = extract_with_params(img, loaded.mask, p, patient=patient_id, mask_file=str(mask),
                                      where=str(params) if params is not None else "params")
         row = {"Image": str(image), "Mask": str(mask), **values}
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -49,6 +50,66 @@ DEFAULT_ONLY_SETTINGS: dict[str, tuple[Any, str]] = {
                         "preCrop: false")),
 }
 
+#: Value types of the settings radscore reads, from PyRadiomics' parameter schema
+#: (radiomics/schemas/paramSchema.yaml): key -> (type, lowest, lowest excluded, highest).
+#: PyRadiomics refuses a file that breaks them before extracting; radscore otherwise failed
+#: deep inside (``int("x")`` for a label, a NaN bin width in the discretisation).
+SETTING_VALUES: dict[str, tuple[type, float | None, bool, float | None]] = {
+    "label": (int, 0, True, None), "minimumROIDimensions": (int, 1, False, 3), "minimumROISize": (int, 0, True, None),
+    "geometryTolerance": (float, 0, True, None), "binWidth": (float, 0, True, None), "binCount": (int, 0, True, None),
+    "voxelArrayShift": (int, None, False, None), "gldm_a": (int, 0, False, None),
+    "force2Ddimension": (int, 0, False, 2), "normalizeScale": (float, 0, True, None),
+    "removeOutliers": (float, 0, True, None), "start_level": (int, 0, False, None), "level": (int, 0, True, None),
+    "lbp3DLevels": (int, 1, False, None), "lbp3DIcosphereRadius": (float, 0, True, None),
+    "lbp3DIcosphereSubdivision": (int, 0, False, None),
+    **{k: (bool, None, False, None) for k in ("additionalInfo", "correctMask", "symmetricalGLCM", "force2D",
+                                              "normalize", "resegmentShape", "gradientUseSpacing", "preCrop")},
+}
+#: Settings holding a list of numbers: key -> (type of each, lowest excluded or None).
+SETTING_LISTS: dict[str, tuple[type, float | None]] = {"distances": (int, 0), "sigma": (float, 0),
+                                                       "resegmentRange": (float, None)}
+WEIGHTING_NORMS = (None, "manhattan", "euclidean", "infinity", "no_weighting")
+#: Settings whose PyRadiomics default is null (so null is a valid value; for the others it fails there too).
+NULL_DEFAULTS = frozenset({"minimumROISize", "removeOutliers", "resegmentRange", "weightingNorm"})
+
+
+def _value_problem(value: Any, kind: type, low: float | None, excluded: bool, high: float | None) -> str | None:
+    """Why ``value`` is not a ``kind`` in range (None when it is)."""
+    if kind is bool:
+        return None if isinstance(value, bool) else "true or false"
+    number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    bounds = ([f"{'>' if excluded else '>='} {low:g}"] if low is not None else []) + (
+        [f"<= {high:g}"] if high is not None else [])
+    wanted = ("a whole number" if kind is int else "a finite number") + (" " + " and ".join(bounds) if bounds else "")
+    if not number or (kind is int and not isinstance(value, int)):
+        return wanted
+    if low is not None and (value <= low if excluded else value < low) or high is not None and value > high:
+        return wanted
+    return None
+
+
+def setting_value_problems(setting: dict[str, Any]) -> list[str]:
+    """The ``setting`` values outside PyRadiomics' parameter schema, one sentence each."""
+    problems = []
+    for key, value in setting.items():
+        if value is None and key in NULL_DEFAULTS:
+            continue
+        if key in SETTING_VALUES:
+            why = _value_problem(value, *SETTING_VALUES[key])
+        elif key in SETTING_LISTS:
+            kind, low = SETTING_LISTS[key]
+            items_ok = (isinstance(value, list) and len(value) > 0
+                        and all(_value_problem(v, kind, low, True, None) is None for v in value))
+            why = None if items_ok else f"a non-empty list of {'whole' if kind is int else 'finite'} numbers" + (
+                f" > {low:g}" if low is not None else "")
+        elif key == "weightingNorm":
+            why = None if value in WEIGHTING_NORMS else f"one of {', '.join(map(str, WEIGHTING_NORMS))}"
+        else:
+            continue
+        if why is not None:
+            problems.append(f"setting {key}: {value!r} is not {why}")
+    return problems
+
 
 def canonical_image_types(image_types: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
     """Image type keys in PyRadiomics' spelling (``original`` -> ``Original``), case-insensitively.
@@ -65,6 +126,9 @@ def canonical_image_types(image_types: dict[str, dict[str, Any] | None]) -> dict
         if name is None:
             raise ConfigError(f"unknown image type '{key}'.", file="features.image_types",
                               fix=f"use one of: {', '.join(IMAGE_TYPES)}.")
+        if custom is not None and not isinstance(custom, dict):
+            raise ConfigError(f"image type '{key}' must map its parameters to values, got {custom!r}.",
+                              file="features.image_types", fix="write {} for no parameters.")
         out[name] = dict(custom or {})
     return out
 
@@ -177,6 +241,10 @@ def check_params(setting: dict[str, Any], image_types: dict[str, Any], classes: 
     from radscore.catalog import FEATURE_CLASSES
 
     problems, fixes = [], []
+    values = setting_value_problems(setting)
+    if values:
+        problems += values
+        fixes.append("use the values PyRadiomics' parameter schema allows")
     unknown = sorted(set(setting) - ENGINE_SETTINGS - INERT_SETTINGS - set(DEFAULT_ONLY_SETTINGS))
     if unknown:
         problems.append(f"unknown setting(s) {unknown}")

@@ -261,14 +261,17 @@ def load_mask(path: str | Path, *, patient: str | None = None, label: int | None
             raise ImageError("an RTSTRUCT/SEG mask needs the CT to be drawn on.", patient=patient, file=str(path))
         return read_mask(path, roi, reference, patient=patient)
     img = read_image_file(path, patient=patient, what=what)
-    try:  # a cut-off .nii.gz mask reads as zeros beyond the cut; refuse it rather than shrink the tumour
-        nifti_nonfinite_count(path)
+    try:  # ITK reads a NIfTI mask's NaN/inf as 0, and a cut-off .nii.gz as zeros beyond the cut: refuse both
+        nonfinite = nifti_nonfinite_count(path)
     except ImageError as exc:
         raise exc.with_patient(patient) if patient is not None else exc
     arr = sitk.GetArrayFromImage(img)
-    if not np.isfinite(arr).all():
+    if nonfinite or not np.isfinite(arr).all():
         raise ImageError(f"{what} holds NaN/infinite values.", patient=patient, file=str(path))
     labels = np.unique(arr[arr != 0])
+    if label == 0:  # would select the background around the lesion as its region
+        raise ImageError(f"{what} label 0 is the background, not a region (its labels: {labels.tolist()[:10]}).",
+                         patient=patient, file=str(path), fix="choose one of its labels.")
     if label is not None:
         binary = arr == label
         if not binary.any():

@@ -127,7 +127,7 @@ def read_manifest(path: str | Path, outcome: str | None = None, required_extra: 
         # checked here, because a label that is not a number would be dropped and the mask's
         # several labels then refused with a fix pointing back to this very column
         labels = pd.to_numeric(df["mask_label"], errors="coerce")
-        bad = df["mask_label"].notna() & ~(labels.notna() & (labels == labels.round()) & (labels != 0))
+        bad = df["mask_label"].notna() & ~(np.isfinite(labels) & (labels == labels.round()) & (labels != 0))
         if bad.any():
             raise ManifestError(
                 f"column 'mask_label' must hold the mask's label as a whole number other than 0, or be empty; "

@@ -106,7 +106,10 @@ def read_table(path: Path, index: bool = True) -> pd.DataFrame:
     """A per-patient CSV table (``patient_id`` first)."""
     if not path.is_file():
         raise ManifestError("table not found.", file=str(path), fix="correct the path under 'tables' in study.yaml.")
-    df = pd.read_csv(path, dtype={"patient_id": str})
+    try:  # as read_manifest: an empty, binary or badly quoted file is the user's to fix, not a traceback
+        df = pd.read_csv(path, dtype={"patient_id": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise ManifestError(f"not a readable CSV ({exc}).", file=str(path)) from None
     if "patient_id" not in df.columns:
         raise ManifestError("table has no 'patient_id' column.", file=str(path))
     if df["patient_id"].duplicated().any():
