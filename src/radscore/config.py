@@ -27,7 +27,8 @@ FeatureClass = Literal[FEATURE_CLASSES]  # type: ignore[valid-type]
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no setting means anything by NaN or infinity (null is "none"): refused with the key named
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EndpointSettings(_Settings):

@@ -687,10 +687,6 @@ def _float_keys(data=BASE_CONFIG, prefix=()) -> list[tuple[str, ...]]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="radscore/config.py (another session's) accepts NaN and infinity for float "
-                                       "keys: pydantic allows them unless allow_inf_nan=False; e.g. "
-                                       "preprocess.spacing_mm [.nan, 1, 1] passes validate and then fails every "
-                                       "scan's resampling with an unexpected TypeError")
 def test_validate_refuses_non_finite_numbers(capsys, tmp_path):
     """Found by test_validate_fuzzed_config's values: no setting means anything by NaN or infinity (null is
     'none'), so validate must refuse them and name the key."""
