@@ -32,7 +32,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -231,19 +230,18 @@ def _parse(raw: bytes) -> dict:
             "retry_after": headers.get("retry-after")}
 
 
-class _Sampler:
-    """The server's memory (RSS, its children included) and temporary disk every :data:`SAMPLE_S` seconds."""
+class _Sampler(DiskSampler):
+    """The server's temporary disk (:class:`DiskSampler`) and its memory (RSS, its children
+    included), every :data:`SAMPLE_S` seconds."""
 
     def __init__(self, pid: int, tmp_root: Path):
         import psutil
 
+        super().__init__(tmp_root, pid, interval=SAMPLE_S)
         self.proc = psutil.Process(pid)
-        self.disk = DiskSampler(tmp_root, pid)
         self.rss: list[int] = []
         self.temp: list[int] = []
         self.children = 0  # most child processes seen at once (their RSS counts in the server's)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def memory(self) -> int:
         import psutil
@@ -256,19 +254,11 @@ class _Sampler:
                 total += child.memory_info().rss
         return total
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.rss.append(self.memory())
-            self.temp.append(self.disk.usage())
-            time.sleep(SAMPLE_S)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> int:
+        self.rss.append(self.memory())
+        used = super().sample()
+        self.temp.append(used)
+        return used
 
 
 def _plan() -> list[str]:
@@ -322,7 +312,7 @@ def _settle(url: str, sampler: _Sampler, baseline_files: list[Path], timeout: fl
     while True:
         health = httpx.get(url + "/api/health", timeout=10).json()
         if (health["temp_bytes_in_use"] == 0 and sampler.disk.files() == baseline_files
-                and sampler.disk.usage() == 0) or time.monotonic() > deadline:
+                and sampler.usage() == 0) or time.monotonic() > deadline:
             return health
         time.sleep(0.2)
 
@@ -348,7 +338,7 @@ def test_soak_500_mixed_requests(server, small_study, scan_files, tmp_path):
             assert r["radscore"] == expected[r["patient"]], r
     sampler = _Sampler(proc.pid, tmp_root)
     baseline_files = sampler.disk.files()
-    assert baseline_files == [] and sampler.disk.usage() == 0  # the warm-up left nothing either
+    assert baseline_files == [] and sampler.usage() == 0  # the warm-up left nothing either
     time.sleep(1.0)
     rss_baseline = sampler.memory()
 
@@ -359,7 +349,7 @@ def test_soak_500_mixed_requests(server, small_study, scan_files, tmp_path):
         health = _settle(url, sampler, baseline_files)
         time.sleep(2.0)  # memory settles once the last request's buffers are freed
     rss_final = sampler.memory()
-    temp_final = sampler.disk.usage()
+    temp_final = sampler.usage()
     files_final = sampler.disk.files()
 
     log_text = log.read_text()
