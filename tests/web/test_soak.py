@@ -311,7 +311,7 @@ def _settle(url: str, sampler: _Sampler, baseline_files: list[Path], timeout: fl
     deadline = time.monotonic() + timeout
     while True:
         health = httpx.get(url + "/api/health", timeout=10).json()
-        if (health["temp_bytes_in_use"] == 0 and sampler.disk.files() == baseline_files
+        if (health["temp_bytes_in_use"] == 0 and sampler.files() == baseline_files
                 and sampler.usage() == 0) or time.monotonic() > deadline:
             return health
         time.sleep(0.2)
@@ -337,7 +337,7 @@ def test_soak_500_mixed_requests(server, small_study, scan_files, tmp_path):
         if r["kind"] == "predict":
             assert r["radscore"] == expected[r["patient"]], r
     sampler = _Sampler(proc.pid, tmp_root)
-    baseline_files = sampler.disk.files()
+    baseline_files = sampler.files()
     assert baseline_files == [] and sampler.usage() == 0  # the warm-up left nothing either
     time.sleep(1.0)
     rss_baseline = sampler.memory()
@@ -350,7 +350,7 @@ def test_soak_500_mixed_requests(server, small_study, scan_files, tmp_path):
         time.sleep(2.0)  # memory settles once the last request's buffers are freed
     rss_final = sampler.memory()
     temp_final = sampler.usage()
-    files_final = sampler.disk.files()
+    files_final = sampler.files()
 
     log_text = log.read_text()
     status = collections.Counter(str(r["status"]) for r in results)
