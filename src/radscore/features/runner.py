@@ -344,7 +344,8 @@ def extract_scans(refs: Sequence[ScanRef], settings: ScanSettings, *, cache_dir:
         try:
             scan.hashes = content_hashes(ref)
         except OSError as exc:
-            scan.error = f"patient {ref.patient_id}: {exc.filename}: cannot read the file ({exc.strerror})."
+            scan.error = describe(ImageError(f"cannot read the file ({exc.strerror}).", file=exc.filename),
+                                  patient=ref.patient_id)
             runner.finish(scan)
             continue
         scan.key = _prepare_key(ref, scan.hashes, settings, perturbation, crop_size)
