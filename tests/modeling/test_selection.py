@@ -116,3 +116,30 @@ def test_rfe_step_keeps_what_is_left_when_nothing_to_eliminate(planted):
 )
 def test_selectors_follow_scikit_learn_conventions(estimator, check):
     check(estimator)
+
+
+def test_lasso_scorer_equals_scikit_learns_neg_log_loss():
+    # LogisticRegressionCV rebuilds "neg_log_loss" with the fitted classes as labels, so a
+    # validation fold holding one class is scored too; the fast scorer must give the same bits.
+    from sklearn.metrics import log_loss, make_scorer
+
+    from radscore.modeling.selection import _neg_log_loss
+
+    reference = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba",
+                            labels=np.array([0, 1]))
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(6, 40))
+        X = rng.normal(size=(n, 4)) * rng.choice([1.0, 30.0])
+        y = (rng.random(n) < 0.4).astype(int)
+        y[:2] = [0, 1]
+        model = LogisticRegression(C=10 ** rng.uniform(-3, 3)).fit(X, y)
+        X_val = rng.normal(size=(7, 4)) * rng.choice([1.0, 50.0, 1000.0])  # large: probabilities clipped
+        y_val = (rng.random(7) < rng.choice([0.0, 0.5, 1.0])).astype(int)
+        assert _neg_log_loss(model, X_val, y_val) == reference(model, X_val, y_val)
+
+
+def test_univariate_pvalues_quiet_on_nearly_constant_columns(recwarn):
+    X = np.column_stack([np.full(20, 1e6) + np.r_[np.zeros(19), 1e-9], np.arange(20.0)])
+    univariate_pvalues(X, np.r_[np.zeros(10), np.ones(10)].astype(int))
+    assert not [w for w in recwarn if "Precision loss" in str(w.message)]

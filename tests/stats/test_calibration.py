@@ -89,3 +89,20 @@ def test_calibration_bins_of_saturated_predictions():
     y = np.array([0, 0, 1, 1, 0, 1, 1, 0])
     r = calibration(y, p, bins=10)
     assert (r.binned["n"] > 0).all() and r.binned["n"].sum() == y.size
+
+
+def test_separating_predictions_leave_the_slope_unbounded_not_a_number(recwarn):
+    # an apparent (in-sample) AUC of 1: the maximum-likelihood slope does not exist; statsmodels
+    # only warns and returns its last iterate, which must not be reported as a slope
+    rng = np.random.default_rng(5)
+    y = np.r_[np.zeros(30), np.ones(30)].astype(int)
+    p = np.r_[rng.uniform(0.05, 0.45, 30), rng.uniform(0.55, 0.95, 30)]
+    r = calibration(y, p)
+    assert np.isnan(r.slope) and np.isnan(r.slope_ci_low) and np.isnan(r.slope_ci_high)
+    assert "separate" in r.note
+    assert np.isfinite(r.intercept) and np.isfinite(r.brier) and r.binned["n"].sum() == 60
+    assert not [w for w in recwarn if "separation" in str(w.message).lower()]
+    mixed = y.copy()
+    mixed[[0, 59]] = [1, 0]  # one patient on each wrong side: estimable again
+    r = calibration(mixed, p)
+    assert np.isfinite(r.slope) and r.note == ""

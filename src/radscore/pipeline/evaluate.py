@@ -117,7 +117,9 @@ def cohort_metrics(y: np.ndarray, score: np.ndarray, cutoff: float, seed: int) -
         out["hosmer_lemeshow"] = {"statistic": hl.statistic, "df": hl.df, "p_value": hl.p_value, "groups": hl.groups}
     cal = _try(notes, "calibration", lambda: calibration(y, prob))
     if cal is not None:
-        out.update(brier=cal.brier, calibration_intercept=cal.intercept, calibration_slope=cal.slope)
+        out.update(brier=cal.brier, calibration_intercept=cal.intercept, calibration_slope=_num(cal.slope))
+        if cal.note:
+            notes.append(f"calibration slope: {cal.note}")
     # threshold_metrics predicts positive at score >= cutoff; the models' high group is score > cutoff
     thr = threshold_metrics(y, score, float(np.nextafter(cutoff, np.inf)), random_state=seed)
     out["at_cutoff"] = {r.metric: {"estimate": _num(r.estimate), "ci_low": _num(r.ci_low), "ci_high": _num(r.ci_high)}

@@ -145,7 +145,8 @@ def plot_calibration(y, probs, ax=None, bins: int = 10, title: str | None = None
             ax.errorbar(b["mean_predicted"], b["observed"], yerr=yerr,
                         fmt="o", ms=3.5, color=col, capsize=2, lw=0.8)
             ax.plot(c.smoothed["predicted"], c.smoothed["observed"], color=col,
-                    label=f"{name}: slope {c.slope:.2f}, intercept {c.intercept:.2f}, Brier {c.brier:.3f}")
+                    label=f"{name}: slope {'unbounded' if c.note else f'{c.slope:.2f}'}, "
+                          f"intercept {c.intercept:.2f}, Brier {c.brier:.3f}")
         ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel="Predicted probability",
                ylabel="Observed proportion", aspect="equal")
         ax.legend(loc="upper left")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -125,6 +126,9 @@ class CalibrationResult(Result):
     smoothed : DataFrame
         predicted, observed: lowess of y on p (frac 2/3, no robustness iterations, as rms
         ``val.prob``).
+    note : str
+        Why a field is NaN: predictions that separate the outcome perfectly (an apparent,
+        in-sample AUC of 1) leave the slope unbounded, so slope and its CI are NaN.
     """
 
     intercept: float
@@ -139,6 +143,7 @@ class CalibrationResult(Result):
     n_pos: int
     binned: pd.DataFrame = dataclasses.field(repr=False, compare=False)
     smoothed: pd.DataFrame = dataclasses.field(repr=False, compare=False)
+    note: str = ""
 
 
 def brier_score(y, prob) -> float:
@@ -170,13 +175,24 @@ def calibration(y, prob, bins: int = 10, alpha: float = 0.05) -> CalibrationResu
     p = as_probability(prob, "prob", yy.size)
     lp = _logit(p)
     q = sps.norm.ppf(1 - alpha / 2)
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    note = ""
     try:
-        slope_fit = sm.GLM(yy, sm.add_constant(lp), family=sm.families.Binomial()).fit()
+        with warnings.catch_warnings():
+            # statsmodels only warns and returns the last iterate (a slope of ~20-40)
+            warnings.simplefilter("error", PerfectSeparationWarning)
+            try:
+                slope_fit = sm.GLM(yy, sm.add_constant(lp), family=sm.families.Binomial()).fit()
+                b, se_b = float(slope_fit.params[1]), float(slope_fit.bse[1])
+            except PerfectSeparationWarning:
+                b = se_b = float("nan")
+                note = "the predictions separate the outcomes perfectly: the calibration slope is unbounded"
+        # an intercept with the logit as offset cannot separate two classes
         citl_fit = sm.GLM(yy, np.ones((yy.size, 1)), family=sm.families.Binomial(), offset=lp).fit()
-    except Exception as exc:  # perfect separation etc.
+    except Exception as exc:
         raise DataError(f"logistic recalibration failed ({exc}).",
-                        fix="The predictions separate the outcome perfectly; slope is undefined.") from None
-    b, se_b = float(slope_fit.params[1]), float(slope_fit.bse[1])
+                        fix="check that the probabilities vary between patients.") from None
     a, se_a = float(citl_fit.params[0]), float(citl_fit.bse[0])
     brier = float(np.mean((p - yy) ** 2))
     prev = yy.mean()
@@ -198,4 +214,5 @@ def calibration(y, prob, bins: int = 10, alpha: float = 0.05) -> CalibrationResu
         n=int(yy.size), n_pos=int(yy.sum()),
         binned=pd.DataFrame(rows),
         smoothed=pd.DataFrame({"predicted": sm_curve[:, 0], "observed": sm_curve[:, 1]}),
+        note=note,
     )
