@@ -88,14 +88,19 @@ def tumour_mask(rng: np.random.Generator, radius_mm: float, centre_zyx_mm, shape
                              np.arange(shape[1]) * sy - centre_zyx_mm[1],
                              np.arange(shape[2]) * sx - centre_zyx_mm[2], indexing="ij")
     r = np.sqrt(xx**2 + yy**2 + zz**2)
-    theta = np.arccos(np.clip(zz / np.maximum(r, 1e-9), -1, 1))
-    phi = np.arctan2(yy, xx)
-    surface = np.ones_like(r)
+    # the surface is clipped to 1.4 radii: the harmonics are evaluated only where a voxel can be inside
+    near = r <= radius_mm * 1.4
+    rn, zn = r[near], zz[near]
+    theta = np.arccos(np.clip(zn / np.maximum(rn, 1e-9), -1, 1))
+    phi = np.arctan2(yy[near], xx[near])
+    surface = np.ones_like(rn)
     for degree in (2, 3, 4):
         for order in range(-degree, degree + 1):
             coef = rng.normal(0, 0.10 / degree)
             surface += coef * np.real(sph_harm_y(degree, order, theta, phi))
-    return r <= radius_mm * np.clip(surface, 0.6, 1.4)
+    inside = np.zeros(r.shape, dtype=bool)
+    inside[near] = rn <= radius_mm * np.clip(surface, 0.6, 1.4)
+    return inside
 
 
 def make_images(rng: np.random.Generator, z: float, *, site: str = "primary", scale: float = 1.0,
