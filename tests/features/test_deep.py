@@ -82,6 +82,22 @@ def test_training_reduces_reconstruction_loss(torch):
     assert ae.loss_curve_[-1] < 0.5 * ae.loss_curve_[0]
 
 
+def test_encoders_trained_together_equal_their_separate_fits(torch):
+    # the PET and CT encoders train in two threads: each must be bit for bit its own fit
+    from radscore.features.deep import CropAutoEncoder, fit_together
+
+    _, crops = _cohort()
+    Xs = [np.stack([normalise_crop(c[m], m) for c in crops.values()]) for m in ("pet", "ct")]
+    args = dict(crop_size=8, latent_size=3, epochs=10, learning_rate=1e-2)
+    alone = [CropAutoEncoder(**args, random_state=s).fit(X) for s, X in zip((3, 4), Xs)]
+    together = [CropAutoEncoder(**args, random_state=s) for s in (3, 4)]
+    fit_together(together, Xs)
+    for a, b in zip(alone, together):
+        assert a.loss_curve_ == b.loss_curve_
+        for (name, wa), wb in zip(a.model_.state_dict().items(), b.model_.state_dict().values()):
+            assert torch.equal(wa, wb), name
+
+
 def test_weights_round_trip_and_bad_files(torch, tmp_path):
     feats, crops = _cohort()
     a, _ = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1, weights_dir=tmp_path)

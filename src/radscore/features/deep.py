@@ -140,27 +140,28 @@ class CropAutoEncoder:
 
     def fit(self, X) -> CropAutoEncoder:
         """Train on crops ``X`` (n, s, s, s) by reconstruction."""
-        X = self._check(X)
-        with _deterministic_torch(self.random_state) as torch:
-            model = _build(self.crop_size, self.latent_size)
-            opt = torch.optim.Adam(model.parameters(), lr=self.learning_rate)
-            data = torch.from_numpy(X[:, None])
-            gen = torch.Generator().manual_seed(self.random_state)
-            self.loss_curve_ = []
-            model.train()
-            for _ in range(self.epochs):
-                order = torch.randperm(len(data), generator=gen)
-                total = 0.0
-                for i in range(0, len(data), self.batch_size):
-                    batch = data[order[i:i + self.batch_size]]
-                    opt.zero_grad()
-                    loss = torch.nn.functional.mse_loss(model(batch), batch)
-                    loss.backward()
-                    opt.step()
-                    total += loss.item() * len(batch)
-                self.loss_curve_.append(total / len(data))
-        self.model_ = model
+        fit_together([self], [X])
         return self
+
+    def _train(self, torch, model, X: np.ndarray) -> None:
+        """The training loop; its randomness is its own generator's, so it may run in a thread."""
+        opt = torch.optim.Adam(model.parameters(), lr=self.learning_rate)
+        data = torch.from_numpy(X[:, None])
+        gen = torch.Generator().manual_seed(self.random_state)
+        losses = []
+        model.train()
+        for _ in range(self.epochs):
+            order = torch.randperm(len(data), generator=gen)
+            total = 0.0
+            for i in range(0, len(data), self.batch_size):
+                batch = data[order[i:i + self.batch_size]]
+                opt.zero_grad()
+                loss = torch.nn.functional.mse_loss(model(batch), batch)
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(batch)
+            losses.append(total / len(data))
+        self.model_, self.loss_curve_ = model, losses
 
     def load_weights(self, path: str | Path) -> CropAutoEncoder:
         """Load a state dict saved by :meth:`save_weights` (``torch.load(weights_only=True)``)."""
@@ -209,6 +210,25 @@ class CropAutoEncoder:
                 return self.model_.encoder(torch.from_numpy(X[:, None])).numpy().astype(float)
 
 
+def fit_together(encoders: list[CropAutoEncoder], Xs: list) -> None:
+    """Train several autoencoders at once, one Python thread each (the PET and CT encoders).
+
+    Each model is initialised in turn from its own seed, then trained in its own thread;
+    torch runs every operation single-threaded in the thread that calls it, so each result
+    is bit for bit its sequential fit's, on any number of cores.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    Xs = [e._check(X) for e, X in zip(encoders, Xs)]
+    with _deterministic_torch(encoders[0].random_state) as torch:
+        models = []
+        for e in encoders:
+            torch.manual_seed(e.random_state)
+            models.append(_build(e.crop_size, e.latent_size))
+        with ThreadPoolExecutor(len(encoders)) as pool:
+            list(pool.map(lambda args: args[0]._train(torch, *args[1:]), zip(encoders, models, Xs)))
+
+
 def add_deep_features(features: pd.DataFrame, crops: Mapping[tuple[str, str, str], Mapping[str, np.ndarray]] | None,
                       settings, training_ids: Iterable[str], seed: int = 0,
                       weights_dir: str | Path | None = None) -> tuple[pd.DataFrame, str]:
@@ -247,23 +267,26 @@ def add_deep_features(features: pd.DataFrame, crops: Mapping[tuple[str, str, str
         raise DataError(f"{len(missing)} feature rows have no crop, e.g. {missing[0]}.", fix="crop every scored lesion.")
     train = set(map(str, training_ids))
     out, notes = features.copy(), []
-    for mod in MODALITIES:
-        X = np.stack([normalise_crop(np.asarray(crops[k][mod], float), mod) for k in keys])
-        ae = CropAutoEncoder(crop_size=settings.crop_size, latent_size=settings.latent_size, epochs=settings.epochs,
-                             learning_rate=settings.learning_rate, random_state=seed)
-        if settings.weights:
+    X = {mod: np.stack([normalise_crop(np.asarray(crops[k][mod], float), mod) for k in keys]) for mod in MODALITIES}
+    encoders = {mod: CropAutoEncoder(crop_size=settings.crop_size, latent_size=settings.latent_size,
+                                     epochs=settings.epochs, learning_rate=settings.learning_rate, random_state=seed)
+                for mod in MODALITIES}
+    if settings.weights:
+        for mod, ae in encoders.items():
             ae.load_weights(str(settings.weights).replace("{modality}", mod))
             notes.append(f"{mod}: weights from {settings.weights.replace('{modality}', mod)}")
-        else:
-            fit_rows = [i for i, k in enumerate(keys) if k[0] in train and k[1] == "baseline"]
-            if len(fit_rows) < 2:
-                raise DataError("fewer than 2 training crops to train the autoencoder.", fix="check the split.")
-            ae.fit(X[fit_rows])
+    else:
+        fit_rows = [i for i, k in enumerate(keys) if k[0] in train and k[1] == "baseline"]
+        if len(fit_rows) < 2:
+            raise DataError("fewer than 2 training crops to train the autoencoder.", fix="check the split.")
+        fit_together(list(encoders.values()), [X[mod][fit_rows] for mod in encoders])
+        for mod, ae in encoders.items():
             notes.append(f"{mod}: autoencoder trained on {len(fit_rows)} training crops, final MSE "
                          f"{ae.loss_curve_[-1]:.4g}")
             if weights_dir is not None:
                 ae.save_weights(Path(weights_dir) / f"deep_{mod}.pt")
-        Z = ae.transform(X)
+    for mod, ae in encoders.items():
+        Z = ae.transform(X[mod])
         width = max(2, len(str(settings.latent_size - 1)))
         for j in range(Z.shape[1]):
             out[f"deep_{mod}_{j:0{width}d}"] = Z[:, j]
