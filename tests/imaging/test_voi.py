@@ -179,3 +179,7 @@ def test_body_mask_air_median_tie(other):
     np.testing.assert_array_equal(body, _reference_body_mask(ct))
     # mean of -1000 and `other` below -950: the region is outside air, the body is the patient
     assert body.sum() == (np.sum(ct > -500) if (-1000 + other) / 2 < -950 else ct.size)
+
+
+def test_body_mask_of_air_only_is_empty():
+    assert not body_mask(np.full((4, 5, 6), -1000.0)).any()

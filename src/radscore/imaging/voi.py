@@ -71,10 +71,11 @@ def body_mask(ct_hu: np.ndarray, threshold_hu: float = -500.0, air_hu: float = -
         if touching.size:
             air = touching[_medians_below(ct_hu, labels, touching, air_hu)]
             outside = _in_labels(labels, air)
+    del labels, low  # int32 labels of a whole-chest grid: 240 MB, not needed beside the next labelling
     # The largest remaining component: drops the table and other objects beside the patient.
     parts, n_parts = ndimage.label(~outside)
     if n_parts == 0:
-        return np.zeros(low.shape, dtype=bool)
+        return np.zeros(ct_hu.shape, dtype=bool)
     sizes = np.bincount(parts.ravel())
     sizes[0] = 0
     body = parts == int(np.argmax(sizes))
