@@ -75,6 +75,13 @@ def test_dca(cohort, tmp_path):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Radscore", "Treat all", "Treat none"]
 
 
+def test_survival_dca(cohort, tmp_path):
+    risk_12 = 1 - np.exp(-12 / 20 * np.exp(cohort["risk"]))  # the simulated hazard's risk by 12
+    ax = figures.plot_survival_dca(cohort["time"], cohort["event"], {"Cox": risk_12}, 12.0, np.arange(0, 0.9, 0.01))
+    _check(ax, tmp_path, "survival_dca")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Cox", "Treat all", "Treat none"]
+
+
 def test_km_with_risk_table(cohort, tmp_path):
     ax = figures.plot_km(cohort["time"], cohort["event"], cohort["group"], risk_times=[0, 10, 20, 30])
     _check(ax, tmp_path, "km")

@@ -1,15 +1,17 @@
-"""Net benefit against R/Python dcurves on df_binary (reference/stats/decision_curve_dcurves)."""
+"""Net benefit against R/Python dcurves: binary on df_binary (reference/stats/decision_curve_dcurves),
+survival against Python dcurves' survival mode on a censored simulation."""
 
 from __future__ import annotations
 
 import json
 
+import dcurves
 import numpy as np
 import pandas as pd
 import pytest
 
 from radscore.errors import DataError
-from radscore.stats import logistic_multivariate, net_benefit
+from radscore.stats import logistic_multivariate, net_benefit, survival_net_benefit
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +79,90 @@ def test_bad_thresholds():
         net_benefit([0, 1], [0.2, 0.8], [1.0])
     with pytest.raises(DataError, match="probabilities"):
         net_benefit([0, 1], [-2.0, 3.0], [0.5])
+
+
+# ---------------------------------------------------------------- survival (censored) decision curve
+
+HORIZON = 12.0
+SURV_THRESHOLDS = np.round(np.arange(0, 1, 0.02), 2)
+
+
+@pytest.fixture(scope="module")
+def censored():
+    """300 patients: exponential event times, uniform censoring, times rounded up to whole
+    months (many ties, events and censorings at the same time); about 30% censored before
+    the 12-month horizon. Three risks of an event by 12 months: a noisy true risk ("cox"),
+    one highest for the earliest times so that at high thresholds every test-positive
+    patient leaves before the horizon (NaN), and a coarse one with tied values and no
+    patient above 0.605 (no test-positive patient: 0)."""
+    rng = np.random.default_rng(11)
+    n = 300
+    x = rng.normal(size=n)
+    t_event = rng.exponential(20 * np.exp(-0.8 * x))
+    t_cens = rng.uniform(0, 28, n)
+    t = np.ceil(np.minimum(t_event, t_cens))
+    e = (t_event <= t_cens).astype(int)
+    cox = 1 - np.exp(-HORIZON / 20 * np.exp(0.8 * x + rng.normal(0, 0.3, n)))
+    early = np.clip(1 - t / t.max() + rng.normal(0, 0.02, n), 0.001, 0.999)
+    coarse = np.minimum(np.round(cox, 1), 0.6) + 0.005
+    return pd.DataFrame({"t": t, "e": e, "cox": cox, "early": early, "coarse": coarse})
+
+
+def test_censored_case_is_what_it_claims(censored):
+    d = censored
+    censored_early = ((d["e"] == 0) & (d["t"] < HORIZON)).mean()
+    assert 0.25 < censored_early < 0.35
+    assert d["t"].duplicated().sum() > 200
+    # no risk equals a threshold, where dcurves' ">=" and our ">" would differ
+    assert not np.isin(d[["cox", "early", "coarse"]].to_numpy(), SURV_THRESHOLDS).any()
+
+
+def test_survival_net_benefit_equals_dcurves(censored):
+    d = censored
+    models = ["cox", "early", "coarse"]
+    ours = survival_net_benefit(d["t"], d["e"], {m: d[m] for m in models}, HORIZON, SURV_THRESHOLDS)
+    ref = dcurves.dca(data=d, outcome="e", modelnames=models, thresholds=SURV_THRESHOLDS, time=HORIZON,
+                      time_to_outcome_col="t")
+    table = ours.table
+    assert ours.horizon == HORIZON and ours.n == len(d)
+    for column in [*models, "all", "none"]:
+        r = ref[ref["model"] == column].sort_values("threshold")
+        np.testing.assert_allclose(r["threshold"], SURV_THRESHOLDS, atol=1e-12)
+        np.testing.assert_allclose(table[column], r["net_benefit"].astype(float), rtol=0, atol=1e-10,
+                                   err_msg=column)  # NaN where dcurves has None, in the same places
+    for m in models:
+        r = ref[ref["model"] == m].sort_values("threshold")["net_intervention_avoided"].astype(float)
+        np.testing.assert_allclose(table[f"{m}_interventions_avoided"].to_numpy()[1:] / 100, r.to_numpy()[1:],
+                                   rtol=0, atol=1e-10, err_msg=m)
+    # the edge cases were exercised: not estimable, and no test-positive patient
+    assert table["early"].isna().sum() > 0
+    assert (table.loc[SURV_THRESHOLDS > 0.61, "coarse"] == 0).all()
+    assert table["cox"].notna().sum() > 20
+
+
+def test_survival_net_benefit_hand_case():
+    # times 1..6, events at 1, 3, 5; horizon 4. Risk > 0.5: patients at 1 (event), 2 (censored),
+    # 5 (event). KM among them: 1 - 1/3 at t=1; censoring at 2; S(4) = 2/3. f = 3/6.
+    t = [1, 2, 3, 4, 5, 6]
+    e = [1, 0, 1, 0, 1, 0]
+    r = [0.9, 0.8, 0.2, 0.3, 0.7, 0.1]
+    row = survival_net_benefit(t, e, r, 4, [0.5]).table.iloc[0]
+    assert row["model"] == pytest.approx((1 / 3) * 0.5 - (2 / 3) * 0.5 * 1.0)
+    # all: KM of everyone S(4) = 5/6 * 3/4 = 0.625 -> NB = 0.375 - 0.625
+    assert row["all"] == pytest.approx(0.375 - 0.625) and row["none"] == 0
+    # a risk equal to the threshold is not positive (strict, as the binary curve)
+    assert survival_net_benefit(t, e, [0.5] * 6, 4, [0.5]).table["model"].iloc[0] == 0
+
+
+def test_survival_net_benefit_edge_cases():
+    t = [1, 2, 3, 4, 5, 6]
+    e = [1, 0, 1, 0, 1, 0]
+    # the only positives leave before the horizon (one by an event, one censored): NaN
+    tab = survival_net_benefit(t, e, [0.9, 0.8, 0.1, 0.1, 0.1, 0.1], 4, [0.5]).table
+    assert np.isnan(tab["model"].iloc[0]) and np.isnan(tab["model_interventions_avoided"].iloc[0])
+    with pytest.raises(DataError, match="after the last follow-up"):
+        survival_net_benefit(t, e, [0.5] * 6, 7, [0.5])
+    with pytest.raises(DataError, match="no events"):
+        survival_net_benefit(t, [0] * 6, [0.5] * 6, 4, [0.5])
+    with pytest.raises(DataError, match="probabilities"):
+        survival_net_benefit(t, e, [2.0] * 6, 4, [0.5])

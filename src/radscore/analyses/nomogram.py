@@ -7,7 +7,9 @@ Harrell's C) on training patients; the survivors enter a multivariable Cox model
 Immunoscore. The model is drawn as a points nomogram and evaluated on the testing
 patients at the configured horizon: time-dependent AUC (Uno IPCW, training censoring),
 calibration (KM observed vs predicted by risk group) and a decision curve for
-"event by the horizon" among patients whose status at the horizon is known.
+"event by the horizon" on all testing patients, censoring handled by the Kaplan-Meier
+risk among test-positive patients (``radscore.stats.survival_net_benefit``, the survival
+mode of ``dcurves``; Vickers et al. 2008).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from radscore.analyses.context import AnalysisContext, patient_table, require_co
 from radscore.analyses.immunoscore import add_immunoscore
 from radscore.config import EndpointSettings, NomogramSettings
 from radscore.errors import DataError
-from radscore.report.figures import plot_dca
+from radscore.report.figures import plot_survival_dca
 from radscore.report.sections import Section
-from radscore.stats import CoxResult, cox_multivariate, net_benefit, survival_calibration, time_dependent_auc
+from radscore.stats import (CoxResult, cox_multivariate, survival_calibration, survival_net_benefit,
+                            time_dependent_auc)
 
 OS = ("nomogram_os", "Nomogram for OS")
 PFS = ("nomogram_pfs", "Nomogram for PFS")
@@ -107,9 +110,13 @@ class NomogramTest:
     calibration : DataFrame
         ``radscore.stats.survival_calibration`` table.
     decision_curve : DataFrame or None
-        Net benefit for "event by the horizon"; None with ``dca_note`` saying why.
-    y_horizon, risk_horizon : ndarray
-        Event by the horizon and predicted risk, patients whose status then is known.
+        ``radscore.stats.survival_net_benefit`` table for "event by the horizon" on all
+        testing patients (those censored before the horizon count through the
+        Kaplan-Meier; NaN where every test-positive patient's follow-up ends before it);
+        None with ``dca_note`` saying why.
+    time, event, risk_horizon : ndarray
+        Follow-up, event indicator and predicted risk of an event by the horizon
+        (1 - predicted survival) of every testing patient: the decision curve's data.
     auc_note, dca_note : str
     """
 
@@ -117,7 +124,8 @@ class NomogramTest:
     time_dependent_auc: pd.DataFrame | None
     calibration: pd.DataFrame
     decision_curve: pd.DataFrame | None
-    y_horizon: np.ndarray
+    time: np.ndarray
+    event: np.ndarray
     risk_horizon: np.ndarray
     auc_note: str
     dca_note: str
@@ -179,9 +187,15 @@ class NomogramFit:
         if t.decision_curve is not None:
             tables["decision_curve"] = t.decision_curve
             figures["decision_curve"], ax = new_figure((4.8, 3.6))
-            plot_dca(t.y_horizon, {f"nomogram, risk by {h:g} months": t.risk_horizon}, THRESHOLDS, ax=ax)
-            text += (f" The decision curve uses event by {h:g} months among {t.y_horizon.size} testing patients "
-                     "whose status then is known (censored earlier excluded).")
+            plot_survival_dca(t.time, t.event, {f"nomogram, risk by {h:g} months": t.risk_horizon}, h, THRESHOLDS,
+                              ax=ax)
+            text += (f" The decision curve is for an event by {h:g} months among all {t.time.size} testing patients: "
+                     "net benefit from the Kaplan-Meier risk by then among test-positive patients, so patients "
+                     "censored earlier count up to their censoring (Vickers et al. 2008).")
+            blank = t.decision_curve.loc[t.decision_curve["model"].isna(), "threshold"]
+            if blank.size:
+                text += (f" Left blank at thresholds {blank.min():g}-{blank.max():g}, where every test-positive "
+                         f"patient's follow-up (event or censoring) ends before {h:g} months (undefined in dcurves).")
         else:
             text += f" Decision curve not drawn: {t.dca_note}."
         return Section(*key_title, text=text, tables=tables, figures=figures)
@@ -203,16 +217,14 @@ def evaluate_nomogram(cox: CoxResult, train: pd.DataFrame, test: pd.DataFrame, t
         auc_note = exc.problem
     cal = survival_calibration(test[time], test[event], np.clip(surv_h, 1e-6, 1 - 1e-6), horizon,
                                groups=min(5, max(2, len(test) // 10)))
-    t, e = test[time].to_numpy(), test[event].to_numpy()
-    known = (e == 1) & (t <= horizon) | (t > horizon)
-    y_h = ((e == 1) & (t <= horizon)).astype(int)[known]
+    t, e, risk_h = test[time].to_numpy(float), test[event].to_numpy(int), 1 - surv_h
     dca, dca_note = None, ""
     try:
-        dca = net_benefit(y_h, 1 - surv_h[known], THRESHOLDS).summary
+        dca = survival_net_benefit(t, e, risk_h, horizon, THRESHOLDS).summary
     except DataError as exc:
         dca_note = exc.message
     return NomogramTest(km=km, time_dependent_auc=tdauc, calibration=cal.summary, decision_curve=dca,
-                        y_horizon=y_h, risk_horizon=1 - surv_h[known], auc_note=auc_note, dca_note=dca_note)
+                        time=t, event=e, risk_horizon=risk_h, auc_note=auc_note, dca_note=dca_note)
 
 
 def fit_nomogram(df: pd.DataFrame, time: str | None, event: str | None, name: str, settings: NomogramSettings,

@@ -159,19 +159,34 @@ def plot_dca(y, probs, thresholds=None, ax=None, title: str | None = None):
     """Decision curves: net benefit of each model, treat all and treat none."""
     with _style():
         ax = _axes(ax, figsize=(4.8, 3.6))
-        res = stats.net_benefit(y, _named(probs, "Model"), thresholds)
-        t = res.table
-        for i, name in enumerate(res.models):
-            ax.plot(t["threshold"], t[name], color=PALETTE[i % len(PALETTE)], label=name)
-        ax.plot(t["threshold"], t["all"], color=GREY, lw=1.0, label="Treat all")
-        ax.plot(t["threshold"], t["none"], color="black", lw=1.0, ls=":", label="Treat none")
-        top = float(np.nanmax(t[list(res.models) + ["all"]].to_numpy()))
-        ax.set(ylim=(-0.05 * max(top, 0.05), max(top, 0.05) * 1.15), xlim=(t["threshold"].min(), t["threshold"].max()),
-               xlabel="Threshold probability", ylabel="Net benefit")
-        ax.legend(loc="upper right")
-        if title:
-            ax.set_title(title)
+        _draw_net_benefit(stats.net_benefit(y, _named(probs, "Model"), thresholds), ax, title)
     return ax
+
+
+def plot_survival_dca(time, event, risks, horizon: float, thresholds=None, ax=None, title: str | None = None):
+    """Decision curves for an event by ``horizon`` with censored follow-up
+    (:func:`radscore.stats.survival_net_benefit`); thresholds where a model's net benefit
+    is not estimable are left as gaps."""
+    with _style():
+        ax = _axes(ax, figsize=(4.8, 3.6))
+        _draw_net_benefit(stats.survival_net_benefit(time, event, _named(risks, "Model"), horizon, thresholds),
+                          ax, title)
+    return ax
+
+
+def _draw_net_benefit(res, ax, title: str | None) -> None:
+    """Draw a :class:`radscore.stats.NetBenefitResult` on ``ax`` (inside ``_style``)."""
+    t = res.table
+    for i, name in enumerate(res.models):
+        ax.plot(t["threshold"], t[name], color=PALETTE[i % len(PALETTE)], label=name)
+    ax.plot(t["threshold"], t["all"], color=GREY, lw=1.0, label="Treat all")
+    ax.plot(t["threshold"], t["none"], color="black", lw=1.0, ls=":", label="Treat none")
+    top = float(np.nanmax(t[list(res.models) + ["all"]].to_numpy()))
+    ax.set(ylim=(-0.05 * max(top, 0.05), max(top, 0.05) * 1.15), xlim=(t["threshold"].min(), t["threshold"].max()),
+           xlabel="Threshold probability", ylabel="Net benefit")
+    ax.legend(loc="upper right")
+    if title:
+        ax.set_title(title)
 
 
 def plot_km(time, event, groups=None, ax=None, risk_times: Sequence[float] | None = None, show_ci: bool = True,

@@ -32,7 +32,7 @@ from radscore.stats.cox import (
     cox_table,
     cox_univariate,
 )
-from radscore.stats.decision import NetBenefitResult, net_benefit
+from radscore.stats.decision import NetBenefitResult, net_benefit, survival_net_benefit
 from radscore.stats.reclassification import IdiResult, NriResult, idi, nri
 from radscore.stats.survival import (
     ConcordanceResult,
@@ -64,6 +64,7 @@ __all__ = [
     "logistic_table",
     "logistic_univariate",
     "net_benefit",
+    "survival_net_benefit",
     "nri",
     "threshold_metrics",
     "ConcordanceResult",
