@@ -44,6 +44,7 @@ not only close.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -75,7 +76,9 @@ def generate_angles(size, distances, bidirectional: bool, force2D: bool, force2D
     and the table is the kept offsets repeated cyclically up to that number. Without
     repeated distances this is the kept offsets (bidirectional) or their first half: the
     list is symmetric (``a`` at position k, ``-a`` at n-1-k), so the first half holds one
-    of each pair. The order matters: it is the matrices' last axis.
+    of each pair. The order matters: it is the matrices' last axis. Each table is computed
+    once per process and argument set (the texture classes of every image type of a VOI
+    ask for the same few); the result is a fresh copy of it.
 
     Parameters
     ----------
@@ -98,13 +101,28 @@ def generate_angles(size, distances, bidirectional: bool, force2D: bool, force2D
         No offset at all (a distance below 1, no distances, or every distance longer than
         the box): the C function's exception type.
     """
-    size = np.asarray(size).astype(np.int64).ravel()
-    dist = np.asarray(distances).astype(np.int64).ravel()
-    if dist.size == 0 or dist.min() < 1:
-        raise RuntimeError(f"no neighbour offsets: distances must be >= 1, got {dist.tolist()}")
-    ndim = size.size
-    flat = int(force2Ddimension) if force2D and 0 <= int(force2Ddimension) < ndim else -1
-    reach = [0 if k == flat else int(min(dist.max(), max(size[k] - 1, 0))) for k in range(ndim)]
+    return _angle_table(*_angle_key(size, distances, bidirectional, force2D, force2Ddimension)).copy()
+
+
+def _angle_key(size, distances, bidirectional, force2D, force2Ddimension) -> tuple:
+    """:func:`generate_angles`' arguments as the hashable key of :func:`_angle_table` (casts as the C function)."""
+    size = tuple(np.asarray(size).astype(np.int64).ravel().tolist())
+    dist = tuple(np.asarray(distances).astype(np.int64).ravel().tolist())
+    flat = int(force2Ddimension) if force2D and 0 <= int(force2Ddimension) < len(size) else -1
+    return size, dist, bool(bidirectional), flat
+
+
+@functools.lru_cache(maxsize=1024)
+def _angle_table(size: tuple[int, ...], dist: tuple[int, ...], bidirectional: bool, flat: int) -> np.ndarray:
+    """The angles of :func:`generate_angles`, read-only: every texture class of every image type of a
+    VOI asks for the same few tables (``flat`` the in-plane dimension, -1 without ``force2D``).
+
+    Failures raise each time (``lru_cache`` keeps results only).
+    """
+    if len(dist) == 0 or min(dist) < 1:
+        raise RuntimeError(f"no neighbour offsets: distances must be >= 1, got {list(dist)}")
+    ndim = len(size)
+    reach = [0 if k == flat else int(min(max(dist), max(size[k] - 1, 0))) for k in range(ndim)]
     grid = np.array(list(itertools.product(*(range(r, -r - 1, -1) for r in reach))), dtype=np.int64)
     length = np.abs(grid.reshape(-1, ndim)).max(axis=1)
     kept = grid.reshape(-1, ndim)[np.isin(length, dist)]
@@ -112,13 +130,16 @@ def generate_angles(size, distances, bidirectional: bool, force2D: bool, force2D
     if not bidirectional:
         n //= 2
     if n == 0:
-        raise RuntimeError(f"no neighbour offsets: distances {dist.tolist()} do not fit in a box of size "
-                           f"{size.tolist()}" + (f" in-plane (force2Ddimension {flat})" if flat >= 0 else ""))
-    return np.resize(kept, (n, ndim)).astype(np.int32)  # np.resize repeats cyclically, as C fills
+        raise RuntimeError(f"no neighbour offsets: distances {list(dist)} do not fit in a box of size "
+                           f"{list(size)}" + (f" in-plane (force2Ddimension {flat})" if flat >= 0 else ""))
+    angles = np.resize(kept, (n, ndim)).astype(np.int32)  # np.resize repeats cyclically, as C fills
+    angles.setflags(write=False)
+    return angles
 
 
 def _angles(shape: tuple[int, ...], distances, bidirectional: bool, force2D, force2Ddimension) -> np.ndarray:
-    return generate_angles(shape, distances, bidirectional, force2D, force2Ddimension)
+    """:func:`generate_angles` without the copy: the shared read-only table, for use here only."""
+    return _angle_table(*_angle_key(shape, distances, bidirectional, force2D, force2Ddimension))
 
 
 def _labels(image: np.ndarray, mask: np.ndarray, pad: int) -> tuple[np.ndarray, tuple[int, int, int]]:
@@ -382,7 +403,7 @@ def calculate_glcm(image, mask, distances, Ng, force2D, force2Ddimension, kernel
     P, ok = _glcm_kernel(lab, _offsets(angles, shape), int(Ng), n_mask)
     if not ok:
         raise _failed("GLCM")
-    return P[None], angles
+    return P[None], angles.copy()
 
 
 def calculate_glrlm(image, mask, Ng, Nr, force2D, force2Ddimension, kernelRadius=None, voxels=None):
@@ -401,7 +422,7 @@ def calculate_glrlm(image, mask, Ng, Nr, force2D, force2Ddimension, kernelRadius
                           int(Ng), n_mask, int(Nr))
     if not ok:
         raise _failed("GLRLM")
-    return P[None], angles
+    return P[None], angles.copy()
 
 
 def calculate_glszm(image, mask, Ng, Ns, force2D, force2Ddimension, kernelRadius=None, voxels=None):

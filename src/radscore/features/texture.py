@@ -9,22 +9,28 @@ Python machinery around tiny arrays (class ``__init__``, ``execute``, a ``getatt
 eigenvalue problem for MCC), not to arithmetic.
 
 Here each class is one function: the matrix from :mod:`.matrices` (GLDM and NGTDM from one
-:func:`~.matrices.gldm_ngtdm` pass when both are wanted), PyRadiomics' post-processing
-(deleting gray levels absent from the ROI, symmetrising and angle weighting, deleting empty
-angles / run lengths / zone sizes / dependence sizes, normalisation, a sum of 0 made NaN or 1
-as there), the shared intermediates once, every per-angle feature as one row of an
-``(n_features, n_angles)`` array and a single NaN-aware mean over the angles.
+:func:`~.matrices.gldm_ngtdm` pass when both are wanted), PyRadiomics' post-processing where
+it reshapes the matrix (GLCM's deletion of the gray levels absent from the ROI; symmetrising
+and angle weighting; deleting empty angles; normalisation; a total of 0 made NaN), then one
+numba kernel per class for all its formulas in a few passes over the matrix (every
+per-angle feature as one row of an ``(n_features, n_angles)`` array, then a single NaN-aware
+mean over the angles). The kernels read only the rows of the gray levels present and skip
+the run lengths, zone sizes and dependence sizes no voxel has, where PyRadiomics deletes
+them: an empty entry adds 0 to every sum.
 
 The formulas are PyRadiomics 3.1.4's (``radiomics/{glcm,glrlm,glszm,gldm,ngtdm}.py``): same
-``eps = np.spacing(1)`` terms, same special cases (flat region, division by 0), same array
-layout and numpy operations where that costs nothing (down to ``np.delete``, whose result
-layout sets numpy's summation order). On the simulated full-protocol patient of
+``eps = np.spacing(1)`` terms, same special cases (flat region, division by 0), each term's
+operands in PyRadiomics' order. Only the order of the additions in a sum can differ: GLCM's
+are numpy's own on C-ordered arrays (:func:`_glcm_per_angle`), the other classes' run in
+index order where numpy sums pairwise, and PyRadiomics' numpy order also follows the memory
+layout ``np.delete`` happens to leave. On the simulated full-protocol patient of
 ``test_parity.py`` (3 images x 4 VOIs x 22 image types) GLRLM, GLSZM, GLDM and NGTDM agree
-with PyRadiomics bit for bit, GLCM within 7e-13 relative except MCC (7e-10). Where a faster
-form is used, only the summation order differs:
+with PyRadiomics within 7e-15 relative, GLCM within 5e-13 except MCC (1.2e-9). Where a
+faster form is used, only the summation order differs:
 
-- GLCM :math:`p_{x+y}` and :math:`p_{x-y}`: one offset ``bincount`` instead of one boolean
-  mask per k (same additions in the same order, identical);
+- GLCM :math:`p_{x+y}` and :math:`p_{x-y}`: accumulated in the first pass over P, in index
+  order, instead of one boolean mask per k (the same additions in the same order when
+  there are several angles);
 - GLCM cluster tendency / shade / prominence grouped by k = i + j over :math:`p_{x+y}`
   (O(Ng) instead of O(Ng^2) powers);
 - GLCM MCC for a symmetric GLCM from ``eigvalsh`` of :math:`D^{-1/2} P D^{-1/2}` (see
@@ -53,12 +59,14 @@ Cancer Res 2017;77:e104.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from radscore.features import matrices
+from radscore.runtime.jit import kernel
 
 log = logging.getLogger(__name__)
 
@@ -139,33 +147,10 @@ def _nanmean_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _levels(binned: np.ndarray, mask: np.ndarray, gray_levels: np.ndarray | None) -> tuple[np.ndarray, int]:
-    """Gray levels present in the ROI (sorted) and Ng = the largest, as PyRadiomics' ``_applyBinning``."""
-    levels = np.unique(binned[mask]) if gray_levels is None else np.asarray(gray_levels)
-    return levels, int(np.max(levels))
-
-
-def _keep(P: np.ndarray, keep: np.ndarray, axis: int) -> np.ndarray:
-    """``P`` without the entries where ``keep`` is False along ``axis``, by ``np.delete`` as PyRadiomics.
-
-    ``np.delete`` lays its result out differently for one index (a C-contiguous copy) and for
-    several or none (a boolean index; not C-contiguous for axis > 0). Going through it keeps
-    PyRadiomics' memory layout, so numpy reduces in the same order and most sums agree bit
-    for bit.
-    """
-    return np.delete(P, np.flatnonzero(~keep), axis)
-
-
-def _present(P: np.ndarray, levels: np.ndarray, Ng: int, axes: Sequence[int]) -> np.ndarray:
-    """``P`` restricted to the gray levels present in the ROI along ``axes`` (PyRadiomics deletes the others).
-
-    Done even when none is absent: PyRadiomics' ``np.delete`` copies either way, and the
-    in-place steps after it must not write into the caller's matrix.
-    """
-    keep = np.zeros(Ng, dtype=bool)
-    keep[levels.astype(np.intp) - 1] = True
-    for ax in axes:
-        P = _keep(P, keep, ax)
-    return P
+    """Gray levels present in the ROI (sorted, int64) and Ng = the largest, as PyRadiomics' ``_applyBinning``."""
+    levels = np.unique(binned[mask]) if gray_levels is None else gray_levels
+    levels = np.ascontiguousarray(levels, dtype=np.int64)  # one kernel specialisation
+    return levels, int(levels.max())
 
 
 def _angle_weights(angles: np.ndarray, norm: str, spacing: Sequence[float], exponential: bool) -> np.ndarray:
@@ -196,18 +181,21 @@ def _merge_and_normalise(P: np.ndarray, angles: np.ndarray, settings: Mapping[st
 
     With ``weightingNorm`` the angles are summed into one, weighted. Otherwise angles with no
     count are dropped when there are several; a total of 0 left (all angles empty, or a
-    single one) becomes NaN, so its features are NaN, as in PyRadiomics.
+    single one) becomes NaN, so its features are NaN, as in PyRadiomics. ``P`` is returned
+    C-contiguous (what the formula kernels are compiled for).
     """
     norm = settings.get("weightingNorm")
     if norm is not None:
         w = _angle_weights(angles, norm, spacing, exponential)
         P = np.sum(P * w, axis=-1, keepdims=True)
-    total = np.sum(P, axis=(0, 1))
+        total = np.sum(P, axis=(0, 1))
+    else:
+        total = np.einsum("ija->a", P)  # counts: exact in any order, and einsum's is 2x faster
     if P.shape[-1] > 1:
         empty = total == 0
         if empty.any():
             keep = ~empty
-            P = _keep(P, keep, P.ndim - 1)
+            P = np.ascontiguousarray(P[..., keep])
             total = total[keep]
     total[total == 0] = np.nan
     return P, total
@@ -225,7 +213,7 @@ def _force2d(settings: Mapping[str, Any]) -> tuple[bool, int]:
 # GLCM
 # ---------------------------------------------------------------------------------------
 
-def _mcc(P: np.ndarray, total: np.ndarray, px: np.ndarray, py: np.ndarray, symmetric: bool) -> float:
+def _mcc(P: np.ndarray, total: np.ndarray, symmetric: bool) -> float:
     r"""Maximal correlation coefficient, PyRadiomics' definition, averaged over angles.
 
     PyRadiomics forms :math:`Q(i,j) = \sum_k p(i,k)p(j,k)/(p_x(i)p_y(k) + \epsilon)` and takes
@@ -239,8 +227,7 @@ def _mcc(P: np.ndarray, total: np.ndarray, px: np.ndarray, py: np.ndarray, symme
     takes PyRadiomics' own route. 1 for a flat region; NaN where P is not finite (PyRadiomics'
     ``eigvals`` raises there and the feature becomes NaN).
 
-    ``P`` is (Ng, Ng, Na), normalised by the per-angle ``total``; ``px`` (Ng, 1, Na) and
-    ``py`` (1, Ng, Na) its marginals.
+    ``P`` is (Ng, Ng, Na), normalised by the per-angle ``total``.
     """
     if np.isnan(total).any():  # P holds counts / total: NaN exactly where a total is
         return float("nan")
@@ -248,13 +235,13 @@ def _mcc(P: np.ndarray, total: np.ndarray, px: np.ndarray, py: np.ndarray, symme
     if symmetric:
         if A.shape[1] < 2:
             return 1.0
-        p = px[:, 0, :].T
+        p = P.sum(1).T  # p_x, (Na, Ng)
         with np.errstate(divide="ignore"):
             inv = np.where(p > 0, 1.0 / np.sqrt(p), 0.0)
         S = A * inv[:, :, None] * inv[:, None, :]
         ev = np.sort(np.linalg.eigvalsh(S) ** 2, axis=1)
         return float(_nanmean_rows(np.sqrt(ev[None, :, -2]))[0])
-    pxa, pya = px[:, 0, :].T, py[0].T  # (Na, Ng)
+    pxa, pya = P.sum(1).T, P.sum(0).T  # (Na, Ng)
     W = A / (pxa[:, :, None] * pya[:, None, :] + _EPS)
     Q = W @ A.transpose(0, 2, 1)
     ev = np.linalg.eigvals(Q)
@@ -264,6 +251,280 @@ def _mcc(P: np.ndarray, total: np.ndarray, px: np.ndarray, py: np.ndarray, symme
     with np.errstate(invalid="ignore"):
         value = np.nanmean(np.sqrt(ev[:, -2])) if ev.shape[0] else np.nan
     return float(np.real(value))
+
+
+@kernel
+def _pairwise_block(x, lo, n):
+    """numpy's pairwise summation of ``x[lo:lo + n]`` for n <= 128 (one block, no halving)."""
+    if n < 8:
+        res = 0.0
+        for k in range(lo, lo + n):
+            res += x[k]
+        return res
+    r0, r1, r2, r3 = x[lo], x[lo + 1], x[lo + 2], x[lo + 3]
+    r4, r5, r6, r7 = x[lo + 4], x[lo + 5], x[lo + 6], x[lo + 7]
+    k = lo + 8
+    while k < lo + n - n % 8:
+        r0 += x[k]
+        r1 += x[k + 1]
+        r2 += x[k + 2]
+        r3 += x[k + 3]
+        r4 += x[k + 4]
+        r5 += x[k + 5]
+        r6 += x[k + 6]
+        r7 += x[k + 7]
+        k += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while k < lo + n:
+        res += x[k]
+        k += 1
+    return res
+
+
+@kernel
+def _pairwise_sum(x, n):
+    """numpy's pairwise summation of ``x[:n]``, term for term (``pairwise_sum`` of its add loop).
+
+    Sequential below 8 terms; up to 128, 8 interleaved partial sums combined as a tree, then
+    the remaining terms; above, the two halves (the first a multiple of 8 long) summed alike
+    and added. The halving runs on an explicit stack: numba's cache loads a recursive
+    kernel into a segfaulting process (seen with numba 0.68).
+    """
+    if n <= 128:
+        return _pairwise_block(x, 0, n)
+    lo = np.empty(64, np.int64)  # one frame per halving: depth <= log2(n)
+    size = np.empty(64, np.int64)
+    left = np.empty(64)  # the first half's sum, once known
+    stage = np.empty(64, np.int64)  # 0: first half to do, 1: second half to do, 2: both done
+    d = 0
+    lo[0], size[0], stage[0] = 0, n, 0
+    res = 0.0
+    while True:
+        if size[d] <= 128 or stage[d] == 2:
+            res = _pairwise_block(x, lo[d], size[d]) if size[d] <= 128 else left[d] + res
+            if d == 0:
+                return res
+            d -= 1
+            if stage[d] == 1:  # res is the first half's: do the second
+                left[d] = res
+                stage[d] = 2
+                half = size[d] // 2
+                half -= half % 8
+                lo[d + 1], size[d + 1], stage[d + 1] = lo[d] + half, size[d] - half, 0
+                d += 1
+        else:
+            stage[d] = 1
+            half = size[d] // 2
+            half -= half % 8
+            lo[d + 1], size[d + 1], stage[d + 1] = lo[d], half, 0
+            d += 1
+
+
+@kernel
+def _np_sum(x, n, pairwise):
+    """The sum of ``x[:n]`` as numpy forms it: pairwise along a contiguous axis, in index order along an outer one."""
+    if pairwise:
+        return 0.0 + _pairwise_sum(x, n)
+    res = 0.0
+    for k in range(n):
+        res += x[k]
+    return res
+
+
+@kernel
+def _np_sums(terms, n, pairwise):
+    """:func:`_np_sum` of each row of ``terms[:, :n]``.
+
+    In index order the rows advance together: their chains of dependent additions
+    interleave instead of running one after the other (latency-bound, ~3x slower).
+    """
+    out = np.zeros(terms.shape[0])
+    if pairwise:
+        for r in range(terms.shape[0]):
+            out[r] = 0.0 + _pairwise_sum(terms[r], n)
+        return out
+    for k in range(n):
+        for r in range(terms.shape[0]):
+            out[r] += terms[r, k]
+    return out
+
+
+@kernel
+def _add(sums, terms, t, values, pairwise):
+    """Add ``values`` to the running ``sums`` (in index order), or keep them in column ``t`` of ``terms``
+    (to be summed pairwise)."""
+    for r in range(len(values)):
+        if pairwise:
+            terms[r, t] = values[r]
+        else:
+            sums[r] += values[r]
+
+
+@kernel
+def _glcm_per_angle(P, levels, Ng):
+    r"""GLCM's features but MCC, per angle: ``(23, Na)``, rows in :data:`GLCM_NAMES`' order without MCC.
+
+    ``P`` (n, n, Na) is the normalised, C-ordered GLCM of the n gray ``levels`` present (int,
+    sorted), ``Ng`` the largest. Per angle, two passes over P (marginals, means, joint
+    entropy, :math:`p_{x+y}` and :math:`p_{x-y}`; then the centred moments and the
+    :math:`p_x p_y` entropies), then the sums over k. Cluster tendency, shade and prominence
+    are grouped by k = i + j over :math:`p_{x+y}` (O(Ng) instead of O(Ng^2) powers).
+
+    Each term has PyRadiomics' operands in its order (``P * (i - ux) * (j - uy)`` is
+    ``(P (i - ux)) (j - uy)``), and each sum adds its terms as numpy does on the C-ordered
+    arrays: in index order when there are several angles (the angle is the inner axis),
+    pairwise when there is one (the terms are then contiguous, and kept until summed).
+    Shade, Imc1, Imc2 and Correlation are small differences of large sums: another order
+    moves them by up to ~1e-10 relative. An empty cell (typically most) adds 0 to every sum
+    of the first pass, which skips it.
+    """
+    n, na = P.shape[0], P.shape[2]
+    nk = 2 * Ng - 1
+    pairwise = na == 1
+    out = np.empty((23, na))
+    lv = levels.astype(np.float64)
+    px = np.empty(n)
+    py = np.empty(n)
+    p_sum = np.empty(nk)  # p_{x+y}(k), k = 2 .. 2 Ng
+    p_diff = np.empty(Ng)  # p_{x-y}(k), k = 0 .. Ng - 1
+    # one angle's sums over (i, j), of the first pass and of the second, and their terms in
+    # index order if they are summed pairwise (an empty cell's: 0)
+    sums_1 = np.empty(6)
+    sums_2 = np.empty(5)
+    t_1 = np.zeros((6, n * n if pairwise else 0))
+    t_2 = np.zeros((5, n * n if pairwise else 0))
+    # the terms of the sums over i, over k = i + j and over k = |i - j|
+    t_i = np.empty((2, n))
+    t_k = np.empty((5, nk))
+    t_d = np.empty((6, Ng))
+    t_inv = np.empty(max(Ng - 1, 0))
+    # log2 is the costliest step: a cell whose argument equals its mirror's (every cell of
+    # a symmetric GLCM) takes the mirror's log2, the same number
+    log_p = np.empty(n * n)
+    pxpy_ = np.empty(n * n)
+    log_pxpy_ = np.empty(n * n)
+    for a in range(na):
+        py[:] = 0.0
+        p_sum[:] = 0.0
+        p_diff[:] = 0.0
+        sums_1[:] = 0.0
+        sums_2[:] = 0.0
+        pmax = P[0, 0, a]
+        for i in range(n):
+            px[i] = _np_sum(P[i, :, a], n, pairwise)
+            for j in range(n):
+                p = P[i, j, a]
+                if p == 0:
+                    continue
+                t = i * n + j
+                py[j] += p
+                # PyRadiomics' mask per k adds these in index order too
+                p_sum[levels[i] + levels[j] - 2] += p
+                p_diff[abs(levels[i] - levels[j])] += p
+                if j < i and P[j, i, a] == p:
+                    log_p[t] = log_p[j * n + i]
+                else:
+                    log_p[t] = math.log2(p + _EPS)
+                d = abs(lv[i] - lv[j])
+                # ux, uy, -JointEntropy, Autocorrelation, Contrast, JointEnergy
+                _add(sums_1, t_1, t, (lv[i] * p, lv[j] * p, p * log_p[t], p * (lv[i] * lv[j]), p * (d * d), p * p),
+                     pairwise)
+                if p > pmax or p != p:  # numpy's max: NaN wins
+                    pmax = p
+        if pairwise:
+            sums_1[:] = _np_sums(t_1, n * n, True)
+        ux, uy, hxy, autocorr, contrast, energy = sums_1
+        hxy = -hxy
+
+        for i in range(n):
+            dx = lv[i] - ux
+            for j in range(n):
+                p = P[i, j, a]
+                t = i * n + j
+                dy = lv[j] - uy
+                pxpy = px[i] * py[j]
+                if j < i and pxpy == pxpy_[j * n + i]:
+                    log_pxpy = log_pxpy_[j * n + i]
+                else:
+                    log_pxpy = math.log2(pxpy + _EPS)
+                pxpy_[t] = pxpy
+                log_pxpy_[t] = log_pxpy
+                # SumSquares (x), its y counterpart, the covariance, -HXY1, -HXY2
+                _add(sums_2, t_2, t, (p * (dx * dx), p * (dy * dy), p * dx * dy, p * log_pxpy, pxpy * log_pxpy),
+                     pairwise)
+        if pairwise:
+            sums_2[:] = _np_sums(t_2, n * n, True)
+        sq_x, sq_y, corm, hxy1, hxy2 = sums_2
+        hxy1, hxy2 = -hxy1, -hxy2
+        for i in range(n):
+            t_i[0, i] = px[i] * math.log2(px[i] + _EPS)
+            t_i[1, i] = py[i] * math.log2(py[i] + _EPS)
+        hx, hy = _np_sums(t_i, n, pairwise)
+        hx, hy = -hx, -hy
+
+        # cluster moments grouped by k = i + j: sum_k (k - ux - uy)^n p_{x+y}(k)
+        for k in range(nk):
+            q = p_sum[k]
+            dk = (k + 2.0) - ux - uy
+            dk2 = dk * dk
+            t_k[0, k] = dk2 * q
+            t_k[1, k] = dk2 * dk * q
+            t_k[2, k] = dk2 * dk2 * q
+            t_k[3, k] = (k + 2.0) * q
+            t_k[4, k] = q * math.log2(q + _EPS)
+        tendency, shade, prominence, sum_avg, sum_ent = _np_sums(t_k, nk, pairwise)
+        for k in range(Ng):
+            t_d[0, k] = k * p_diff[k]
+        diff_avg = _np_sum(t_d[0], Ng, pairwise)
+        for k in range(Ng):
+            q = p_diff[k]
+            kf = float(k)
+            dd = kf - diff_avg
+            t_d[0, k] = q * math.log2(q + _EPS)
+            t_d[1, k] = q * (dd * dd)
+            t_d[2, k] = q / (1 + kf)
+            t_d[3, k] = q / (1 + kf * kf)
+            t_d[4, k] = q / (1 + (kf * kf) / (Ng * Ng))
+            t_d[5, k] = q / (1 + (kf / Ng))
+            if k > 0:  # InverseVariance skips k = 0
+                t_inv[k - 1] = q / (kf * kf)
+        diff_ent, diff_var, inv_diff, idm, idmn, idn = _np_sums(t_d, Ng, pairwise)
+
+        sigxy = math.sqrt(sq_x) * math.sqrt(sq_y)
+        corr = 1.0 if sigxy == 0 else corm / (sigxy + _EPS)  # 1 for a flat marginal: PyRadiomics' convention
+        # Imc1 is 0 where both marginal entropies are 0 (np.fmax: a NaN loses to a number)
+        div = hy if hx != hx else (hx if hy != hy else max(hx, hy))
+        imc1 = 0.0 if div == 0 else (hxy - hxy1) / div
+        # NaN for a negative radicand, skipped by the mean over angles
+        imc2 = 0.0 if hxy2 == hxy else math.sqrt(1 - math.e ** (-2 * (hxy2 - hxy)))
+
+        out[0, a] = autocorr
+        out[1, a] = prominence
+        out[2, a] = shade
+        out[3, a] = tendency
+        out[4, a] = contrast
+        out[5, a] = corr
+        out[6, a] = diff_avg
+        out[7, a] = -diff_ent
+        out[8, a] = diff_var
+        out[9, a] = inv_diff  # Id
+        out[10, a] = idm
+        out[11, a] = idmn
+        out[12, a] = idn
+        out[13, a] = imc1
+        out[14, a] = imc2
+        out[15, a] = _np_sum(t_inv, Ng - 1, pairwise)  # InverseVariance
+        # JointAverage: PyRadiomics takes a plain mean of ux; an angle's ux is NaN only when
+        # every angle is (an empty angle is deleted unless it is the only one), so the
+        # NaN-aware mean gives the same value
+        out[16, a] = ux
+        out[17, a] = energy
+        out[18, a] = hxy  # JointEntropy
+        out[19, a] = pmax  # MaximumProbability
+        out[20, a] = sum_avg
+        out[21, a] = -sum_ent
+        out[22, a] = sq_x  # SumSquares
+    return out
 
 
 def glcm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any],
@@ -291,87 +552,16 @@ def glcm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, A
     """
     levels, Ng = _levels(binned, mask, gray_levels)
     P, angles = matrices.calculate_glcm(binned, mask, _distances(settings), Ng, *_force2d(settings))
-    P = _present(P[0], levels, Ng, (0, 1))  # (n, n, Na), PyRadiomics' layout without the voxel axis
+    rows = levels - 1
+    P = P[0].take(rows, 0).take(rows, 1)  # (n, n, Na): PyRadiomics deletes the gray levels absent from the ROI
     if settings.get("symmetricalGLCM", True):
-        P += P.transpose(1, 0, 2).copy()  # in place, as PyRadiomics: keeps P's layout
+        P += P.transpose(1, 0, 2).copy()
     P, total = _merge_and_normalise(P, angles, settings, spacing, exponential=True)
     P /= total
-
+    means = _nanmean_rows(_glcm_per_angle(P, levels, Ng))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        lv = levels.astype(np.float64)
-        i, j = lv[:, None, None], lv[None, :, None]  # (n, 1, 1), (1, n, 1)
-        k_sum = np.arange(2, 2 * Ng + 1, dtype=np.float64)[:, None]
-        k_diff = np.arange(0, Ng, dtype=np.float64)[:, None]
-        na = P.shape[2]
-        px = P.sum(1, keepdims=True)  # (n, 1, Na)
-        py = P.sum(0, keepdims=True)  # (1, n, Na)
-        ux = np.sum(i * P, (0, 1), keepdims=True)
-        uy = np.sum(j * P, (0, 1), keepdims=True)
-        # p_{x+y}(k) and p_{x-y}(k): one bincount over (k, angle) bins, ravelled in P's order
-        lvi = levels.astype(np.intp)
-        k_of = (lvi[:, None] + lvi[None, :] - 2)[:, :, None] * na + np.arange(na)
-        d_of = np.abs(lvi[:, None] - lvi[None, :])[:, :, None] * na + np.arange(na)
-        flat = P.ravel()
-        p_sum = np.bincount(k_of.ravel(), flat, len(k_sum) * na).reshape(len(k_sum), na)
-        p_diff = np.bincount(d_of.ravel(), flat, len(k_diff) * na).reshape(len(k_diff), na)
-        hxy = -np.sum(P * np.log2(P + _EPS), (0, 1))
-
-        # cluster moments grouped by k = i + j: sum_k (k - ux - uy)^n p_{x+y}(k)
-        dk = k_sum - ux[0] - uy[0]
-        dk2 = dk ** 2
-        tendency = np.sum(dk2 * p_sum, 0)
-        shade = np.sum(dk2 * dk * p_sum, 0)
-        prominence = np.sum(dk2 * dk2 * p_sum, 0)
-
-        sq_x = np.sum(P * ((i - ux) ** 2), (0, 1), keepdims=True)  # also Sum of Squares
-        sq_y = np.sum(P * ((j - uy) ** 2), (0, 1), keepdims=True)
-        sigxy = sq_x ** 0.5 * sq_y ** 0.5
-        corm = np.sum(P * (i - ux) * (j - uy), (0, 1), keepdims=True)
-        corr = corm / (sigxy + _EPS)
-        corr[sigxy == 0] = 1  # a flat marginal: PyRadiomics' convention
-        diff_avg = np.sum(k_diff * p_diff, 0)
-
-        hx = -np.sum(px * np.log2(px + _EPS), (0, 1))
-        hy = -np.sum(py * np.log2(py + _EPS), (0, 1))
-        pxpy = px * py
-        log_pxpy = np.log2(pxpy + _EPS)
-        hxy1 = -np.sum(P * log_pxpy, (0, 1))
-        hxy2 = -np.sum(pxpy * log_pxpy, (0, 1))
-        div = np.fmax(hx, hy)
-        imc1 = hxy - hxy1
-        imc1[div != 0] /= div[div != 0]
-        imc1[div == 0] = 0
-        imc2 = (1 - np.e ** (-2 * (hxy2 - hxy))) ** 0.5  # NaN for a negative radicand, skipped by the mean
-        imc2[hxy2 == hxy] = 0
-
-        per_angle = np.array([
-            np.sum(P * (i * j), (0, 1)),                                  # Autocorrelation
-            prominence, shade, tendency,                                  # Cluster*
-            np.sum(P * (np.abs(i - j) ** 2), (0, 1)),                     # Contrast
-            corr[0, 0],                                                   # Correlation
-            diff_avg,                                                     # DifferenceAverage
-            -np.sum(p_diff * np.log2(p_diff + _EPS), 0),                  # DifferenceEntropy
-            np.sum(p_diff * ((k_diff - diff_avg) ** 2), 0),               # DifferenceVariance
-            np.sum(p_diff / (1 + k_diff), 0),                             # Id
-            np.sum(p_diff / (1 + k_diff ** 2), 0),                        # Idm
-            np.sum(p_diff / (1 + (k_diff ** 2) / (Ng ** 2)), 0),          # Idmn
-            np.sum(p_diff / (1 + (k_diff / Ng)), 0),                      # Idn
-            imc1, imc2,                                                   # Imc1, Imc2
-            np.sum(p_diff[1:] / k_diff[1:] ** 2, 0),                      # InverseVariance (k = 0 skipped)
-            # JointAverage: PyRadiomics takes a plain mean of ux; an angle's ux is NaN only when
-            # every angle is (an empty angle is deleted unless it is the only one), so the
-            # NaN-aware mean gives the same value
-            ux[0, 0],
-            np.sum(P ** 2, (0, 1)),                                       # JointEnergy
-            hxy,                                                          # JointEntropy
-            np.amax(P, (0, 1)) if na else np.empty(0),                    # MaximumProbability
-            np.sum(k_sum * p_sum, 0),                                     # SumAverage
-            -np.sum(p_sum * np.log2(p_sum + _EPS), 0),                    # SumEntropy
-            sq_x[0, 0],                                                   # SumSquares
-        ]).reshape(23, na)
-        means = _nanmean_rows(per_angle)
-        mcc = _mcc(P, total, px, py, bool(settings.get("symmetricalGLCM", True)))
-    values = [float(x) for x in means]
+        mcc = _mcc(P, total, bool(settings.get("symmetricalGLCM", True)))
+    values = means.tolist()
     values.insert(GLCM_NAMES.index("MCC"), mcc)
     return dict(zip(GLCM_NAMES, values))
 
@@ -379,6 +569,106 @@ def glcm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, A
 # ---------------------------------------------------------------------------------------
 # GLRLM
 # ---------------------------------------------------------------------------------------
+
+@kernel
+def _glrlm_per_angle(P, levels):
+    """GLRLM's features per angle: ``(16, Na)``, rows in :data:`GLRLM_NAMES`' order.
+
+    ``P`` (Ng, Nr, Na) holds the run counts (weighted, if so); only the rows of the gray
+    ``levels`` present are read, and only the columns of the run lengths some angle has
+    (PyRadiomics deletes the others: over none, RunEntropy and RunVariance are 0 where the
+    other features are NaN). Each expression has PyRadiomics' operands in its order; sums
+    run in index order, numpy's are pairwise with one angle (~1e-16 relative apart). The
+    number of runs N is the sum of the per-level counts, NaN for 0: the matrix total, and
+    with weighting summed so that one gray level (one run length) gives a variance of
+    exactly 0, as PyRadiomics' numpy order does.
+    """
+    n, nr, na = levels.shape[0], P.shape[1], P.shape[2]
+    out = np.empty((16, na))
+    pg = np.empty(n)
+    pr = np.empty(nr)
+    used = np.zeros(nr, np.bool_)
+    for g in range(n):
+        for r in range(nr):
+            for a in range(na):
+                if P[levels[g] - 1, r, a] != 0:
+                    used[r] = True
+    cols = np.flatnonzero(used)
+    for a in range(na):
+        pg[:] = 0.0
+        pr[:] = 0.0
+        lrhgle = lrlgle = srhgle = srlgle = 0.0
+        for g in range(n):
+            lv = float(levels[g])
+            i2 = lv * lv
+            for r in cols:
+                p = P[levels[g] - 1, r, a]
+                if p == 0:  # adds 0
+                    continue
+                j = r + 1.0
+                j2 = j * j
+                pg[g] += p
+                pr[r] += p
+                lrhgle += p * (j2 * i2)
+                lrlgle += p * j2 / i2
+                srhgle += p * i2 / j2
+                srlgle += p / (i2 * j2)
+        N = 0.0
+        for g in range(n):
+            N += pg[g]
+        N = N if N != 0 else math.nan
+        ent = 0.0
+        for g in range(n):
+            for r in cols:
+                p = P[levels[g] - 1, r, a]
+                if p == 0 and N == N:  # adds -0.0 (NaN if N is)
+                    continue
+                p_n = p / N
+                ent += p_n * math.log2(p_n + _EPS)
+        sum_pg2 = u_i = hgre = lgre = 0.0
+        for g in range(n):
+            lv = float(levels[g])
+            q = pg[g]
+            sum_pg2 += q * q
+            u_i += (q / N) * lv
+            hgre += q * (lv * lv)
+            lgre += q / (lv * lv)
+        glv = 0.0
+        for g in range(n):
+            d = float(levels[g]) - u_i
+            glv += (pg[g] / N) * (d * d)
+        sum_pr2 = u_j = lre = sre = n_vox = 0.0
+        for r in cols:
+            j = r + 1.0
+            q = pr[r]
+            sum_pr2 += q * q
+            u_j += (q / N) * j
+            lre += q * (j * j)
+            sre += q / (j * j)
+            n_vox += q * j
+        rv = 0.0
+        for r in cols:
+            d = (r + 1.0) - u_j
+            rv += (pr[r] / N) * (d * d)
+        out[0, a] = sum_pg2 / N  # GrayLevelNonUniformity
+        out[1, a] = sum_pg2 / (N * N)  # ...Normalized
+        out[2, a] = glv
+        out[3, a] = hgre / N
+        out[4, a] = lre / N
+        out[5, a] = lrhgle / N
+        out[6, a] = lrlgle / N
+        out[7, a] = lgre / N
+        out[8, a] = -ent
+        out[9, a] = sum_pr2 / N  # RunLengthNonUniformity
+        out[10, a] = sum_pr2 / (N * N)  # ...Normalized
+        # RunPercentage; no voxel in runs only where N is NaN (numpy's x / 0 written out: numba raises)
+        out[11, a] = N / n_vox if n_vox != 0 else (math.nan if N != N or N == 0 else math.inf)
+        out[12, a] = rv
+        out[13, a] = sre / N
+        out[14, a] = srhgle / N
+        out[15, a] = srlgle / N
+    return out
+
 
 def glrlm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any],
                    gray_levels: np.ndarray | None = None, spacing: Sequence[float] = (1.0, 1.0, 1.0)
@@ -395,88 +685,106 @@ def glrlm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, 
     """
     levels, Ng = _levels(binned, mask, gray_levels)
     P, angles = matrices.calculate_glrlm(binned, mask, Ng, int(np.max(binned.shape)), *_force2d(settings))
-    P = _present(P[0], levels, Ng, (0,))  # (n, Nr, Na)
-    P, n_runs = _merge_and_normalise(P, angles, settings, spacing, exponential=False)
-    pr = np.sum(P, 0)  # (Nr, Na)
-    pg = np.sum(P, 1)  # (n, Na)
-    iv = levels.astype(np.float64)
-    jv = np.arange(1, P.shape[1] + 1, dtype=np.float64)
-    used = np.sum(pr, 1) != 0
-    P, jv, pr = _keep(P, used, 1), jv[used], pr[used]
-    na = P.shape[2]
-
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        i2 = (iv ** 2)[:, None]           # (n, 1)
-        j2 = (jv ** 2)[:, None]           # (Nr, 1)
-        i2p, j2p = i2[:, :, None], j2[None, :, :]  # broadcast over P (n, Nr, Na)
-        pg_n = pg / n_runs[None, :]
-        u_i = np.sum(pg_n * iv[:, None], 0, keepdims=True)
-        pr_n = pr / n_runs[None, :]
-        u_j = np.sum(pr_n * jv[:, None], 0, keepdims=True)
-        p_n = P / n_runs[None, None, :]
-        sum_pg2 = np.sum(pg ** 2, 0)
-        sum_pr2 = np.sum(pr ** 2, 0)
-        per_angle = np.array([
-            sum_pg2 / n_runs,                                             # GrayLevelNonUniformity
-            sum_pg2 / (n_runs ** 2),                                      # ...Normalized
-            np.sum(pg_n * (iv[:, None] - u_i) ** 2, 0),                   # GrayLevelVariance
-            np.sum(pg * i2, 0) / n_runs,                                  # HighGrayLevelRunEmphasis
-            np.sum(pr * j2, 0) / n_runs,                                  # LongRunEmphasis
-            np.sum(P * (j2p * i2p), (0, 1)) / n_runs,                     # LongRunHighGrayLevelEmphasis
-            np.sum(P * j2p / i2p, (0, 1)) / n_runs,                       # LongRunLowGrayLevelEmphasis
-            np.sum(pg / i2, 0) / n_runs,                                  # LowGrayLevelRunEmphasis
-            -np.sum(p_n * np.log2(p_n + _EPS), (0, 1)),                   # RunEntropy
-            sum_pr2 / n_runs,                                             # RunLengthNonUniformity
-            sum_pr2 / n_runs ** 2,                                        # ...Normalized
-            n_runs / np.sum(pr * jv[:, None], 0),                         # RunPercentage
-            np.sum(pr_n * (jv[:, None] - u_j) ** 2, 0),                   # RunVariance
-            np.sum(pr / j2, 0) / n_runs,                                  # ShortRunEmphasis
-            np.sum(P * i2p / j2p, (0, 1)) / n_runs,                       # ShortRunHighGrayLevelEmphasis
-            np.sum(P / (i2p * j2p), (0, 1)) / n_runs,                     # ShortRunLowGrayLevelEmphasis
-        ]).reshape(16, na)
-        means = _nanmean_rows(per_angle)
-    return dict(zip(GLRLM_NAMES, (float(x) for x in means)))
+    # (Ng, Nr, Na); the rows of absent gray levels are 0 and not read by the kernel
+    P, _ = _merge_and_normalise(P[0], angles, settings, spacing, exponential=False)
+    return dict(zip(GLRLM_NAMES, _nanmean_rows(_glrlm_per_angle(P, levels)).tolist()))
 
 
 # ---------------------------------------------------------------------------------------
 # GLSZM, GLDM: one matrix, no angles
 # ---------------------------------------------------------------------------------------
 
-def _zone_stats(P: np.ndarray, iv: np.ndarray, jv: np.ndarray, total: float) -> dict[str, float]:
-    """The features GLSZM and GLDM share, from P (n, sizes) with empty sizes already removed.
+@kernel
+def _zone_features(P, levels, gldm):
+    """GLSZM's features in :data:`GLSZM_NAMES`' order from its matrix, or GLDM's counterparts from GLDM's.
 
-    ``total`` is the number of zones (GLSZM's Nz) or of voxels (GLDM's Nz), 0 made 1.
-    Keys are GLSZM's names ("Area", "Zone"); :func:`gldm_features` renames them.
+    ``P`` (Ng, sizes) holds zone (dependence) counts; only the rows of the gray ``levels``
+    present are read (PyRadiomics deletes the others), and after one pass over P that finds
+    the sizes some zone has, only their columns (PyRadiomics deletes the others too; GLSZM's
+    P has a column per voxel count up to the largest zone, mostly empty). Nz is the sum of
+    P, 0 made 1: the number of zones, or for GLDM of voxels. GLDM's
+    LargeDependenceHighGrayLevelEmphasis multiplies j^2 i^2 first (``gldm``), as
+    PyRadiomics, GLSZM's counterpart (P i^2) j^2; GLDM has no ZonePercentage (left in its
+    row, unused). Each expression has PyRadiomics' operands in its order; sums run in index
+    order, numpy's are pairwise (~1e-15 relative apart). A cell of 0 adds 0 (its entropy
+    term is -0.0) and is skipped.
     """
-    ps = np.sum(P, 0)
-    pg = np.sum(P, 1)
-    i2 = iv ** 2
-    j2 = jv ** 2
-    pg_n = pg / total
-    u_i = np.sum(pg_n * iv)
-    ps_n = ps / total
-    u_j = np.sum(ps_n * jv)
-    p_n = P / total
-    sum_pg2 = np.sum(pg ** 2)
-    sum_ps2 = np.sum(ps ** 2)
-    i2c, j2r = i2[:, None], j2[None, :]
-    return {
-        "GrayLevelNonUniformity": sum_pg2 / total,
-        "GrayLevelNonUniformityNormalized": sum_pg2 / total ** 2,
-        "GrayLevelVariance": np.sum(pg_n * (iv - u_i) ** 2),
-        "HighGrayLevelZoneEmphasis": np.sum(pg * i2) / total,
-        "LargeAreaEmphasis": np.sum(ps * j2) / total,
-        "LargeAreaHighGrayLevelEmphasis": np.sum(P * i2c * j2r) / total,
-        "LargeAreaLowGrayLevelEmphasis": np.sum(P * j2r / i2c) / total,
-        "LowGrayLevelZoneEmphasis": np.sum(pg / i2) / total,
-        "SizeZoneNonUniformity": sum_ps2 / total,
-        "SizeZoneNonUniformityNormalized": sum_ps2 / total ** 2,
-        "SmallAreaEmphasis": np.sum(ps / j2) / total,
-        "SmallAreaHighGrayLevelEmphasis": np.sum(P * i2c / j2r) / total,
-        "SmallAreaLowGrayLevelEmphasis": np.sum(P / (i2c * j2r)) / total,
-        "ZoneEntropy": -np.sum(p_n * np.log2(p_n + _EPS)),
-        "ZoneVariance": np.sum(ps_n * (jv - u_j) ** 2),
-    }
+    n = levels.shape[0]
+    pg = np.zeros(n)
+    ps = np.zeros(P.shape[1])
+    for g in range(n):
+        for s in range(P.shape[1]):
+            p = P[levels[g] - 1, s]
+            if p != 0:
+                pg[g] += p
+                ps[s] += p
+    used = np.flatnonzero(ps)
+    total = 0.0
+    n_vox = 0.0
+    for g in range(n):
+        total += pg[g]  # integer counts: exact in any order
+    for s in used:
+        n_vox += ps[s] * (s + 1.0)
+    total = total if total != 0 else 1.0
+    n_vox = n_vox if n_vox != 0 else 1.0
+    sum_pg2 = u_i = hg = lg = 0.0
+    for g in range(n):
+        lv = float(levels[g])
+        q = pg[g]
+        sum_pg2 += q * q
+        u_i += (q / total) * lv
+        hg += q * (lv * lv)
+        lg += q / (lv * lv)
+    glv = 0.0
+    for g in range(n):
+        d = float(levels[g]) - u_i
+        glv += (pg[g] / total) * (d * d)
+    sum_ps2 = u_j = la = sa = 0.0
+    for s in used:
+        j = s + 1.0
+        q = ps[s]
+        sum_ps2 += q * q
+        u_j += (q / total) * j
+        la += q * (j * j)
+        sa += q / (j * j)
+    zv = 0.0
+    for s in used:
+        d = (s + 1.0) - u_j
+        zv += (ps[s] / total) * (d * d)
+    lahg = lalg = sahg = salg = ent = 0.0
+    for g in range(n):
+        lv = float(levels[g])
+        i2 = lv * lv
+        for s in used:
+            p = P[levels[g] - 1, s]
+            if p == 0:
+                continue
+            j = s + 1.0
+            j2 = j * j
+            lahg += p * (j2 * i2) if gldm else p * i2 * j2
+            lalg += p * j2 / i2
+            sahg += p * i2 / j2
+            salg += p / (i2 * j2)
+            p_n = p / total
+            ent += p_n * math.log2(p_n + _EPS)
+    out = np.empty(16)
+    out[0] = sum_pg2 / total  # GrayLevelNonUniformity
+    out[1] = sum_pg2 / (total * total)  # ...Normalized
+    out[2] = glv
+    out[3] = hg / total
+    out[4] = la / total
+    out[5] = lahg / total
+    out[6] = lalg / total
+    out[7] = lg / total
+    out[8] = sum_ps2 / total  # SizeZoneNonUniformity
+    out[9] = sum_ps2 / (total * total)  # ...Normalized
+    out[10] = sa / total
+    out[11] = sahg / total
+    out[12] = salg / total
+    out[13] = -ent
+    out[14] = total / n_vox  # ZonePercentage
+    out[15] = zv
+    return out
 
 
 def glszm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any],
@@ -493,19 +801,7 @@ def glszm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, 
     """
     levels, Ng = _levels(binned, mask, gray_levels)
     P = matrices.calculate_glszm(binned, mask, Ng, int(np.count_nonzero(mask)), *_force2d(settings))
-    P = _present(P[0], levels, Ng, (0,))  # (n, Ns)
-    jv = np.arange(1, P.shape[1] + 1, dtype=np.float64)
-    ps = np.sum(P, 0)
-    n_zones = np.sum(P)
-    n_zones = n_zones if n_zones != 0 else 1.0
-    n_vox = np.sum(ps * jv)
-    n_vox = n_vox if n_vox != 0 else 1.0
-    used = ps != 0
-    P, jv = _keep(P, used, 1), jv[used]
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        out = _zone_stats(P, levels.astype(np.float64), jv, n_zones)
-        out["ZonePercentage"] = n_zones / n_vox
-    return {name: float(out[name]) for name in GLSZM_NAMES}
+    return dict(zip(GLSZM_NAMES, _zone_features(P[0], levels, False).tolist()))
 
 
 _GLDM_FROM_ZONE = {
@@ -524,6 +820,7 @@ _GLDM_FROM_ZONE = {
     "SmallDependenceHighGrayLevelEmphasis": "SmallAreaHighGrayLevelEmphasis",
     "SmallDependenceLowGrayLevelEmphasis": "SmallAreaLowGrayLevelEmphasis",
 }
+_GLDM_ROWS = np.array([GLSZM_NAMES.index(_GLDM_FROM_ZONE[name]) for name in GLDM_NAMES])  # of _zone_features
 
 
 def gldm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any],
@@ -546,24 +843,64 @@ def gldm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, A
     if matrix is None:
         matrix = matrices.calculate_gldm(binned, mask, _distances(settings), Ng, settings.get("gldm_a", 0),
                                          *_force2d(settings))
-    P = _present(matrix[0], levels, Ng, (0,))  # (n, Nd)
-    jv = np.arange(1, P.shape[1] + 1, dtype=np.float64)
-    pd = np.sum(P, 0)
-    used = pd != 0
-    P, jv, pd = _keep(P, used, 1), jv[used], pd[used]
-    n_vox = np.sum(pd)
-    n_vox = n_vox if n_vox != 0 else 1.0
-    iv = levels.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        out = _zone_stats(P, iv, jv, n_vox)
-        # PyRadiomics multiplies j^2 i^2 first here, (P i^2) j^2 in GLSZM's counterpart
-        out["LargeAreaHighGrayLevelEmphasis"] = np.sum(P * ((jv ** 2)[None, :] * (iv ** 2)[:, None])) / n_vox
-    return {name: float(out[_GLDM_FROM_ZONE[name]]) for name in GLDM_NAMES}
+    values = _zone_features(np.ascontiguousarray(matrix[0], dtype=np.float64), levels, True)
+    return dict(zip(GLDM_NAMES, values[_GLDM_ROWS].tolist()))
 
 
 # ---------------------------------------------------------------------------------------
 # NGTDM
 # ---------------------------------------------------------------------------------------
+
+@kernel
+def _ngtdm_values(P):
+    """(Busyness, Coarseness, Complexity, Contrast, Strength) from the (Ng, 3) NGTDM.
+
+    The gray levels with no voxel are left out, as PyRadiomics deletes their rows. Pair
+    sums run over (i, j) in index order; expressions and special cases as PyRadiomics'
+    (numpy's x / 0 written out where it can occur: numba raises there).
+    """
+    n = 0
+    n_vox = 0.0
+    for g in range(P.shape[0]):
+        if P[g, 0] != 0:
+            n += 1
+            n_vox += P[g, 0]  # integer counts: exact in any order
+    p = np.empty(n)
+    s = np.empty(n)
+    iv = np.empty(n)
+    k = 0
+    for g in range(P.shape[0]):
+        if P[g, 0] != 0:
+            p[k] = P[g, 0] / n_vox
+            s[k] = P[g, 1]
+            iv[k] = P[g, 2]
+            k += 1
+    n_levels = 0
+    sum_ps = sum_s = 0.0
+    for i in range(n):
+        n_levels += p[i] > 0
+        sum_ps += p[i] * s[i]
+        sum_s += s[i]
+    contrast = absdiff = complexity = strength = 0.0
+    for i in range(n):
+        for j in range(n):
+            di = iv[i] - iv[j]
+            di2 = di * di
+            contrast += p[i] * p[j] * di2
+            absdiff += abs(iv[i] * p[i] - iv[j] * p[j])
+            divisor = p[i] + p[j]
+            if divisor == 0:
+                divisor = 1.0
+            complexity += abs(di) * (p[i] * s[i] + p[j] * s[j]) / divisor
+            strength += (p[i] + p[j]) * di2
+    coarseness = 1 / sum_ps if sum_ps != 0 else 1e6
+    div = n_levels * (n_levels - 1)
+    contrast = contrast * sum_s / n_vox / div if div != 0 else 0.0
+    busyness = sum_ps / absdiff if absdiff != 0 else 0.0
+    complexity = complexity / n_vox if n_vox != 0 else math.nan
+    strength = strength / sum_s if sum_s != 0 else 0.0
+    return busyness, coarseness, complexity, contrast, strength
+
 
 def ngtdm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any],
                    gray_levels: np.ndarray | None = None, matrix: np.ndarray | None = None) -> dict[str, float]:
@@ -584,34 +921,7 @@ def ngtdm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, 
     _, Ng = _levels(binned, mask, gray_levels)
     if matrix is None:
         matrix = matrices.calculate_ngtdm(binned, mask, _distances(settings), Ng, *_force2d(settings))
-    P = matrix[0]
-    P = P[P[:, 0] != 0]
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        n_vox = np.sum(P[:, 0])
-        p = P[:, 0] / n_vox
-        s = P[:, 1]
-        iv = P[:, 2]
-        n_levels = np.count_nonzero(p > 0)
-        ps = p * s
-        sum_ps = np.sum(ps)
-        sum_s = np.sum(s)
-        di = iv[:, None] - iv[None, :]
-        di2 = di ** 2
-
-        coarseness = 1 / sum_ps if sum_ps != 0 else 1e6
-        div = n_levels * (n_levels - 1)
-        contrast = np.sum(p[:, None] * p[None, :] * di2) * sum_s / n_vox
-        contrast = contrast / div if div != 0 else 0.0
-        ip = iv * p
-        absdiff = np.sum(np.abs(ip[:, None] - ip[None, :]))
-        busyness = sum_ps / absdiff if absdiff != 0 else 0.0
-        divisor = p[:, None] + p[None, :]
-        divisor[divisor == 0] = 1
-        complexity = np.sum(np.abs(di) * (ps[:, None] + ps[None, :]) / divisor) / n_vox
-        strength = np.sum((p[:, None] + p[None, :]) * di2)
-        strength = strength / sum_s if sum_s != 0 else 0.0
-    return {"Busyness": float(busyness), "Coarseness": float(coarseness), "Complexity": float(complexity),
-            "Contrast": float(contrast), "Strength": float(strength)}
+    return dict(zip(NGTDM_NAMES, _ngtdm_values(np.ascontiguousarray(matrix[0], dtype=np.float64))))
 
 
 # ---------------------------------------------------------------------------------------
@@ -657,5 +967,8 @@ def texture_features(classes: Iterable[str], binned: np.ndarray, mask: np.ndarra
 
 
 def warm_up() -> None:
-    """Load the numba matrix kernels in this process (see :func:`radscore.features.matrices.warm_up`)."""
+    """Load the numba kernels, matrices' and formulas', in this process (see :func:`.matrices.warm_up`)."""
     matrices.warm_up()
+    image = np.ones((3, 3, 3), dtype=int)
+    image[1, 1, 1] = 2
+    texture_features(FEATURE_NAMES, image, np.ones(image.shape, dtype=bool), {})
