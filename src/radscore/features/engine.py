@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
-from threadpoolctl import threadpool_limits
 
 from radscore.catalog import TEXTURE_CLASSES, image_type_of
 from radscore.errors import ImageError
@@ -35,6 +34,7 @@ from radscore.features import log_filter, shape, texture
 from radscore.features.discretise import bin_image
 from radscore.features.filters import Box, bounding_box, filtered_images
 from radscore.features.firstorder import firstorder_features
+from radscore.runtime.threads import limit_blas_threads
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def extract_image(
     per_voi: dict[str, dict[str, float]] = {v: {} for v in masks}
     # The matrices are small (Ng x Ng): threaded BLAS only adds overhead there, and under
     # load it is catastrophic (measured 60x slower eigvalsh on 2 busy cores).
-    with threadpool_limits(1):
+    with limit_blas_threads(1):
         _extract_image_loop(image, masks, image_types, classes, settings, ubox, union, boxes, per_voi, patient,
                             image_name)
     return per_voi

@@ -167,12 +167,12 @@ def limited_threads(n: int | None):
     if n is None:
         yield
         return
-    from threadpoolctl import threadpool_limits
+    from radscore.runtime.threads import limit_blas_threads
 
     before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(n)
     try:
-        with threadpool_limits(n):
+        with limit_blas_threads(n):
             yield
     finally:
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)

@@ -83,7 +83,7 @@ def atomic_write_text(path: str | Path, text: str, **kwargs: Any) -> Path:
 
 def atomic_write_json(path: str | Path, obj: Any, **kwargs: Any) -> Path:
     """Deterministic JSON (sorted keys, fixed indentation)."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", **kwargs)
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n", **kwargs)
 
 
 def atomic_write_parquet(path: str | Path, df: pd.DataFrame, *, metadata: dict[str, str] | None = None,
@@ -123,7 +123,8 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """numpy scalars and arrays, and paths, as JSON values (the `default` of json.dumps)."""
     import numpy as np
 
     if isinstance(obj, np.generic):
