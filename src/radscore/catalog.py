@@ -19,9 +19,13 @@ IMAGE_TITLES = {"pet": "PET", "ct": "CT", "petct": "PET/CT"}
 VOIS: tuple[str, ...] = ("tumor", "core", "ring", "tumor_ring")
 
 #: The Radscore models (PROTOCOL A8) and the images whose features each may use.
+#: ``tme`` is the mCRC seed's Rad-Score for the TME phenotype (PROTOCOL B3): PET and CT features
+#: "extracted in parallel" (and the fused image's, when a study extracts it).
 MODEL_IMAGES: dict[str, tuple[str, ...]] = {"pet": ("pet",), "ct": ("ct",), "petct": ("petct",),
-                                           "comb": ("pet", "ct", "petct")}
+                                           "comb": ("pet", "ct", "petct"), "tme": ("pet", "ct", "petct")}
 MODELS: tuple[str, ...] = tuple(MODEL_IMAGES)
+#: The NSCLC seed's four Radscores (PROTOCOL A8), the default of ``model.models``.
+NSCLC_MODELS: tuple[str, ...] = ("pet", "ct", "petct", "comb")
 #: The acquired images (manifest columns), and those each image and model needs: the fused
 #: image, hence the PET/CT- and COMB-Radscores, need both.
 MODALITIES: tuple[str, ...] = ("pet", "ct")
@@ -36,7 +40,11 @@ def modalities_text(modalities, joiner: str = " and ") -> str:
     return joiner.join(m.upper() for m in modalities)
 
 
-MODEL_TITLES = {"pet": "PET-Radscore", "ct": "CT-Radscore", "petct": "PET/CT-Radscore", "comb": "COMB-Radscore"}
+MODEL_TITLES = {"pet": "PET-Radscore", "ct": "CT-Radscore", "petct": "PET/CT-Radscore", "comb": "COMB-Radscore",
+                "tme": "TME Rad-Score"}
+
+#: The two seeds' studies (``study:`` of study.yaml): which stages ``radscore run`` assembles.
+STUDIES: tuple[str, ...] = ("nsclc", "mcrc")
 
 #: PyRadiomics feature classes (PROTOCOL A5); shape depends on the mask only.
 FEATURE_CLASSES: tuple[str, ...] = ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")

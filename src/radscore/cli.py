@@ -243,13 +243,18 @@ def _silence_itk() -> None:
 
 
 def _print_headline(metrics: dict) -> None:
-    """Each Radscore's AUC with its CI in every cohort but the apparent training one."""
-    for model, entry in metrics["models"].items():
-        for cohort, t in entry["cohorts"].items():
-            if cohort == "training_apparent" or t.get("auc") is None:
-                continue
-            ci = f"95% CI {t['auc_ci_low']:.3f}-{t['auc_ci_high']:.3f}" if "auc_ci_low" in t else "no CI"
-            print(f"{model:>6}-Radscore {cohort:<18} AUC {t['auc']:.3f} ({ci}, n={t['n']})")
+    """Each Radscore's AUC with its CI in every cohort but the apparent training one (and, in an
+    mCRC study, the Rad-Score's AUC for immunotherapy response)."""
+    from radscore.catalog import MODEL_TITLES
+
+    for endpoint, block in (("", metrics), (" response", metrics.get("response", {}))):
+        for model, entry in block.get("models", {}).items():
+            for cohort, t in entry["cohorts"].items():
+                if cohort == "training_apparent" or t.get("auc") is None:
+                    continue
+                ci = f"95% CI {t['auc_ci_low']:.3f}-{t['auc_ci_high']:.3f}" if "auc_ci_low" in t else "no CI"
+                print(f"{MODEL_TITLES.get(model, model):>15}{endpoint} {cohort:<18} AUC {t['auc']:.3f} ({ci}, "
+                      f"n={t['n']})")
 
 
 def cmd_demo(args) -> int:

@@ -15,7 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from radscore.catalog import FEATURE_CLASSES, IMAGES, MODALITIES, MODELS, SEED_IMAGE_TYPES, SUV_METHODS, VOIS
+from radscore.catalog import (FEATURE_CLASSES, IMAGES, MODALITIES, MODELS, NSCLC_MODELS, SEED_IMAGE_TYPES, STUDIES,
+                             SUV_METHODS, VOIS)
 from radscore.errors import ConfigError
 
 ImageName = Literal[IMAGES]  # type: ignore[valid-type]
@@ -185,13 +186,18 @@ class RobustnessSettings(_Settings):
 
 
 class ModelSettings(_Settings):
-    """XGBoost Radscores with a stratified CV grid search."""
+    """The Radscore models (XGBoost by default; the mCRC Rad-Score is a random forest), with a
+    stratified CV grid search."""
 
+    type: Literal["xgboost", "random_forest"] = Field(
+        "xgboost", description="final model: XGBoost (NSCLC seed) or scikit-learn's random forest (mCRC seed); "
+                               "the grid's keys must be the type's parameters")
     cv_folds: int = Field(10, ge=2)
     grid: dict[str, list[Any]] = Field(
         default_factory=lambda: {"max_depth": [2, 3], "n_estimators": [50, 150], "learning_rate": [0.05, 0.1]}
     )
-    models: list[ModelName] = Field(default_factory=lambda: list(MODELS))
+    models: list[ModelName] = Field(default_factory=lambda: list(NSCLC_MODELS),
+                                    description="pet, ct, petct, comb (NSCLC seed) and/or tme (mCRC seed)")
     cutoff: Literal["youden", "median"] = "youden"
     nested_cv_folds: int | None = Field(
         5, ge=2, description="outer folds of the nested-CV AUC on the training cohort; null = skip"
@@ -239,6 +245,9 @@ class TmeSettings(_Settings):
 
     n_clusters: int = Field(2, ge=2)
     immune_cells: list[str] | None = Field(None, description="immune cell columns; null = built-in list")
+    response_column: str | None = Field(
+        "response", description="manifest/clinical column of immunotherapy response (1 = CR/PR, 0 = SD/PD): the "
+                                "mCRC Rad-Score is evaluated against it in every cohort that has it (null = skip)")
 
 
 class ImmunoscoreSettings(_Settings):
@@ -318,7 +327,7 @@ class ScanSettings(_Settings):
 
 
 #: Protocol presets shipped as YAML in ``radscore/protocols/``; the first is the default.
-PROTOCOLS = ("nsclc_seed", "quick")
+PROTOCOLS = ("nsclc_seed", "quick", "mcrc_seed")
 
 
 def protocol_preset(name: str) -> dict[str, Any]:
@@ -352,7 +361,11 @@ class StudyConfig(_Settings):
     """
 
     protocol: Literal[PROTOCOLS] = Field(  # type: ignore[valid-type]
-        PROTOCOLS[0], description="preset for every key not set here: nsclc_seed (the seed's protocol) or quick")
+        PROTOCOLS[0], description="preset for every key not set here: nsclc_seed (the NSCLC seed's protocol, "
+                                  "default), quick (exploring) or mcrc_seed (the mCRC seed's protocol)")
+    study: Literal[STUDIES] = Field(  # type: ignore[valid-type]
+        STUDIES[0], description="nsclc: the Radscores predict the endpoint column; mcrc: the endpoint is the TME "
+                                "phenotype, derived from RNA-seq (or a cell table) before modelling")
     name: str = "study"
     manifest: str = "manifest.csv"
     modalities: list[Modality] | None = Field(

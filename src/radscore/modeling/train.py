@@ -125,6 +125,8 @@ class ModelStageRecord:
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    known = np.isfinite(y)
+    y, s = y[known], s[known]
     return float(roc_auc_score(y, s)) if len(set(y)) == 2 else float("nan")
 
 
@@ -163,13 +165,16 @@ def train_radscores(features: pd.DataFrame, outcome: pd.Series, cohort: pd.Serie
     features = features.set_axis(ids, axis=0)
     y = pd.Series(np.asarray(outcome.reindex(outcome.index.astype(str)).reindex(ids)), index=ids)
     coh = cohort.set_axis(cohort.index.astype(str)).reindex(ids)
-    if coh.isna().any() or y.isna().any():
-        bad = list(ids[(coh.isna() | y.isna()).to_numpy()][:5])
-        raise DataError(f"patients without cohort or outcome: {bad}.", fix="pass one per feature-table row.")
     train = (coh == TRAINING).to_numpy()
+    if coh.isna().any() or y[train].isna().any():
+        bad = list(ids[(coh.isna() | (y.isna() & train)).to_numpy()][:5])
+        raise DataError(f"patients without cohort, or training patients without outcome: {bad}.",
+                        fix="pass one per feature-table row.")
     if train.sum() < 4:
         raise DataError(f"only {int(train.sum())} training patients.", fix="check the split.")
-    yv = y.to_numpy().astype(int)
+    # outside training a patient may lack the outcome (scored, not evaluated): NaN, never a class
+    yv = y.to_numpy(dtype=float)
+    yt = yv[train].astype(int)
     rows, frames, fitted, nested, records = [], [], {}, {}, []
     for name in model.models:
         cols = feature_subset(features.columns, name)
@@ -177,16 +182,16 @@ def train_radscores(features: pd.DataFrame, outcome: pd.Series, cohort: pd.Serie
             raise DataError(f"no '{name}' features in the table.", fix="extract them or drop the model in model.models.")
         X = features[cols]
         est = RadscoreClassifier(selection=selection, grid=model.grid, cv_folds=model.cv_folds, cutoff=model.cutoff,
-                                 random_state=seed, n_jobs=n_jobs)
+                                 random_state=seed, n_jobs=n_jobs, model=model.type)
         t0 = time.perf_counter()
         nres: NestedCvResult | None = None
         if model.nested_cv_folds:
             try:
-                nres = nested_cv_auc(est, X[train], yv[train], outer_folds=model.nested_cv_folds, seed=seed)
+                nres = nested_cv_auc(est, X[train], yt, outer_folds=model.nested_cv_folds, seed=seed)
                 nested[name] = nres
             except DataError as exc:  # too few patients per outer fold: report, still fit the model
                 logger.warning("%s-Radscore: nested CV not possible (%s)", name, exc.problem)
-        clf = est.fit(X[train], yv[train])
+        clf = est.fit(X[train], yt)
         secs = time.perf_counter() - t0
         fitted[name] = clf
         r = clf.decision_function(X)

@@ -64,7 +64,8 @@ class Study:
     def manifest(self) -> pd.DataFrame:
         """The manifest merged with the clinical table (clinical columns checked)."""
         cfg = self.config
-        df = read_manifest(self.root / cfg.manifest, outcome=cfg.endpoint.column,
+        # an mCRC study's endpoint (the TME phenotype) is derived later, by the phenotype stage
+        df = read_manifest(self.root / cfg.manifest, outcome=cfg.endpoint.column if cfg.study == "nsclc" else None,
                            pfs_time=cfg.survival.pfs_time or "pfs_months")
         if cfg.tables.clinical:
             clin = read_table(self.root / cfg.tables.clinical, index=False)

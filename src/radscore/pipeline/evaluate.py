@@ -71,7 +71,11 @@ def score_sets(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig
                 log.warning("no %s scores: nested CV was off or impossible; training estimates are apparent only", key)
                 continue
             wide = wide[[m for m in pd.unique(base["model"]) if m in wide.columns]]
-            out.append(ScoreSet(key, wide, y_all.reindex(wide.index).to_numpy(int)))
+            y = y_all.reindex(wide.index)
+            if y.isna().all():
+                continue  # a cohort without this endpoint (mCRC response cohort: no phenotype)
+            wide = wide[y.notna().to_numpy()]
+            out.append(ScoreSet(key, wide, y.dropna().to_numpy(int)))
     return out
 
 
@@ -272,9 +276,11 @@ def _figure(nrows=1, ncols=1, size=(5.5, 5.5)):
 
 
 def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig,
-                           metrics: dict) -> Section:
+                           metrics: dict, *, key: str = "discrimination",
+                           title: str = "Discrimination, calibration and clinical utility of the Radscores") -> Section:
     """ROC, PR, calibration and decision curves per cohort, Radscore by response group and
-    waterfall, the metric table and the model comparisons."""
+    waterfall, the metric table and the model comparisons; ``metrics`` as :func:`compute_metrics`
+    returns them for ``config``'s endpoint."""
     from radscore.report.figures import (plot_calibration, plot_dca, plot_pr, plot_roc, plot_score_by_group,
                                          plot_waterfall)
     from radscore.stats import net_benefit
@@ -342,8 +348,7 @@ def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config:
             "with the nested-CV model that never saw them and is the honest training estimate.")
     for name, why in metrics.get("skipped_models", {}).items():
         text += f" Not run: {why}."
-    return Section(key="discrimination", title="Discrimination, calibration and clinical utility of the Radscores",
-                   text=text, tables=tables, figures=figures)
+    return Section(key=key, title=title, text=text, tables=tables, figures=figures)
 
 
 def _by_recist(sets: list[ScoreSet], manifest: pd.DataFrame, config: StudyConfig) -> dict:

@@ -19,10 +19,12 @@ log = logging.getLogger(__name__)
 
 
 def outcome_table(manifest: pd.DataFrame, config: StudyConfig) -> pd.Series:
-    """Per-patient 0/1 endpoint from the baseline rows of the manifest."""
+    """Per-patient 0/1 endpoint from the baseline rows of the manifest; float with NaN where
+    patients have none (an mCRC study's response cohort has no TME phenotype)."""
     col = config.endpoint.column
     base = manifest[manifest["timepoint"] == "baseline"].drop_duplicates("patient_id")
-    return base.set_index("patient_id")[col].astype(int)
+    y = pd.to_numeric(base.set_index("patient_id")[col], errors="coerce")
+    return y.astype(int) if y.notna().all() else y
 
 
 def make_split(config: StudyConfig, manifest: pd.DataFrame) -> pd.Series:

@@ -66,7 +66,9 @@ def _summary(study: Study, metrics: dict, record: ModelStageRecord, qc: pd.DataF
     out = {"Endpoint": f"{cfg.endpoint.positive_name} (positive class, coded 1) vs {cfg.endpoint.negative_name}"}
     for c in cohort_order(cohorts):
         ids = cohorts.index[cohorts == c]
-        out[f"{c.capitalize()} cohort"] = f"{len(ids)} patients, {int(y.reindex(ids).sum())} {cfg.endpoint.positive_name}"
+        known = pd.to_numeric(y.reindex(ids), errors="coerce").dropna()
+        out[f"{c.capitalize()} cohort"] = (f"{len(ids)} patients, {int(known.sum())} {cfg.endpoint.positive_name}"
+                                           + (f" of {len(known)} with the endpoint" if len(known) < len(ids) else ""))
     if cfg.scan.modalities != list(MODALITIES):
         out["Images"] = f"{modalities_text(cfg.scan.modalities)} only"
     for m, why in metrics.get("skipped_models", {}).items():
@@ -80,6 +82,12 @@ def _summary(study: Study, metrics: dict, record: ModelStageRecord, qc: pd.DataF
             ci = (f"95 % CI {t['auc_ci_low']:.3f}–{t['auc_ci_high']:.3f}" if "auc_ci_low" in t
                   else f"no CI: {'; '.join(t.get('notes', []))}")
             out[f"{MODEL_TITLES.get(m, m)} {COHORT_TITLES.get(c, c)} AUC"] = f"{t['auc']:.3f} ({ci})"
+    for m, e in metrics.get("response", {}).get("models", {}).items():
+        for c, t in e["cohorts"].items():
+            if c != "training_apparent" and t.get("auc") is not None:
+                out[f"{MODEL_TITLES.get(m, m)} {COHORT_TITLES.get(c, c)} AUC for response (CR/PR)"] = (
+                    f"{t['auc']:.3f} (95 % CI {t['auc_ci_low']:.3f}–{t['auc_ci_high']:.3f})" if "auc_ci_low" in t
+                    else f"{t['auc']:.3f}")
     for m, e in metrics["models"].items():
         n = e.get("nested_cv")
         if n:
@@ -123,6 +131,14 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     prov = Provenance(software=software_versions(), settings=settings, settings_hash=settings_hash(settings),
                       inputs=study.input_hashes())
 
+    phenotype = None
+    if cfg.study == "mcrc":
+        from radscore.pipeline.phenotype import baseline_cohorts, derive_phenotype
+
+        manifest, phenotype = derive_phenotype(study, manifest)
+        prov = prov.then(phenotype.step)
+        if "cohort" not in manifest.columns:  # the split the phenotype was fitted on
+            manifest["cohort"] = manifest["patient_id"].map(baseline_cohorts(cfg, manifest))
     cohorts = make_split(cfg, manifest)
     prov = prov.then(Step("split", settings={**cfg.split.model_dump(mode="json"), "seed": cfg.seed},
                           result={c: int((cohorts == c).sum()) for c in sorted(set(cohorts))}))
@@ -148,13 +164,23 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
         if m.nested_cv_folds:
             metrics["models"][m.name]["nested_cv"] = {"auc": m.nested_cv_auc, "sd": m.nested_cv_sd,
                                                       "folds": m.nested_cv_folds}
-    primary = "comb" if "comb" in record.cutoffs else next(iter(record.cutoffs))
+    response = cfg.analyses.tme.response_column
+    if cfg.study == "mcrc" and response and response in manifest.columns:
+        # the seed's Figure 5: the Rad-Score against immunotherapy response, wherever it is known
+        as_response = cfg.model_copy(update={"endpoint": cfg.endpoint.model_copy(update={
+            "column": response, "positive_name": "responders (CR/PR)", "negative_name": "non-responders (SD/PD)"})})
+        metrics["response"] = compute_metrics(scores, manifest, as_response, record.cutoffs)
+    primary = cfg.analyses.model if cfg.analyses.model in record.cutoffs else next(iter(record.cutoffs))
     survival = survival_section(scores, manifest, cfg, primary, record.cutoffs[primary])
     metrics["survival"] = {"model": primary, **survival_metrics(survival)}
     atomic_write_json(study.metrics_path, metrics)
 
     sections: list[Section] = [baseline_section(manifest, cohorts, cfg), robustness.section(),
-                               discrimination_section(scores, manifest, cfg, metrics), survival]
+                               discrimination_section(scores, manifest, cfg, metrics)]
+    if "response" in metrics:
+        sections.append(discrimination_section(scores, manifest, as_response, metrics["response"], key="response",
+                                               title="TME Rad-Score and immunotherapy response (CR/PR vs SD/PD)"))
+    sections.append(survival)
     sections.extend(_analysis_sections(study, manifest, scores, record, features, extraction.crops()))
     prov = prov.then(Step("report", result={"sections": {s.key: s.skipped or "done" for s in sections}}))
     atomic_write_json(study.provenance_path, prov.to_dict())
