@@ -1,39 +1,59 @@
 """TME phenotype by k-means on cell abundances, and the Rad-Score that predicts it (PROTOCOL B1, B3).
 
-The mCRC seed clusters 24 TME cell subpopulations with k-means (k = 2) into an
-immune-enhanced ("hot") and an immune-suppressed ("cold") phenotype, the hot one having
-more immune-cell infiltration; it then trains a random forest on radiomic features to
-predict the phenotype (the Rad-Score; high/low by the median) and compares other
-classifiers; both come from :mod:`radscore.modeling`. Abundances are standardised
-(z-scores across patients) before clustering so that no cell type dominates by its scale;
-k-means is seeded (``n_init=10``).
+The mCRC seed scores 24 TME cell subpopulations from RNA-seq, clusters them with k-means
+(k = 2) into an immune-enhanced ("hot") and an immune-suppressed ("cold") phenotype, the
+hot one having more immune-cell infiltration, and relates each cell type to overall
+survival (univariate Cox, its Fig. 4D); it then trains a random forest on radiomic
+features to predict the phenotype (the Rad-Score; high/low by the median) and compares
+other classifiers; both come from :mod:`radscore.modeling`.
+
+* Abundances: a user cell table, else ssGSEA (Barbie et al., Nature 2009; gseapy through
+  :func:`radscore.analyses.radiogenomics.ssgsea_scores`) of the 24 immune cell types of
+  Bindea et al., Immunity 2013 (:mod:`radscore.analyses.gene_sets`).
+* Phenotype: :class:`TmePhenotype` standardises the abundances (z-scores) so that no cell
+  type dominates by its scale and runs seeded k-means (``n_init=10``), both fitted on the
+  training patients only; other patients are assigned to the nearest training centroid.
+* Cell-type Cox: HR per standard deviation of each abundance (``radscore.stats.cox``,
+  lifelines), Benjamini-Hochberg q over the cell types, in all patients and per phenotype.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+from statsmodels.stats.multitest import multipletests
 
 from radscore.analyses._shared import KmCurves, auc_row, fmt_p, new_figure
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns, table_patients
+from radscore.analyses.gene_sets import resolve_gene_sets, tme_cell_types
+from radscore.analyses.radiogenomics import ssgsea_scores
 from radscore.config import SelectionSettings
 from radscore.errors import DataError
 from radscore.modeling import ComparisonResult, RadscoreClassifier
 from radscore.modeling.compare import compare_classifiers
 from radscore.modeling.patients import patient_rows
+from radscore.report.figures import plot_forest
 from radscore.report.sections import Section
+from radscore.stats.cox import cox_univariate
+
+logger = logging.getLogger(__name__)
 
 KEY, TITLE = "tme", "TME phenotype (k-means on cell abundances)"
 SECTIONS = ((KEY, TITLE),)
 
-#: Immune (effector/antigen-presenting) cell types whose mean standardised abundance
-#: marks the hot cluster; the rest (Tregs, M2 macrophages, CAFs, MDSCs, endothelial cells,
-#: neutrophils, mast cells, Th2 cells, pericytes, fibroblasts) are suppressive/stromal.
+#: Immune (effector/antigen-presenting) cell types of a user cell table (CIBERSORT-like
+#: names) whose mean standardised abundance marks the hot cluster; the rest (Tregs, M2
+#: macrophages, CAFs, MDSCs, endothelial cells, neutrophils, mast cells, Th2 cells,
+#: pericytes, fibroblasts) are suppressive/stromal. Abundances scored from expression use
+#: the shipped gene sets' own list (``tme_cell_types().immune``).
 DEFAULT_IMMUNE_CELLS = (
     "CD8 T cells", "CD4 memory T cells", "CD4 naive T cells", "NK cells", "B cells", "M1 macrophages",
     "Dendritic cells", "Tfh cells", "Th1 cells", "Th17 cells", "Gamma delta T cells", "Cytotoxic cells",
@@ -41,42 +61,226 @@ DEFAULT_IMMUNE_CELLS = (
 )
 
 
-def tme_phenotype(cells: pd.DataFrame, immune: Sequence[str], n_clusters: int = 2, seed: int = 0) -> pd.Series:
-    """Cluster patients on standardised cell abundances and name the clusters.
+def cell_abundances(expression: pd.DataFrame, gene_sets: Mapping[str, Sequence[str]] | None = None,
+                    min_size: int = 1, seed: int = 0, aliases: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Cell-type abundances per patient: ssGSEA scores of cell-type gene sets.
 
     Parameters
     ----------
-    cells : DataFrame
-        Patients x cell types (no missing values).
-    immune : sequence of str
-        The immune cell columns; the cluster whose centroid has the highest mean over them
-        is ``"hot"``, the lowest ``"cold"``, any others ``"intermediate_<i>"``.
-    n_clusters : int
+    expression : DataFrame
+        Patients x genes, log2 expression. A patient whose row is all missing (no RNA-seq)
+        gets NaN abundances; genes missing in some of the other patients are left out.
+    gene_sets : mapping of str to sequence of str, optional
+        Cell type -> genes; default the shipped Bindea 2013 sets (with their aliases).
+    min_size : int
+        Sets with fewer genes found in ``expression`` are left out (logged). The default 1
+        keeps Bindea's one-gene sets (pDC: IL3RA; TReg: FOXP3), whose score is the gene's
+        within-sample rank.
     seed : int
+    aliases : mapping of str to str, optional
+        Published symbol -> newer symbol, used when the published one is absent
+        (:func:`radscore.analyses.gene_sets.resolve_gene_sets`); default the shipped ones
+        when ``gene_sets`` is None, else none.
 
     Returns
     -------
-    Series of str, index as ``cells``.
+    DataFrame
+        Patients (index of ``expression``) x cell types, gseapy ssGSEA normalised
+        enrichment scores (rank-normalised samples). ssGSEA ranks genes within each sample,
+        so a patient's scores do not depend on the other patients except through gseapy's
+        one global rescaling, which standardisation undoes.
+    """
+    if gene_sets is None:
+        collection = tme_cell_types()
+        gene_sets = collection.sets
+        aliases = collection.aliases if aliases is None else aliases
+    have = expression.dropna(how="all")
+    if have.empty:
+        raise DataError("no patient has expression values.", fix="check the expression table.")
+    complete = have.columns[have.notna().all()]
+    if len(complete) < have.shape[1]:
+        logger.info("cell abundances: %d genes with missing values left out", have.shape[1] - len(complete))
+    resolved = resolve_gene_sets(gene_sets, map(str, complete), aliases)
+    small = {k: len(v) for k, v in resolved.items() if len(v) < min_size}
+    if small:
+        logger.warning("cell abundances: %d cell types with fewer than %d gene(s) in the expression table left out: "
+                       "%s", len(small), min_size, small)
+    scorable = {k: v for k, v in resolved.items() if k not in small}
+    if not scorable:
+        raise DataError(f"no cell-type gene set has {min_size} or more genes in the expression table.",
+                        fix="give expression with HGNC gene symbols as columns, or a cells table (tables.cells).")
+    x = have[complete].set_axis(list(map(str, complete)), axis=1)
+    scores = ssgsea_scores(x, scorable, min_size=min_size, seed=seed)
+    return scores.reindex(index=expression.index, columns=list(scorable)).rename_axis(columns=None)
+
+
+class TmePhenotype(BaseEstimator):
+    """k-means TME phenotype fitted on training patients, named hot/cold by immune abundance.
+
+    Parameters
+    ----------
+    n_clusters : int
+    immune : sequence of str, optional
+        The immune cell columns; the cluster whose centroid has the highest mean
+        standardised abundance over them is ``"hot"``, the lowest ``"cold"``, any others
+        ``"intermediate_<i>"``. Default :data:`DEFAULT_IMMUNE_CELLS`.
+    n_init : int
+    random_state : int
+
+    Attributes
+    ----------
+    scaler_ : StandardScaler
+        Fitted on the training abundances.
+    kmeans_ : KMeans
+        Fitted on the standardised training abundances.
+    cluster_names_ : ndarray of str
+        Name of each k-means cluster.
+    immune_present_ : tuple of str
+    labels_ : ndarray of str
+        Names of the training rows.
+    feature_names_in_ : ndarray of str
+    n_features_in_ : int
 
     References
     ----------
     MacQueen 1967 (k-means), scikit-learn ``KMeans``; the naming rule follows the mCRC seed
     ("immunopotentiation" = relatively large infiltration of immune cells).
     """
-    present = [c for c in immune if c in cells.columns]
-    if not present:
-        raise DataError(f"none of the immune cell columns {list(immune)[:4]}... is in the cell table.",
-                        fix="set analyses.tme.immune_cells to the table's immune columns.")
-    if len(cells) < n_clusters:
-        raise DataError(f"{len(cells)} patients cannot form {n_clusters} clusters.", fix="add patients.")
-    z = StandardScaler().fit_transform(cells.to_numpy(float))
-    km = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit(z)
-    idx = [cells.columns.get_loc(c) for c in present]
-    order = np.argsort(-km.cluster_centers_[:, idx].mean(axis=1), kind="stable")
-    names = {int(order[0]): "hot", int(order[-1]): "cold"}
-    for i, c in enumerate(order[1:-1], 1):
-        names[int(c)] = f"intermediate_{i}"
-    return pd.Series([names[int(k)] for k in km.labels_], index=cells.index, name="tme_phenotype")
+
+    def __init__(self, *, n_clusters: int = 2, immune: Sequence[str] | None = None, n_init: int = 10,
+                 random_state: int = 0) -> None:
+        self.n_clusters = n_clusters
+        self.immune = immune
+        self.n_init = n_init
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y=None) -> TmePhenotype:
+        """Fit the scaler and k-means on ``X`` (training patients x cell types, no missing values)."""
+        if not isinstance(X, pd.DataFrame):
+            raise DataError("the cell abundances must be a DataFrame (patients x cell types).", fix="pass a DataFrame.")
+        if X.isna().any().any():
+            raise DataError("training cell abundances have missing values.", fix="drop those patients before fitting.")
+        immune = list(DEFAULT_IMMUNE_CELLS if self.immune is None else self.immune)
+        present = [c for c in immune if c in X.columns]
+        if not present:
+            raise DataError(f"none of the immune cell columns {immune[:4]}... is in the cell table.",
+                            fix="set analyses.tme.immune_cells to the table's immune columns.")
+        if len(X) < self.n_clusters:
+            raise DataError(f"{len(X)} training patients cannot form {self.n_clusters} clusters.", fix="add patients.")
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        self.scaler_ = StandardScaler().fit(X.to_numpy(float))
+        self.kmeans_ = KMeans(n_clusters=self.n_clusters, n_init=self.n_init, random_state=self.random_state)
+        self.kmeans_.fit(self.scaler_.transform(X.to_numpy(float)))
+        idx = [X.columns.get_loc(c) for c in present]
+        order = np.argsort(-self.kmeans_.cluster_centers_[:, idx].mean(axis=1), kind="stable")
+        names = np.empty(self.n_clusters, dtype=object)
+        names[order[0]], names[order[-1]] = "hot", "cold"
+        for i, c in enumerate(order[1:-1], 1):
+            names[c] = f"intermediate_{i}"
+        self.cluster_names_ = names
+        self.immune_present_ = tuple(present)
+        self.labels_ = names[self.kmeans_.labels_]
+        return self
+
+    def predict(self, X: pd.DataFrame) -> pd.Series:
+        """The phenotype of each row (nearest training centroid); NaN for rows with missing values."""
+        check_is_fitted(self, "kmeans_")
+        cols = list(self.feature_names_in_)
+        missing = [c for c in cols if c not in X.columns]
+        if missing:
+            raise DataError(f"cell table lacks the fitted cell types {missing[:5]}.", fix="score the same cell types.")
+        x = X[cols]
+        ok = x.notna().all(axis=1).to_numpy()
+        out = pd.Series(np.nan, index=X.index, dtype=object, name="tme_phenotype")
+        if ok.any():
+            out.iloc[np.flatnonzero(ok)] = self.cluster_names_[self.kmeans_.predict(self.scaler_.transform(
+                x[ok].to_numpy(float)))]
+        return out
+
+
+def tme_phenotype(cells: pd.DataFrame, immune: Sequence[str], n_clusters: int = 2, seed: int = 0,
+                  training: Sequence[str] | None = None) -> pd.Series:
+    """Phenotype of every patient from :class:`TmePhenotype` fitted on the training rows.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        Patients x cell types; rows with missing values get NaN.
+    immune : sequence of str
+    n_clusters, seed : int
+    training : sequence of str, optional
+        Index labels of the training patients (default all rows); their complete rows fit
+        the scaler and k-means, and the other rows do not change the fit.
+
+    Returns
+    -------
+    Series of object (``"hot"``, ``"cold"``, ``"intermediate_<i>"`` or NaN), index as ``cells``.
+    """
+    train = cells if training is None else cells.loc[cells.index.isin(list(training))]
+    model = TmePhenotype(n_clusters=n_clusters, immune=immune, random_state=seed).fit(train.dropna())
+    return model.predict(cells)
+
+
+def cell_type_cox(cells: pd.DataFrame, time: pd.Series, event: pd.Series) -> pd.DataFrame:
+    """Univariate Cox model of survival on each cell type's standardised abundance (seed Fig. 4D).
+
+    Parameters
+    ----------
+    cells : DataFrame
+        Patients x cell types.
+    time, event : Series
+        Follow-up time and event (1 = event), indexed like ``cells``.
+
+    Returns
+    -------
+    DataFrame
+        cell_type, n, events, hr (per standard deviation: the abundance is z-scored with the
+        sample SD of the patients analysed), ci_low, ci_high (95 % Wald), p_value (Wald),
+        q_value (Benjamini-Hochberg over the cell types with a p-value), ph_p_value
+        (Schoenfeld-residual test of proportional hazards) and note (why a model was not
+        fitted).
+
+    References
+    ----------
+    Cox 1972 (lifelines ``CoxPHFitter`` through :func:`radscore.stats.cox.cox_univariate`);
+    Benjamini & Hochberg 1995.
+    """
+    t, e = time.reindex(cells.index), event.reindex(cells.index)
+    rows = []
+    for c in cells.columns:
+        ok = cells[c].notna() & t.notna() & e.notna()
+        x = cells.loc[ok, c].astype(float)
+        row = {"cell_type": c, "n": int(ok.sum()), "events": int(e[ok].sum()), "hr": np.nan, "ci_low": np.nan,
+               "ci_high": np.nan, "p_value": np.nan, "ph_p_value": np.nan, "note": ""}
+        sd = x.std(ddof=1) if len(x) > 1 else 0.0
+        if not sd > 0:
+            row["note"] = "abundance constant (or fewer than 2 patients)"
+        else:
+            frame = pd.DataFrame({"time": t[ok], "event": e[ok], "z": (x - x.mean()) / sd})
+            try:
+                fit = cox_univariate(frame, "time", "event", ["z"]).iloc[0]
+            except DataError as exc:
+                row["note"] = exc.problem
+            else:
+                row.update({k: fit[k] for k in ("hr", "ci_low", "ci_high", "p_value", "ph_p_value")})
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.insert(out.columns.get_loc("p_value") + 1, "q_value", np.nan)
+    has_p = out["p_value"].notna()
+    if has_p.any():
+        out.loc[has_p, "q_value"] = multipletests(out.loc[has_p, "p_value"], method="fdr_bh")[1]
+    return out
+
+
+def cox_forest_figure(table: pd.DataFrame, title: str):
+    """Forest plot of :func:`cell_type_cox` (HR per SD with 95 % CI), cell types in table order."""
+    tab = table[np.isfinite(table[["hr", "ci_low", "ci_high"]]).all(axis=1)].rename(columns={"cell_type": "covariate"})
+    fig, ax = new_figure((6.5, 0.8 + 0.3 * max(len(tab), 1)))
+    plot_forest(tab, ax=ax, xlabel="HR per SD of abundance (95% CI)", title=title)
+    ax.set_ylabel("Cell type")
+    fig.tight_layout()
+    return fig
 
 
 def heatmap_figure(cells: pd.DataFrame, phenotype: pd.Series):
@@ -165,17 +369,25 @@ def radscore_for_phenotype(features: pd.DataFrame, phenotype: pd.Series, cohort:
 
 @dataclass(frozen=True)
 class TmeResult:
-    """TME phenotypes, their survival, and the Rad-Score predicting them.
+    """TME phenotypes, their survival, the cell types' Cox models and the Rad-Score predicting the phenotype.
 
     Attributes
     ----------
     cells : DataFrame
-        The abundances clustered (patients x cell types).
+        The abundances (patients x cell types) of the patients with a phenotype.
+    cells_source : str
+        Where the abundances come from (the user table, or ssGSEA of the named gene sets).
     phenotype : Series
-        ``hot``/``cold`` (/``intermediate_<i>``) by patient.
+        ``hot``/``cold`` (/``intermediate_<i>``) by patient; NaN without abundances.
+    n_training : int
+        Training patients the scaler and k-means were fitted on.
     phenotype_counts, cluster_means : DataFrame
     immune_present : tuple of str
         The immune cell columns that named the clusters.
+    cell_cox : DataFrame
+        :func:`cell_type_cox` of OS with a ``group`` column (``all`` and each phenotype);
+        empty with ``cell_cox_note`` saying why.
+    cell_cox_note : str
     km : dict of str to KmCurves
         ``os_km`` by phenotype; ``os_km_rad_score``/``pfs_km_rad_score`` by Rad-Score group.
     rad_score : PhenotypeRadScore or None
@@ -185,10 +397,14 @@ class TmeResult:
     """
 
     cells: pd.DataFrame
+    cells_source: str
     phenotype: pd.Series
+    n_training: int
     phenotype_counts: pd.DataFrame
     cluster_means: pd.DataFrame
     immune_present: tuple[str, ...]
+    cell_cox: pd.DataFrame
+    cell_cox_note: str
     km: dict[str, KmCurves]
     rad_score: PhenotypeRadScore | None
     rad_score_note: str
@@ -197,13 +413,26 @@ class TmeResult:
 
     def sections(self) -> list[Section]:
         tables = {"phenotype_counts": self.phenotype_counts, "cluster_means": self.cluster_means}
-        figures = {"heatmap": heatmap_figure(self.cells, self.phenotype)}
+        named = self.phenotype.dropna()
+        figures = {"heatmap": heatmap_figure(self.cells.loc[named.index], named)}
         if "os_km" in self.km:
             figures["os_km"] = self.km["os_km"].figure()
-        text = (f"k-means (k = {self.n_clusters}, seed {self.seed}, z-scored abundances) on {self.cells.shape[1]} "
-                f"cell types of {len(self.cells)} patients; the hot cluster is the one with the highest mean "
-                f"standardised abundance of {len(self.immune_present)} immune cell types "
-                f"({', '.join(self.immune_present[:5])}...).")
+        text = (f"Cell abundances: {self.cells_source}. k-means (k = {self.n_clusters}, seed {self.seed}) on z-scored "
+                f"abundances of {self.cells.shape[1]} cell types, scaler and centroids fitted on {self.n_training} "
+                f"training patients; {len(named)} patients assigned to the nearest centroid"
+                + (f" ({self.phenotype.isna().sum()} without abundances have no phenotype)"
+                   if self.phenotype.isna().any() else "")
+                + f". The hot cluster is the one with the highest mean standardised abundance of "
+                f"{len(self.immune_present)} immune cell types ({', '.join(self.immune_present[:5])}...).")
+        if len(self.cell_cox):
+            tables["cell_type_cox"] = self.cell_cox
+            for g, sub in self.cell_cox.groupby("group", sort=False):
+                if np.isfinite(sub["hr"]).any():
+                    figures[f"cell_type_cox_{g}"] = cox_forest_figure(sub, f"OS, univariate Cox ({g} patients)")
+            text += (" Univariate Cox models of OS on each cell type's abundance, HR per standard deviation, "
+                     "Benjamini-Hochberg q over the cell types, in all patients and within each phenotype.")
+        elif self.cell_cox_note:
+            text += f" Cell-type Cox models not fitted: {self.cell_cox_note}."
         r = self.rad_score
         if r is None:
             text += f" Rad-Score for the phenotype not fitted: {self.rad_score_note}"
@@ -219,22 +448,64 @@ class TmeResult:
         return [Section(KEY, TITLE, text=text, tables=tables, figures=figures)]
 
 
+def abundances(ctx: AnalysisContext) -> tuple[pd.DataFrame, str, tuple[str, ...]]:
+    """The cell abundances, where they come from, and the default immune cell types.
+
+    A user cell table (``tables.cells``) is used as given; without one, the shipped Bindea
+    2013 gene sets are scored by ssGSEA on the expression table.
+    """
+    if ctx.cells is not None and not ctx.cells.empty:
+        return table_patients(ctx.cells, ctx, "cells"), "the user's cell table", DEFAULT_IMMUNE_CELLS
+    if ctx.expression is None or ctx.expression.empty:
+        raise DataError("no cell-abundance table (tables.cells) and no expression table (tables.expression)")
+    gs = tme_cell_types()
+    cells = cell_abundances(table_patients(ctx.expression, ctx, "expression"), seed=ctx.seed)
+    return (cells, f"ssGSEA (gseapy) of the {cells.shape[1]} of {len(gs.sets)} Bindea et al. (Immunity 2013) "
+                   "cell-type gene sets with genes in the expression table", gs.immune)
+
+
+def cox_by_phenotype(df: pd.DataFrame, cell_types: list[str], time: str, event: str) -> pd.DataFrame:
+    """:func:`cell_type_cox` in all patients of ``df`` and within each ``tme_phenotype``, stacked with ``group``."""
+    d = df.set_index("patient_id")
+    parts = [cell_type_cox(d[cell_types], d[time], d[event]).assign(group="all")]
+    for g in sorted(d["tme_phenotype"].unique()):
+        sub = d[d["tme_phenotype"] == g]
+        parts.append(cell_type_cox(sub[cell_types], sub[time], sub[event]).assign(group=g))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["group", *[c for c in out.columns if c != "group"]]]
+
+
 def compute(ctx: AnalysisContext) -> TmeResult:
-    """Cluster the cell abundances, then fit the Rad-Score; DataError without a cell table."""
+    """Abundances, the phenotype fitted on training patients, cell-type Cox models, then the Rad-Score.
+
+    DataError without a cell table and expression, or without training patients with abundances.
+    """
     s, surv = ctx.settings.tme, ctx.survival
-    if ctx.cells is None or ctx.cells.empty:
-        raise DataError("no cell-abundance table (tables.cells)")
-    cells = table_patients(ctx.cells, ctx, "cells").dropna()
-    immune = s.immune_cells or list(DEFAULT_IMMUNE_CELLS)
-    phen = tme_phenotype(cells, immune, s.n_clusters, ctx.seed)
+    cells, source, default_immune = abundances(ctx)
+    immune = s.immune_cells or list(default_immune)
     pt = patient_table(ctx, "baseline")
-    df = pt.merge(phen.rename_axis("patient_id").reset_index(), on="patient_id")
-    km = {}
+    if "cohort" in pt:
+        training = pt.loc[pt["cohort"] == "training", "patient_id"].astype(str)
+    else:
+        logger.info("TME phenotype: no cohort column; every patient is treated as training")
+        training = pt["patient_id"].astype(str)
+    train = cells.loc[cells.index.isin(training)].dropna()
+    if train.empty:
+        raise DataError("no training patient has cell abundances.", fix="give abundances or expression of training "
+                                                                         "patients.")
+    model = TmePhenotype(n_clusters=s.n_clusters, immune=immune, random_state=ctx.seed).fit(train)
+    phen = model.predict(cells).reindex(cells.index.union(pd.Index(pt["patient_id"].astype(str))))
+    named = phen.dropna()
+    df = pt.merge(named.rename_axis("patient_id").reset_index(), on="patient_id")
+    km, cox, cox_note = {}, pd.DataFrame(), ""
     if surv.os_time and not require_columns(df, [surv.os_time, surv.os_event]):
         km["os_km"] = KmCurves.of(df[surv.os_time], df[surv.os_event], df["tme_phenotype"], "OS by TME phenotype")
+        cox = cox_by_phenotype(df.join(cells, on="patient_id"), list(cells.columns), surv.os_time, surv.os_event)
+    else:
+        cox_note = require_columns(df, [surv.os_time, surv.os_event]) if surv.os_time else "no OS column configured"
     rad, note = None, ""
     try:
-        rad = radscore_for_phenotype(ctx.features, phen, pt.set_index("patient_id")["cohort"], ctx.selection,
+        rad = radscore_for_phenotype(ctx.features, named, pt.set_index("patient_id")["cohort"], ctx.selection,
                                      ctx.cv_folds, ctx.seed)
     except DataError as exc:
         note = exc.problem
@@ -245,9 +516,10 @@ def compute(ctx: AnalysisContext) -> TmeResult:
             if t and not require_columns(by_group, [t, e]):
                 km[f"{name}_km_rad_score"] = KmCurves.of(by_group[t], by_group[e], by_group["rad_score_group"],
                                                          f"{name.upper()} by Rad-Score group (training median)")
+    named_cells = cells.loc[named.index]
     return TmeResult(
-        cells=cells, phenotype=phen,
-        phenotype_counts=phen.value_counts().rename("n").rename_axis("phenotype").reset_index(),
-        cluster_means=cells.groupby(phen).mean().T.rename_axis("cell_type").reset_index(),
-        immune_present=tuple(c for c in immune if c in cells.columns), km=km, rad_score=rad, rad_score_note=note,
-        n_clusters=s.n_clusters, seed=ctx.seed)
+        cells=named_cells, cells_source=source, phenotype=phen, n_training=len(train),
+        phenotype_counts=named.value_counts().rename("n").rename_axis("phenotype").reset_index(),
+        cluster_means=named_cells.groupby(named).mean().T.rename_axis("cell_type").reset_index(),
+        immune_present=model.immune_present_, cell_cox=cox, cell_cox_note=cox_note, km=km, rad_score=rad,
+        rad_score_note=note, n_clusters=s.n_clusters, seed=ctx.seed)
