@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,9 @@ class AnalysisContext:
         Patients x genes, log2 TPM (index ``patient_id``; genes x patients is transposed).
     cells : DataFrame, optional
         Patients x cell types, abundances (index ``patient_id``; transposed likewise).
+    phenotype : radscore.analyses.tme.PhenotypeFit, optional
+        The TME phenotype an mCRC study's pipeline derived as its endpoint; the TME analysis
+        reports it instead of clustering again.
     seed : int
     out_dir : Path
     """
@@ -75,6 +79,7 @@ class AnalysisContext:
     features: pd.DataFrame
     expression: pd.DataFrame | None = None
     cells: pd.DataFrame | None = None
+    phenotype: Any = None
     seed: int = 42
     out_dir: Path = field(default_factory=lambda: Path("."))
 
@@ -90,7 +95,7 @@ class AnalysisContext:
         for name in ("expression", "cells"):
             table = getattr(self, name)
             if table is not None:
-                object.__setattr__(self, name, _patients_by_rows(table, patients, name))
+                object.__setattr__(self, name, patients_as_rows(table, patients, name))
 
     @classmethod
     def from_config(cls, config: StudyConfig, **tables) -> AnalysisContext:
@@ -120,7 +125,7 @@ class AnalysisContext:
         return float(self.cutoffs[model])
 
 
-def _patients_by_rows(table: pd.DataFrame, patients: set[str], name: str) -> pd.DataFrame:
+def patients_as_rows(table: pd.DataFrame, patients: set[str], name: str) -> pd.DataFrame:
     """The table indexed by ``patient_id`` (str), patients as rows.
 
     Accepts a ``patient_id`` column, or the transposed layout (genes x patients, common for

@@ -35,7 +35,8 @@ from radscore.analyses._shared import KmCurves, auc_row, fmt_p, new_figure
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns, table_patients
 from radscore.analyses.gene_sets import resolve_gene_sets, tme_cell_types
 from radscore.analyses.radiogenomics import ssgsea_scores
-from radscore.config import SelectionSettings
+from radscore.catalog import CONVENTIONAL_PREFIX, MODEL_TITLES
+from radscore.config import SelectionSettings, TmeSettings
 from radscore.errors import DataError
 from radscore.modeling import ComparisonResult, RadscoreClassifier
 from radscore.modeling.compare import compare_classifiers
@@ -441,27 +442,67 @@ class TmeResult:
                           classifier_calibration=r.comparison.calibration, radscore_scores=r.scores)
             figures["classifier_calibration"] = calibration_figure(r.comparison.calibration)
             figures.update({k: v.figure() for k, v in self.km.items() if k != "os_km"})
-            test = r.auc[r.auc["analysis"] == "Rad-Score (random forest), testing"]
-            auc_t, p_t = (test["auc"].iloc[0], test["p_value"].iloc[0]) if len(test) else (np.nan, np.nan)
-            text += (" A random-forest Rad-Score predicting the hot phenotype was fitted on training features; "
-                     f"testing AUC {auc_t:.3f} (p = {fmt_p(p_t)}); high/low Rad-Score by the training median.")
+            aucs = "; ".join(f"{row.analysis.split(', ', 1)[-1]} {row.auc:.3f} (p = {fmt_p(row.p_value)})"
+                             for row in r.auc.itertuples() if np.isfinite(row.auc))
+            text += (f" {r.auc['analysis'].iloc[0].split(',')[0]} predicting the hot phenotype, fitted on training "
+                     f"features: AUC {aucs or 'not estimable'}; high/low Rad-Score by the training median. The seed's "
+                     "classifiers (AdaBoost, Gaussian NB, Gaussian process, gradient boosting, KNN, logistic "
+                     "regression, random forest) were fitted on the same training patients and selected features.")
         return [Section(KEY, TITLE, text=text, tables=tables, figures=figures)]
 
 
-def abundances(ctx: AnalysisContext) -> tuple[pd.DataFrame, str, tuple[str, ...]]:
-    """The cell abundances, where they come from, and the default immune cell types.
+@dataclass(frozen=True)
+class PhenotypeFit:
+    """Cell abundances and the TME phenotype fitted on the training patients.
 
-    A user cell table (``tables.cells``) is used as given; without one, the shipped Bindea
-    2013 gene sets are scored by ssGSEA on the expression table.
+    Attributes
+    ----------
+    cells : DataFrame
+        Patients x cell types (patients with abundances; index ``patient_id``).
+    source : str
+        Where the abundances come from (the user's table, or ssGSEA of the named gene sets).
+    model : TmePhenotype
+        Scaler and k-means fitted on the training patients' abundances.
+    phenotype : Series
+        ``hot``/``cold`` (/``intermediate_<i>``) per patient of ``cells``.
+    n_training : int
     """
-    if ctx.cells is not None and not ctx.cells.empty:
-        return table_patients(ctx.cells, ctx, "cells"), "the user's cell table", DEFAULT_IMMUNE_CELLS
-    if ctx.expression is None or ctx.expression.empty:
+
+    cells: pd.DataFrame
+    source: str
+    model: TmePhenotype
+    phenotype: pd.Series
+    n_training: int
+
+
+def fit_phenotype(cells: pd.DataFrame | None, expression: pd.DataFrame | None, training: Sequence[str],
+                  settings: TmeSettings, seed: int) -> PhenotypeFit:
+    """Abundances (the user's cell table as given, else ssGSEA of the shipped Bindea 2013 gene
+    sets on ``expression``), then :class:`TmePhenotype` fitted on the ``training`` patients.
+
+    Both tables are patients x columns indexed by ``patient_id``. The one path of the mCRC
+    pipeline's phenotype stage and of the TME analysis. DataError without either table or
+    without training patients with abundances.
+    """
+    if cells is not None and not cells.empty:
+        default_immune, source = DEFAULT_IMMUNE_CELLS, "the user's cell table"
+    elif expression is not None and not expression.empty:
+        gs = tme_cell_types()
+        cells = cell_abundances(expression, seed=seed)
+        default_immune = gs.immune
+        source = (f"ssGSEA (gseapy) of the {cells.shape[1]} of {len(gs.sets)} Bindea et al. (Immunity 2013) "
+                  "cell-type gene sets with genes in the expression table")
+    else:
         raise DataError("no cell-abundance table (tables.cells) and no expression table (tables.expression)")
-    gs = tme_cell_types()
-    cells = cell_abundances(table_patients(ctx.expression, ctx, "expression"), seed=ctx.seed)
-    return (cells, f"ssGSEA (gseapy) of the {cells.shape[1]} of {len(gs.sets)} Bindea et al. (Immunity 2013) "
-                   "cell-type gene sets with genes in the expression table", gs.immune)
+    cells = cells.dropna(how="all")
+    train = cells.loc[cells.index.isin(list(training))].dropna()
+    if train.empty:
+        raise DataError("no training patient has cell abundances.",
+                        fix="give abundances or expression of training patients.")
+    model = TmePhenotype(n_clusters=settings.n_clusters, immune=settings.immune_cells or list(default_immune),
+                         random_state=seed).fit(train)
+    return PhenotypeFit(cells=cells, source=source, model=model, phenotype=model.predict(cells).dropna(),
+                        n_training=len(train))
 
 
 def cox_by_phenotype(df: pd.DataFrame, cell_types: list[str], time: str, event: str) -> pd.DataFrame:
@@ -475,28 +516,57 @@ def cox_by_phenotype(df: pd.DataFrame, cell_types: list[str], time: str, event: 
     return out[["group", *[c for c in out.columns if c != "group"]]]
 
 
+def _training_patients(pt: pd.DataFrame) -> pd.Series:
+    if "cohort" in pt:
+        return pt.loc[pt["cohort"] == "training", "patient_id"].astype(str)
+    logger.info("TME phenotype: no cohort column; every patient is treated as training")
+    return pt["patient_id"].astype(str)
+
+
+def _study_rad_score(ctx: AnalysisContext, phenotype: pd.Series, pt: pd.DataFrame) -> PhenotypeRadScore:
+    """The pipeline's TME Rad-Score (an mCRC study's model stage) against the phenotype, with the
+    seed's classifier comparison on the same training patients and features."""
+    scores = pt[["patient_id", "cohort", "radscore", "group"]].rename(
+        columns={"radscore": "rad_score", "group": "rad_score_group"})
+    scores.insert(2, "phenotype", scores["patient_id"].map(phenotype))
+    known = scores[scores["phenotype"].isin(["hot", "cold"])]
+    y = (known["phenotype"] == "hot").astype(int).to_numpy()
+    cohorts = [c for c in pd.unique(known["cohort"])]
+    auc = pd.DataFrame([auc_row(y[(known["cohort"] == c).to_numpy()],
+                                known.loc[known["cohort"] == c, "rad_score"],
+                                f"{MODEL_TITLES['tme']}, {c}" + (" (out-of-fold)" if c == "training" else ""))
+                        for c in cohorts])
+    f = patient_rows(ctx.features, rule="primary", timepoint="baseline").set_index("patient_id")
+    cols = [c for c in f.columns if c.startswith(("pet_", "ct_", "petct_", "deep_"))
+            and not c.startswith(CONVENTIONAL_PREFIX) and pd.api.types.is_numeric_dtype(f[c])]
+    X = f.loc[f.index.intersection(known["patient_id"]), cols]
+    yk = pd.Series(y, index=known["patient_id"].to_numpy()).reindex(X.index)
+    ck = known.set_index("patient_id")["cohort"].reindex(X.index)
+    train = (ck == "training").to_numpy()
+    comparison = compare_classifiers(X[train], yk[train], {c: (X[(ck == c).to_numpy()], yk[(ck == c).to_numpy()])
+                                                           for c in cohorts}, selection=ctx.selection,
+                                     random_state=ctx.seed)
+    return PhenotypeRadScore(scores=scores, auc=auc, comparison=comparison)
+
+
 def compute(ctx: AnalysisContext) -> TmeResult:
-    """Abundances, the phenotype fitted on training patients, cell-type Cox models, then the Rad-Score.
+    """Abundances and the phenotype fitted on training patients (or those the mCRC pipeline
+    derived), cell-type Cox models, then the Rad-Score: the study's own TME Rad-Score when the
+    pipeline fitted one, else a random forest fitted here.
 
     DataError without a cell table and expression, or without training patients with abundances.
     """
     s, surv = ctx.settings.tme, ctx.survival
-    cells, source, default_immune = abundances(ctx)
-    immune = s.immune_cells or list(default_immune)
     pt = patient_table(ctx, "baseline")
-    if "cohort" in pt:
-        training = pt.loc[pt["cohort"] == "training", "patient_id"].astype(str)
-    else:
-        logger.info("TME phenotype: no cohort column; every patient is treated as training")
-        training = pt["patient_id"].astype(str)
-    train = cells.loc[cells.index.isin(training)].dropna()
-    if train.empty:
-        raise DataError("no training patient has cell abundances.", fix="give abundances or expression of training "
-                                                                         "patients.")
-    model = TmePhenotype(n_clusters=s.n_clusters, immune=immune, random_state=ctx.seed).fit(train)
-    phen = model.predict(cells).reindex(cells.index.union(pd.Index(pt["patient_id"].astype(str))))
-    named = phen.dropna()
-    df = pt.merge(named.rename_axis("patient_id").reset_index(), on="patient_id")
+    fit = ctx.phenotype
+    if fit is None:
+        cells = table_patients(ctx.cells, ctx, "cells") if ctx.cells is not None and not ctx.cells.empty else None
+        expression = (table_patients(ctx.expression, ctx, "expression")
+                      if cells is None and ctx.expression is not None and not ctx.expression.empty else None)
+        fit = fit_phenotype(cells, expression, _training_patients(pt), s, ctx.seed)
+    cells, named = fit.cells, fit.phenotype
+    phen = named.reindex(cells.index.union(pd.Index(pt["patient_id"].astype(str))))
+    df = pt.merge(named.rename("tme_phenotype").rename_axis("patient_id").reset_index(), on="patient_id")
     km, cox, cox_note = {}, pd.DataFrame(), ""
     if surv.os_time and not require_columns(df, [surv.os_time, surv.os_event]):
         km["os_km"] = KmCurves.of(df[surv.os_time], df[surv.os_event], df["tme_phenotype"], "OS by TME phenotype")
@@ -505,21 +575,22 @@ def compute(ctx: AnalysisContext) -> TmeResult:
         cox_note = require_columns(df, [surv.os_time, surv.os_event]) if surv.os_time else "no OS column configured"
     rad, note = None, ""
     try:
-        rad = radscore_for_phenotype(ctx.features, named, pt.set_index("patient_id")["cohort"], ctx.selection,
-                                     ctx.cv_folds, ctx.seed)
+        rad = (_study_rad_score(ctx, named, pt) if ctx.model == "tme" else
+               radscore_for_phenotype(ctx.features, named, pt.set_index("patient_id")["cohort"], ctx.selection,
+                                      ctx.cv_folds, ctx.seed))
     except DataError as exc:
         note = exc.problem
     else:
-        times = [c for c in (surv.os_time, surv.os_event, surv.pfs_time, surv.pfs_event) if c and c in df]
-        by_group = rad.scores.merge(df[["patient_id", *times]], on="patient_id")
+        times = [c for c in (surv.os_time, surv.os_event, surv.pfs_time, surv.pfs_event) if c and c in pt]
+        by_group = rad.scores.merge(pt[["patient_id", *times]], on="patient_id")
         for name, t, e in (("os", surv.os_time, surv.os_event), ("pfs", surv.pfs_time, surv.pfs_event)):
             if t and not require_columns(by_group, [t, e]):
                 km[f"{name}_km_rad_score"] = KmCurves.of(by_group[t], by_group[e], by_group["rad_score_group"],
                                                          f"{name.upper()} by Rad-Score group (training median)")
     named_cells = cells.loc[named.index]
     return TmeResult(
-        cells=named_cells, cells_source=source, phenotype=phen, n_training=len(train),
+        cells=named_cells, cells_source=fit.source, phenotype=phen, n_training=fit.n_training,
         phenotype_counts=named.value_counts().rename("n").rename_axis("phenotype").reset_index(),
         cluster_means=named_cells.groupby(named).mean().T.rename_axis("cell_type").reset_index(),
-        immune_present=model.immune_present_, cell_cox=cox, cell_cox_note=cox_note, km=km, rad_score=rad,
+        immune_present=fit.model.immune_present_, cell_cox=cox, cell_cox_note=cox_note, km=km, rad_score=rad,
         rad_score_note=note, n_clusters=s.n_clusters, seed=ctx.seed)

@@ -14,11 +14,9 @@ split of all patients when it has none), so no patient outside training shapes t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
-import numpy as np
 import pandas as pd
 
+from radscore.analyses.tme import PhenotypeFit
 from radscore.config import StudyConfig
 from radscore.errors import DataError
 from radscore.pipeline.context import Study
@@ -27,28 +25,6 @@ from radscore.runtime.provenance import Step
 log = logging.getLogger(__name__)
 
 PHENOTYPE_COLUMN = "tme_phenotype"
-
-
-@dataclass(frozen=True)
-class PhenotypeStage:
-    """What the stage derived: abundances, the fitted clustering's labels, and its record.
-
-    Attributes
-    ----------
-    cells : DataFrame
-        Patients x cell types (the table clustered; index ``patient_id``).
-    phenotype : Series
-        ``hot``/``cold`` per patient with abundances.
-    source : str
-        ``"cells table"`` or ``"ssGSEA of <gene sets>"``.
-    step : Step
-        The provenance record.
-    """
-
-    cells: pd.DataFrame
-    phenotype: pd.Series
-    source: str
-    step: Step
 
 
 def baseline_cohorts(config: StudyConfig, manifest: pd.DataFrame) -> pd.Series:
@@ -63,40 +39,33 @@ def baseline_cohorts(config: StudyConfig, manifest: pd.DataFrame) -> pd.Series:
     return split_cohort(patients, "_none", config.split.test_fraction, config.seed, False)
 
 
-def derive_phenotype(study: Study, manifest: pd.DataFrame) -> tuple[pd.DataFrame, PhenotypeStage]:
+def derive_phenotype(study: Study, manifest: pd.DataFrame) -> tuple[pd.DataFrame, PhenotypeFit, Step]:
     """The manifest with the endpoint column (1 = hot, 0 = cold, empty without abundances) and
-    ``tme_phenotype``, and the stage's result."""
-    from radscore.analyses.tme import TmePhenotype, cell_abundances, immune_columns
+    ``tme_phenotype``; the fitted phenotype (:func:`radscore.analyses.tme.fit_phenotype`, the
+    TME analysis's own path); and the stage's provenance record."""
+    from radscore.analyses.context import patients_as_rows
+    from radscore.analyses.tme import fit_phenotype
 
     cfg = study.config
     s = cfg.analyses.tme
-    cells = study.table("cells")
-    if cells is not None:
-        source = f"cell table {cfg.tables.cells}"
-    else:
-        expression = study.table("expression")
-        if expression is None:
-            raise DataError("an mCRC study needs RNA-seq expression (tables.expression) or a cell-abundance table "
-                            "(tables.cells) to derive the TME phenotype.",
-                            fix="name one of them under 'tables' in study.yaml.")
-        cells, source = cell_abundances(expression, seed=cfg.seed)
-    cells = cells.dropna()
+    patients = set(manifest["patient_id"].astype(str))
+    tables = {name: (patients_as_rows(t, patients, name) if (t := study.table(name)) is not None else None)
+              for name in ("cells", "expression")}
+    if tables["cells"] is None and tables["expression"] is None:
+        raise DataError("an mCRC study needs RNA-seq expression (tables.expression) or a cell-abundance table "
+                        "(tables.cells) to derive the TME phenotype.",
+                        fix="name one of them under 'tables' in study.yaml.")
     cohorts = baseline_cohorts(cfg, manifest)
-    train_ids = cells.index.intersection(cohorts.index[cohorts == "training"])
-    if len(train_ids) < 2 * s.n_clusters:
-        raise DataError(f"only {len(train_ids)} training patients have cell abundances; the phenotype's k-means "
-                        f"needs at least {2 * s.n_clusters}.", fix="add training patients with RNA-seq.")
-    immune = immune_columns(cells, s.immune_cells)
-    model = TmePhenotype(n_clusters=s.n_clusters, immune=immune, random_state=cfg.seed).fit(cells.loc[train_ids])
-    phenotype = model.predict(cells).rename(PHENOTYPE_COLUMN)
+    training = cohorts.index[cohorts == "training"]
+    fit = fit_phenotype(tables["cells"], tables["expression"], training, s, cfg.seed)
+    phenotype = fit.phenotype
     out = manifest.drop(columns=[c for c in (cfg.endpoint.column, PHENOTYPE_COLUMN) if c in manifest.columns])
     out[PHENOTYPE_COLUMN] = out["patient_id"].map(phenotype)
-    hot = out[PHENOTYPE_COLUMN].map({"hot": 1.0, "cold": 0.0})
-    out[cfg.endpoint.column] = hot.where(out[PHENOTYPE_COLUMN].isin(["hot", "cold"]), np.nan)
+    out[cfg.endpoint.column] = out[PHENOTYPE_COLUMN].map({"hot": 1.0, "cold": 0.0})
     counts = {c: phenotype.reindex(cohorts.index[cohorts == c]).value_counts().to_dict()
               for c in sorted(set(cohorts))}
-    log.info("TME phenotype (%s; k-means on %d training patients): %s", source, len(train_ids), counts)
-    step = Step("phenotype", settings={"source": source, "n_clusters": s.n_clusters, "seed": cfg.seed,
-                                       "immune_cells": list(immune)},
-                result={"training_patients": int(len(train_ids)), "by_cohort": counts})
-    return out, PhenotypeStage(cells=cells, phenotype=phenotype, source=source, step=step)
+    log.info("TME phenotype (%s; k-means on %d training patients): %s", fit.source, fit.n_training, counts)
+    step = Step("phenotype", settings={"source": fit.source, "n_clusters": s.n_clusters, "seed": cfg.seed,
+                                       "immune_cells": list(fit.model.immune_present_)},
+                result={"training_patients": fit.n_training, "by_cohort": counts})
+    return out, fit, step

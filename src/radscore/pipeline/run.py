@@ -135,8 +135,8 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     if cfg.study == "mcrc":
         from radscore.pipeline.phenotype import baseline_cohorts, derive_phenotype
 
-        manifest, phenotype = derive_phenotype(study, manifest)
-        prov = prov.then(phenotype.step)
+        manifest, phenotype, step = derive_phenotype(study, manifest)
+        prov = prov.then(step)
         if "cohort" not in manifest.columns:  # the split the phenotype was fitted on
             manifest["cohort"] = manifest["patient_id"].map(baseline_cohorts(cfg, manifest))
     cohorts = make_split(cfg, manifest)
@@ -181,7 +181,7 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
         sections.append(discrimination_section(scores, manifest, as_response, metrics["response"], key="response",
                                                title="TME Rad-Score and immunotherapy response (CR/PR vs SD/PD)"))
     sections.append(survival)
-    sections.extend(_analysis_sections(study, manifest, scores, record, features, extraction.crops()))
+    sections.extend(_analysis_sections(study, manifest, scores, record, features, extraction.crops(), phenotype))
     prov = prov.then(Step("report", result={"sections": {s.key: s.skipped or "done" for s in sections}}))
     atomic_write_json(study.provenance_path, prov.to_dict())
 
@@ -229,12 +229,13 @@ def _deep_features(study: Study, features: pd.DataFrame, record: ModelStageRecor
 
 
 def _analysis_sections(study: Study, manifest: pd.DataFrame, scores: pd.DataFrame, record: ModelStageRecord,
-                       features: pd.DataFrame, crops: dict) -> list[Section]:
-    """The seeds' clinical analyses, with deep features added when configured."""
+                       features: pd.DataFrame, crops: dict, phenotype=None) -> list[Section]:
+    """The seeds' clinical analyses, with deep features added when configured (and an mCRC
+    study's TME phenotype, derived before modelling)."""
     from radscore.analyses import AnalysisContext, run_analyses
 
     features, deep_section = _deep_features(study, features, record, crops)
     ctx = AnalysisContext.from_config(study.config, manifest=manifest, scores=scores, cutoffs=record.cutoffs,
                                       features=features, expression=study.table("expression"),
-                                      cells=study.table("cells"), out_dir=study.root)
+                                      cells=study.table("cells"), phenotype=phenotype, out_dir=study.root)
     return [deep_section, *run_analyses(ctx)]
