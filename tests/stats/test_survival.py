@@ -224,3 +224,25 @@ def test_separated_term_is_flagged_not_reported_as_an_hr(lung, caplog):
     assert "separation" in caplog.text and "died" in caplog.text
     step = cox_stepwise(d, "time", "status01", ["died", "age"])
     assert step.summary.set_index("covariate").loc["died", "separated_uni"]
+
+
+def test_time_dependent_auc_bootstrap_interval_covers_the_truth():
+    """Over repeated simulated cohorts the 95 % bootstrap interval covers the AUC of a large
+    cohort from the same model (the population value) about 95 % of the time."""
+    def cohort(rng, n):
+        risk = rng.normal(size=n)
+        t = rng.exponential(10 * np.exp(-risk))
+        c = rng.exponential(20, n)
+        return np.minimum(t, c), (t <= c).astype(int), risk
+
+    rng = np.random.default_rng(11)
+    truth = time_dependent_auc(*cohort(rng, 20000), [4]).table["auc"].iloc[0]
+    covered = []
+    for _ in range(30):
+        r = time_dependent_auc(*cohort(rng, 120), [4], n_boot=100, random_state=1).table.iloc[0]
+        assert r["ci_low"] < r["auc"] < r["ci_high"] and r["boot_used"] == 100
+        covered.append(r["ci_low"] <= truth <= r["ci_high"])
+    assert 0.8 <= np.mean(covered) <= 1.0
+    t, e, risk = cohort(np.random.default_rng(2), 100)
+    a = time_dependent_auc(t, e, risk, [4], n_boot=50, random_state=5).table
+    assert a.equals(time_dependent_auc(t, e, risk, [4], n_boot=50, random_state=5).table)
