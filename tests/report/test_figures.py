@@ -10,7 +10,7 @@ import pytest
 
 from radscore.errors import DataError
 from radscore.report import figures
-from radscore.stats import cox_multivariate, roc_auc_ci
+from radscore.stats import NetBenefitResult, cox_multivariate, roc_auc_ci, survival_net_benefit
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +77,22 @@ def test_dca(cohort, tmp_path):
 
 def test_survival_dca(cohort, tmp_path):
     risk_12 = 1 - np.exp(-12 / 20 * np.exp(cohort["risk"]))  # the simulated hazard's risk by 12
-    ax = figures.plot_survival_dca(cohort["time"], cohort["event"], {"Cox": risk_12}, 12.0, np.arange(0, 0.9, 0.01))
+    res = survival_net_benefit(cohort["time"], cohort["event"], {"Cox": risk_12}, 12.0, np.arange(0, 0.9, 0.01))
+    ax = figures.plot_survival_dca(res, labels={"Cox": "Cox, risk by 12"})
     _check(ax, tmp_path, "survival_dca")
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Cox", "Treat all", "Treat none"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Cox, risk by 12", "Treat all", "Treat none"]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), res.table["Cox"])
+
+
+def test_survival_dca_draws_the_result_it_is_given():
+    # a result made by hand, with no data behind it to recompute from: drawn as it is, NaN as a gap
+    table = pd.DataFrame({"threshold": [0.1, 0.2, 0.3], "m": [0.2, np.nan, 0.05], "all": [0.1, 0.0, -0.1],
+                          "none": [0.0, 0.0, 0.0]})
+    ax = figures.plot_survival_dca(NetBenefitResult(table=table, models=("m",), n=10, n_pos=3, horizon=12.0))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["m", "Treat all", "Treat none"]
+    for line, column in zip(ax.lines, ["m", "all", "none"]):
+        np.testing.assert_array_equal(line.get_xdata(), table["threshold"])
+        np.testing.assert_array_equal(line.get_ydata(), table[column])  # NaN where NaN
 
 
 def test_km_with_risk_table(cohort, tmp_path):

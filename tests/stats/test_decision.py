@@ -140,6 +140,42 @@ def test_survival_net_benefit_equals_dcurves(censored):
     assert table["cox"].notna().sum() > 20
 
 
+def test_survival_net_benefit_many_thresholds(censored, monkeypatch):
+    """400 thresholds in random order on two coarse risks (a few distinct values each): the
+    thresholds between the same two risks share one Kaplan-Meier fit, and every value is
+    still dcurves' and, to the bit, that of a call at that threshold alone."""
+    from radscore.stats import decision
+
+    d = censored.assign(early=np.minimum(np.round(censored["early"], 1), 0.9) + 0.005)  # coarse, NaN at high pt
+    models = ["coarse", "early"]
+    grid = np.round(np.arange(0.00125, 1, 0.0025), 5)
+    assert not np.isin(d[models].to_numpy(), grid).any()
+    thresholds = np.random.default_rng(3).permutation(grid)
+    fits, km_risk = [], decision._km_risk
+
+    def counted(*args):
+        fits.append(args)
+        return km_risk(*args)
+
+    monkeypatch.setattr(decision, "_km_risk", counted)
+    table = survival_net_benefit(d["t"], d["e"], {m: d[m] for m in models}, HORIZON, thresholds).table
+    # without sharing: one fit per threshold with a positive patient, and one for treat-all
+    assert len(fits) <= 1 + sum(d[m].nunique() for m in models) < 100
+    assert table["early"].isna().any() and (table["coarse"] == 0).any()
+    monkeypatch.undo()
+    some = grid[::20]
+    rows = table.set_index("threshold").loc[some]
+    ref = dcurves.dca(data=d, outcome="e", modelnames=models, thresholds=some, time=HORIZON,
+                      time_to_outcome_col="t")
+    for column in [*models, "all"]:
+        r = ref[ref["model"] == column].sort_values("threshold")
+        np.testing.assert_allclose(rows[column], r["net_benefit"].astype(float), rtol=0, atol=1e-10, err_msg=column)
+    for p in some:
+        alone = survival_net_benefit(d["t"], d["e"], {m: d[m] for m in models}, HORIZON, [p]).table.iloc[0]
+        np.testing.assert_array_equal(rows.loc[p, [*models, "all"]].to_numpy(float),
+                                      alone[[*models, "all"]].to_numpy(float))
+
+
 def test_survival_net_benefit_hand_case():
     # times 1..6, events at 1, 3, 5; horizon 4. Risk > 0.5: patients at 1 (event), 2 (censored),
     # 5 (event). KM among them: 1 - 1/3 at t=1; censoring at 2; S(4) = 2/3. f = 3/6.

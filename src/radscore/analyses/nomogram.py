@@ -34,8 +34,8 @@ from radscore.config import EndpointSettings, NomogramSettings
 from radscore.errors import DataError
 from radscore.report.figures import plot_survival_dca
 from radscore.report.sections import Section
-from radscore.stats import (CoxResult, cox_multivariate, survival_calibration, survival_net_benefit,
-                            time_dependent_auc)
+from radscore.stats import (CoxResult, NetBenefitResult, cox_multivariate, survival_calibration,
+                            survival_net_benefit, time_dependent_auc)
 
 OS = ("nomogram_os", "Nomogram for OS")
 PFS = ("nomogram_pfs", "Nomogram for PFS")
@@ -109,24 +109,18 @@ class NomogramTest:
         None with ``auc_note`` saying why.
     calibration : DataFrame
         ``radscore.stats.survival_calibration`` table.
-    decision_curve : DataFrame or None
-        ``radscore.stats.survival_net_benefit`` table for "event by the horizon" on all
-        testing patients (those censored before the horizon count through the
-        Kaplan-Meier; NaN where every test-positive patient's follow-up ends before it);
-        None with ``dca_note`` saying why.
-    time, event, risk_horizon : ndarray
-        Follow-up, event indicator and predicted risk of an event by the horizon
-        (1 - predicted survival) of every testing patient: the decision curve's data.
+    decision_curve : NetBenefitResult or None
+        ``radscore.stats.survival_net_benefit`` of the predicted risk of an event by the
+        horizon (1 - predicted survival) on all testing patients (those censored before the
+        horizon count through the Kaplan-Meier; NaN where every test-positive patient's
+        follow-up ends before it): the table and the figure. None with ``dca_note`` saying why.
     auc_note, dca_note : str
     """
 
     km: KmCurves
     time_dependent_auc: pd.DataFrame | None
     calibration: pd.DataFrame
-    decision_curve: pd.DataFrame | None
-    time: np.ndarray
-    event: np.ndarray
-    risk_horizon: np.ndarray
+    decision_curve: NetBenefitResult | None
     auc_note: str
     dca_note: str
 
@@ -184,15 +178,15 @@ class NomogramFit:
             text += f" Time-dependent AUC not computed: {t.auc_note}"
         tables["calibration"] = t.calibration
         figures["calibration"] = calibration_figure(t.calibration, h, self.name)
-        if t.decision_curve is not None:
-            tables["decision_curve"] = t.decision_curve
+        dc = t.decision_curve
+        if dc is not None:
+            tables["decision_curve"] = dc.summary
             figures["decision_curve"], ax = new_figure((4.8, 3.6))
-            plot_survival_dca(t.time, t.event, {f"nomogram, risk by {h:g} months": t.risk_horizon}, h, THRESHOLDS,
-                              ax=ax)
-            text += (f" The decision curve is for an event by {h:g} months among all {t.time.size} testing patients: "
+            plot_survival_dca(dc, ax=ax, labels={"model": f"nomogram, risk by {h:g} months"})
+            text += (f" The decision curve is for an event by {h:g} months among all {dc.n} testing patients: "
                      "net benefit from the Kaplan-Meier risk by then among test-positive patients, so patients "
                      "censored earlier count up to their censoring (Vickers et al. 2008).")
-            blank = t.decision_curve.loc[t.decision_curve["model"].isna(), "threshold"]
+            blank = dc.table.loc[dc.table["model"].isna(), "threshold"]
             if blank.size:
                 text += (f" Left blank at thresholds {blank.min():g}-{blank.max():g}, where every test-positive "
                          f"patient's follow-up (event or censoring) ends before {h:g} months (undefined in dcurves).")
@@ -217,14 +211,14 @@ def evaluate_nomogram(cox: CoxResult, train: pd.DataFrame, test: pd.DataFrame, t
         auc_note = exc.problem
     cal = survival_calibration(test[time], test[event], np.clip(surv_h, 1e-6, 1 - 1e-6), horizon,
                                groups=min(5, max(2, len(test) // 10)))
-    t, e, risk_h = test[time].to_numpy(float), test[event].to_numpy(int), 1 - surv_h
     dca, dca_note = None, ""
     try:
-        dca = survival_net_benefit(t, e, risk_h, horizon, THRESHOLDS).summary
+        dca = survival_net_benefit(test[time].to_numpy(float), test[event].to_numpy(int), 1 - surv_h, horizon,
+                                   THRESHOLDS)
     except DataError as exc:
         dca_note = exc.message
     return NomogramTest(km=km, time_dependent_auc=tdauc, calibration=cal.summary, decision_curve=dca,
-                        time=t, event=e, risk_horizon=risk_h, auc_note=auc_note, dca_note=dca_note)
+                        auc_note=auc_note, dca_note=dca_note)
 
 
 def fit_nomogram(df: pd.DataFrame, time: str | None, event: str | None, name: str, settings: NomogramSettings,

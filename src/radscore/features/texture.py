@@ -567,6 +567,38 @@ def glcm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, A
 
 
 # ---------------------------------------------------------------------------------------
+# GLRLM, GLSZM, GLDM: sums over a marginal
+# ---------------------------------------------------------------------------------------
+
+@kernel
+def _marginal_sums(q, x, total):
+    r"""The sums over one marginal of a GLRLM, GLSZM or GLDM, in index order.
+
+    ``q`` holds the marginal counts (per gray level, or per run length, zone size or
+    dependence size) and ``x`` their values (the gray levels i, or the sizes j); ``total`` is
+    the matrix total (N_r, N_z). With :math:`p(x) = q / total`, returns
+    :math:`\sum q^2` (the NonUniformity's numerator), :math:`\sum q x^2` and
+    :math:`\sum q / x^2` (the high / low gray level, long / short run, large / small zone
+    emphasis numerators) and the variance :math:`\sum p(x) (x - \mu)^2` with
+    :math:`\mu = \sum p(x) x`. Each term has PyRadiomics' operands in its order; the sums
+    run in index order.
+    """
+    sum_q2 = mean = high = low = 0.0
+    for k in range(q.shape[0]):
+        v = x[k]
+        c = q[k]
+        sum_q2 += c * c
+        mean += (c / total) * v
+        high += c * (v * v)
+        low += c / (v * v)
+    var = 0.0
+    for k in range(q.shape[0]):
+        d = x[k] - mean
+        var += (q[k] / total) * (d * d)
+    return sum_q2, high, low, var
+
+
+# ---------------------------------------------------------------------------------------
 # GLRLM
 # ---------------------------------------------------------------------------------------
 
@@ -594,6 +626,8 @@ def _glrlm_per_angle(P, levels):
                 if P[levels[g] - 1, r, a] != 0:
                     used[r] = True
     cols = np.flatnonzero(used)
+    x_g = levels.astype(np.float64)  # the marginals' values i and j
+    x_r = cols + 1.0
     for a in range(na):
         pg[:] = 0.0
         pr[:] = 0.0
@@ -625,31 +659,11 @@ def _glrlm_per_angle(P, levels):
                     continue
                 p_n = p / N
                 ent += p_n * math.log2(p_n + _EPS)
-        sum_pg2 = u_i = hgre = lgre = 0.0
-        for g in range(n):
-            lv = float(levels[g])
-            q = pg[g]
-            sum_pg2 += q * q
-            u_i += (q / N) * lv
-            hgre += q * (lv * lv)
-            lgre += q / (lv * lv)
-        glv = 0.0
-        for g in range(n):
-            d = float(levels[g]) - u_i
-            glv += (pg[g] / N) * (d * d)
-        sum_pr2 = u_j = lre = sre = n_vox = 0.0
+        sum_pg2, hgre, lgre, glv = _marginal_sums(pg, x_g, N)
+        sum_pr2, lre, sre, rv = _marginal_sums(pr[cols], x_r, N)
+        n_vox = 0.0
         for r in cols:
-            j = r + 1.0
-            q = pr[r]
-            sum_pr2 += q * q
-            u_j += (q / N) * j
-            lre += q * (j * j)
-            sre += q / (j * j)
-            n_vox += q * j
-        rv = 0.0
-        for r in cols:
-            d = (r + 1.0) - u_j
-            rv += (pr[r] / N) * (d * d)
+            n_vox += pr[r] * (r + 1.0)
         out[0, a] = sum_pg2 / N  # GrayLevelNonUniformity
         out[1, a] = sum_pg2 / (N * N)  # ...Normalized
         out[2, a] = glv
@@ -727,30 +741,8 @@ def _zone_features(P, levels, gldm):
         n_vox += ps[s] * (s + 1.0)
     total = total if total != 0 else 1.0
     n_vox = n_vox if n_vox != 0 else 1.0
-    sum_pg2 = u_i = hg = lg = 0.0
-    for g in range(n):
-        lv = float(levels[g])
-        q = pg[g]
-        sum_pg2 += q * q
-        u_i += (q / total) * lv
-        hg += q * (lv * lv)
-        lg += q / (lv * lv)
-    glv = 0.0
-    for g in range(n):
-        d = float(levels[g]) - u_i
-        glv += (pg[g] / total) * (d * d)
-    sum_ps2 = u_j = la = sa = 0.0
-    for s in used:
-        j = s + 1.0
-        q = ps[s]
-        sum_ps2 += q * q
-        u_j += (q / total) * j
-        la += q * (j * j)
-        sa += q / (j * j)
-    zv = 0.0
-    for s in used:
-        d = (s + 1.0) - u_j
-        zv += (ps[s] / total) * (d * d)
+    sum_pg2, hg, lg, glv = _marginal_sums(pg, levels.astype(np.float64), total)
+    sum_ps2, la, sa, zv = _marginal_sums(ps[used], used + 1.0, total)
     lahg = lalg = sahg = salg = ent = 0.0
     for g in range(n):
         lv = float(levels[g])

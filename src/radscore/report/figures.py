@@ -163,22 +163,36 @@ def plot_dca(y, probs, thresholds=None, ax=None, title: str | None = None):
     return ax
 
 
-def plot_survival_dca(time, event, risks, horizon: float, thresholds=None, ax=None, title: str | None = None):
-    """Decision curves for an event by ``horizon`` with censored follow-up
-    (:func:`radscore.stats.survival_net_benefit`); thresholds where a model's net benefit
-    is not estimable are left as gaps."""
+def plot_survival_dca(result: stats.NetBenefitResult, ax=None, title: str | None = None,
+                      labels: Mapping[str, str] | None = None):
+    """Decision curves for an event by the horizon with censored follow-up, as computed.
+
+    Parameters
+    ----------
+    result : NetBenefitResult
+        From :func:`radscore.stats.survival_net_benefit`: drawn as it is, so the figure is the
+        table; thresholds where a model's net benefit is not estimable (NaN) are left as gaps.
+    ax : matplotlib Axes, optional
+    title : str, optional
+    labels : mapping of str to str, optional
+        Legend name of a model column (default the column name).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
     with _style():
         ax = _axes(ax, figsize=(4.8, 3.6))
-        _draw_net_benefit(stats.survival_net_benefit(time, event, _named(risks, "Model"), horizon, thresholds),
-                          ax, title)
+        _draw_net_benefit(result, ax, title, labels)
     return ax
 
 
-def _draw_net_benefit(res, ax, title: str | None) -> None:
+def _draw_net_benefit(res, ax, title: str | None, labels: Mapping[str, str] | None = None) -> None:
     """Draw a :class:`radscore.stats.NetBenefitResult` on ``ax`` (inside ``_style``)."""
     t = res.table
+    labels = labels or {}
     for i, name in enumerate(res.models):
-        ax.plot(t["threshold"], t[name], color=PALETTE[i % len(PALETTE)], label=name)
+        ax.plot(t["threshold"], t[name], color=PALETTE[i % len(PALETTE)], label=labels.get(name, name))
     ax.plot(t["threshold"], t["all"], color=GREY, lw=1.0, label="Treat all")
     ax.plot(t["threshold"], t["none"], color="black", lw=1.0, ls=":", label="Treat none")
     top = float(np.nanmax(t[list(res.models) + ["all"]].to_numpy()))

@@ -181,7 +181,9 @@ def survival_net_benefit(time, event, risk, horizon: float, thresholds=None) -> 
     included, is lifelines'. One difference: dcurves counts a risk *equal* to pt as
     positive (``>=``, with risks of exactly 0 and 1 nudged by machine epsilon), this
     function does not (``>``, as :func:`net_benefit`); the two agree unless a predicted
-    risk in (0, 1) equals a threshold exactly.
+    risk in (0, 1) equals a threshold exactly. Thresholds with the same test-positive
+    patients share one Kaplan-Meier fit, so a fine grid of thresholds costs at most one fit
+    per distinct predicted risk.
     """
     t, e = check_survival(time, event)
     n = t.size
@@ -194,23 +196,27 @@ def survival_net_benefit(time, event, risk, horizon: float, thresholds=None) -> 
     risks = _risks(risk, n)
     pt = _thresholds(thresholds)
     odds = pt / (1 - pt)
+    r_all = _km_risk(t, e, h)
     nb = {}
     for name, r in risks.items():
         values = np.zeros(pt.size)
+        # The sets {r > p} are nested, so their size identifies one: thresholds between the
+        # same two risks share one Kaplan-Meier fit (all patients: treat-all's).
+        km_risk_of = {n: r_all}
         for i, p in enumerate(pt):
             pos = r > p  # strict, as the binary decision curve
-            if not pos.any():
+            k = int(pos.sum())
+            if k == 0:
                 continue  # nobody treated: net benefit 0
-            if t[pos].max() < h:
-                values[i] = np.nan  # no positive patient followed to the horizon
-                continue
-            f = pos.sum() / n
-            rr = _km_risk(t[pos], e[pos], h)
+            if k not in km_risk_of:
+                # NaN (so the net benefit is NaN) where no positive patient is followed to the horizon
+                km_risk_of[k] = _km_risk(t[pos], e[pos], h) if t[pos].max() >= h else np.nan
+            rr = km_risk_of[k]
+            f = k / n
             values[i] = rr * f - (1 - rr) * f * odds[i]
         if np.isnan(values).any():
             logger.info("survival_net_benefit: %s not estimable at %d thresholds (no test-positive patient "
                         "followed to %g)", name, int(np.isnan(values).sum()), h)
         nb[name] = values
-    r_all = _km_risk(t, e, h)
     table = _table(pt, nb, r_all - (1 - r_all) * odds)
     return NetBenefitResult(table=table, models=tuple(risks), n=int(n), n_pos=int(e[t <= h].sum()), horizon=h)
