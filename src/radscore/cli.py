@@ -54,6 +54,27 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", default=None, help="dask.distributed scheduler address, e.g. tcp://host:8786")
 
 
+DEMO_PATIENTS = 120
+DEMO_EXTERNAL = 40
+
+
+def _add_simulate_options(p: argparse.ArgumentParser, external_default: int) -> None:
+    p.add_argument("--study", choices=["nsclc", "mcrc"], default="nsclc",
+                   help="which seed the simulated study follows: nsclc (PROTOCOL Study A, default) or mcrc (Study B: "
+                        "four cohorts, RNA-seq, CD3/CD8, immunotherapy response)")
+    p.add_argument("--patients", type=int, default=None,
+                   help=f"--study nsclc: simulated patients split into training and testing (default {DEMO_PATIENTS})")
+    p.add_argument("--external", type=int, default=None,
+                   help="--study nsclc: add N patients acquired at three other simulated centres in turn (other PET "
+                        "resolution, noise and calibration; CT slice thickness, kernel, lung density, contrast) as "
+                        f"the cohort 'external' (default {external_default}); the manifest then names every "
+                        "patient's cohort and scanner")
+    p.add_argument("--cohort-sizes", default=None, metavar="TRAINING,INTERNAL,EXTERNAL_1,EXTERNAL_2",
+                   help="--study mcrc: patients per cohort (default 105,60,42,99, the seed's); training at least 10, "
+                        "0 leaves a cohort out")
+    p.add_argument("--seed", type=int, default=42, help="random seed of the simulation (default 42)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="radscore", description="PET/CT radiomics: from images to validated Radscores and a study report.",
@@ -69,13 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="see radscore COMMAND --help")
 
-    p = sub.add_parser("demo", help="simulate a cohort, run the whole study, write report.html",
+    p = sub.add_parser("demo", help="simulate a cohort (NSCLC or mCRC seed), run the whole study, write report.html",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RUN_OUTPUTS.replace("DIR", "OUT"))
     p.add_argument("--out", default="radscore_demo", help="study folder to create (default: ./radscore_demo)")
-    p.add_argument("--patients", type=int, default=120, help="simulated patients (default 120)")
-    p.add_argument("--external", type=int, default=40,
-                   help="further patients from three other simulated centres, the external cohort (default 40)")
-    p.add_argument("--seed", type=int, default=42, help="random seed of the simulation (default 42)")
+    _add_simulate_options(p, external_default=DEMO_EXTERNAL)
     _add_run_options(p)
 
     p = sub.add_parser("init", help="write DIR/study.yaml with every setting of a protocol spelled out and commented")
@@ -86,15 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="write a simulated study folder (images, manifest, tables, study.yaml)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="outputs: OUT/images/*.nii.gz (CT in HU, PET in SUV, masks), manifest.csv, clinical.csv, "
-                              "expression.csv, cells.csv, study.yaml")
-    p.add_argument("--patients", type=int, default=120, help="simulated patients (default 120)")
+                              "expression.csv, study.yaml;\n"
+                              "         nsclc also cells.csv; mcrc: one baseline liver-metastasis scan per patient, "
+                              "the manifest's cohort\n"
+                              "         column names training, internal, external_1, external_2 (expression.csv "
+                              "holds the first three only)")
     p.add_argument("--out", required=True, help="study folder to write (created if missing)")
-    p.add_argument("--seed", type=int, default=42, help="random seed of the simulation (default 42)")
-    p.add_argument("--protocol", choices=PROTOCOLS, default=PROTOCOLS[0], help="preset written into study.yaml")
-    p.add_argument("--external", type=int, default=0,
-                   help="add N patients acquired at three other simulated centres in turn (other PET resolution, noise "
-                        "and calibration; CT slice thickness, kernel, lung density, contrast) as the cohort "
-                        "'external'; the manifest then names every patient's cohort and scanner")
+    _add_simulate_options(p, external_default=0)
+    p.add_argument("--protocol", choices=PROTOCOLS, default=None,
+                   help=f"--study nsclc: preset written into study.yaml (default {PROTOCOLS[0]}); the mCRC study "
+                        "always uses its seed's preset")
 
     p = sub.add_parser("run", help="run the study in DIR (reuses finished stages)",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RUN_OUTPUTS)
@@ -257,15 +276,41 @@ def _print_headline(metrics: dict) -> None:
                       f"n={t['n']})")
 
 
+def _write_simulated(args, out: Path, external_default: int, protocol: str | None = None,
+                     workers: int | None = None) -> str:
+    """Write the simulated study ``args`` ask for into ``out``; a description of what was written."""
+    if args.study == "mcrc":
+        from radscore.simulate.mcrc import DEFAULT_SIZES, cohort_sizes, write_mcrc_study
+
+        given = [name for name, value in (("--patients", args.patients), ("--external", args.external),
+                                          ("--protocol", protocol)) if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)}: for --study nsclc only.",
+                             fix="size the mCRC cohorts with --cohort-sizes TRAINING,INTERNAL,EXTERNAL_1,EXTERNAL_2.")
+        sizes = cohort_sizes(args.cohort_sizes if args.cohort_sizes is not None else DEFAULT_SIZES)
+        what = f"{sum(sizes.values())} patients: " + ", ".join(f"{k} {v}" for k, v in sizes.items())
+        log.info("simulating an mCRC study (%s) into %s", what, out)
+        write_mcrc_study(out, list(sizes.values()), args.seed, workers=workers)
+        return what
+    from radscore.simulate import write_study
+
+    if args.cohort_sizes is not None:
+        raise UsageError("--cohort-sizes: for --study mcrc only.",
+                         fix="size the NSCLC study with --patients and --external.")
+    patients = DEMO_PATIENTS if args.patients is None else args.patients
+    external = external_default if args.external is None else args.external
+    log.info("simulating %d patients (+%d external) into %s", patients, external, out)
+    write_study(out, patients, args.seed, protocol=protocol or PROTOCOLS[0], external=external, workers=workers)
+    return f"{patients} patients" + (f" + {external} external" if external else "")
+
+
 def cmd_demo(args) -> int:
     from radscore.pipeline.run import run_study
-    from radscore.simulate import write_study
 
     t0 = time.perf_counter()
     out = Path(args.out)
     if not (out / "study.yaml").exists():
-        log.info("simulating %d patients (+%d external) into %s", args.patients, args.external, out)
-        write_study(out, args.patients, args.seed, external=args.external)
+        _write_simulated(args, out, DEMO_EXTERNAL, workers=args.workers)
     metrics = run_study(out, workers=args.workers, scheduler=args.scheduler)
     _print_headline(metrics)
     print(f"report: {out / 'report.html'}  ({time.perf_counter() - t0:.0f} s)")
@@ -291,10 +336,9 @@ def cmd_init(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from radscore.simulate import write_study
-
-    path = write_study(args.out, args.patients, args.seed, protocol=args.protocol, external=args.external)
-    print(f"wrote {path.parent} ({args.patients} patients); run it with: radscore run {path.parent}")
+    out = Path(args.out)
+    what = _write_simulated(args, out, 0, args.protocol)
+    print(f"wrote {out} ({what}); run it with: radscore run {out}")
     return EXIT_OK
 
 

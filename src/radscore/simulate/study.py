@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from radscore.runtime.executor import run_tasks
 from radscore.runtime.files import atomic_write_csv, atomic_write_text
 from radscore.runtime.progress import progress
 from radscore.simulate.cohort import simulate_cohort
-from radscore.simulate.phantom import EXTERNAL_SITES, REFERENCE, make_images
+from radscore.simulate.phantom import EXTERNAL_SITES, REFERENCE, Scanner, make_images
 
 CLINICAL_COLUMNS = ["age", "sex", "bmi", "albumin", "ldh", "cea", "cyfra21_1", "nse", "ecog", "smoking",
                     "histology", "stage", "treatment", "tps"]
@@ -27,31 +28,67 @@ def _write(img: sitk.Image, path: Path) -> None:
     tmp.replace(path)
 
 
-def _patient_scans(task: tuple) -> list[dict]:
+@dataclass(frozen=True)
+class Scan:
+    """One simulated scan: where it sits in the manifest and the immune state it shows."""
+
+    timepoint: str
+    lesion_id: str
+    site: str  # "primary" (lung) or a metastatic site (phantom.make_images)
+    z: float  # immune state at the time of the scan
+    scale: float = 1.0  # tumour size multiplier
+
+
+@dataclass(frozen=True)
+class PatientScans:
+    """The scans of one patient, written by one worker call (picklable)."""
+
+    out: str
+    seed: int
+    index: int  # the patient's position in the study: seeds its images
+    patient_id: str
+    scans: tuple[Scan, ...]
+    scanner: Scanner = REFERENCE
+    second_reader: bool = False  # a second segmentation (mask_2) of the baseline scans
+
+
+def _patient_scans(task: PatientScans) -> list[dict]:
     """Write one patient's scans (runs in a worker process); returns their manifest rows."""
-    out, seed, k, pid, z, z_fu, has_fu, second_site, external, second_reader = task
-    # the external cohort's patients come from its sites in turn
-    scanner = EXTERNAL_SITES[k % len(EXTERNAL_SITES)] if external else REFERENCE
-    scans = [("baseline", "1", "primary", z, 1.0)]
-    if second_site:
-        scans.append(("baseline", "2", second_site, z, 0.8))
-    if has_fu:
-        scans.append(("followup", "1", "primary", z_fu, float(np.clip(1 + 0.1 * z_fu, 0.7, 1.2))))
     rows = []
-    for j, (tp, lesion, site, zz, scale) in enumerate(scans):
+    for j, scan in enumerate(task.scans):
         # Seeded per patient and scan, so the images do not depend on worker scheduling.
-        rng = np.random.default_rng([seed, k, j])
+        rng = np.random.default_rng([task.seed, task.index, j])
         origin = tuple(rng.uniform(-200, 200, 3).round(2))
-        ct, pet, mask, mask2 = make_images(rng, zz, site=site, scale=scale, origin_xyz=origin, scanner=scanner)
-        stem = f"{pid}_{tp}_L{lesion}"
+        ct, pet, mask, mask2 = make_images(rng, scan.z, site=scan.site, scale=scan.scale, origin_xyz=origin,
+                                           scanner=task.scanner)
+        stem = f"{task.patient_id}_{scan.timepoint}_L{scan.lesion_id}"
         # the second reader segments the baseline scans of some patients only, as in practice
-        names = ("ct", "pet", "mask", "mask_2") if second_reader and tp == "baseline" else ("ct", "pet", "mask")
+        reread = task.second_reader and scan.timepoint == "baseline"
+        names = ("ct", "pet", "mask", "mask_2") if reread else ("ct", "pet", "mask")
         paths = {name: Path("images") / f"{stem}_{name}.nii.gz" for name in names}
         for name, img in zip(paths, (ct, pet, mask, mask2)):
-            _write(img, Path(out) / paths[name])
-        rows.append({"patient_id": pid, "timepoint": tp, "lesion_id": lesion, "site": site, "scanner": scanner.name,
-                     **{name: str(p) for name, p in paths.items()}})
+            _write(img, Path(task.out) / paths[name])
+        rows.append({"patient_id": task.patient_id, "timepoint": scan.timepoint, "lesion_id": scan.lesion_id,
+                     "site": scan.site, "scanner": task.scanner.name, **{name: str(p) for name, p in paths.items()}})
     return rows
+
+
+def write_scans(tasks: list[PatientScans], workers: int | None = None) -> pd.DataFrame:
+    """Write every patient's images in parallel; the manifest rows in the order of ``tasks``."""
+    per_patient: list[list[dict]] = [[] for _ in tasks]
+    bar = progress(total=len(tasks), desc="simulating", unit="patient")
+    for res in run_tasks(_patient_scans, tasks, workers=workers):
+        if res.error is not None:
+            raise res.error
+        per_patient[res.index] = res.value
+        bar.update(1)
+    bar.close()
+    return pd.DataFrame([row for patient_rows in per_patient for row in patient_rows])
+
+
+def second_reader_patients(seed: int, n_patients: int, n_reread: int) -> set[int]:
+    """Positions (``0 .. n_patients - 1``) of the ``n_reread`` patients a second reader segments (seeded)."""
+    return set(np.random.default_rng([seed, 2]).permutation(n_patients)[:n_reread].tolist())
 
 
 def write_study(out: str | Path, n_patients: int = 100, seed: int = 0, *, workers: int | None = None,
@@ -73,19 +110,19 @@ def write_study(out: str | Path, n_patients: int = 100, seed: int = 0, *, worker
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cohort = simulate_cohort(n_patients + external, seed)
-    reread = set(np.random.default_rng([seed, 2]).permutation(n_patients)[:second_reader].tolist())
-    tasks = [(str(out), seed, k, r.patient_id, float(r.z), float(r.z_fu), bool(r.has_followup), str(r.second_site),
-              k >= n_patients, k in reread) for k, r in enumerate(cohort.latent.itertuples(index=False))]
-    per_patient: list[list[dict]] = [[] for _ in tasks]
-    bar = progress(total=len(tasks), desc="simulating", unit="patient")
-    for res in run_tasks(_patient_scans, tasks, workers=workers):
-        if res.error is not None:
-            raise res.error
-        per_patient[res.index] = res.value
-        bar.update(1)
-    bar.close()
-    rows = [row for patient_rows in per_patient for row in patient_rows]
-    manifest = pd.DataFrame(rows).merge(cohort.outcomes, on="patient_id", how="left")
+    reread = second_reader_patients(seed, n_patients, second_reader)
+    tasks = []
+    for k, r in enumerate(cohort.latent.itertuples(index=False)):
+        scans = [Scan("baseline", "1", "primary", float(r.z))]
+        if r.second_site:
+            scans.append(Scan("baseline", "2", str(r.second_site), float(r.z), 0.8))
+        if r.has_followup:
+            scans.append(Scan("followup", "1", "primary", float(r.z_fu), float(np.clip(1 + 0.1 * r.z_fu, 0.7, 1.2))))
+        # the external cohort's patients come from its sites in turn
+        scanner = EXTERNAL_SITES[k % len(EXTERNAL_SITES)] if k >= n_patients else REFERENCE
+        tasks.append(PatientScans(str(out), seed, k, r.patient_id, tuple(scans), scanner, k in reread))
+    scans_table = write_scans(tasks, workers)
+    manifest = scans_table.merge(cohort.outcomes, on="patient_id", how="left")
     base = manifest["timepoint"] == "baseline"
     for col in ("scan_month", "progression_6m", "pfs_fu_months", "pfs_fu_event"):
         manifest.loc[base, col] = np.nan
