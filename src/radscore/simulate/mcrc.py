@@ -59,9 +59,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from radscore.config import PROTOCOLS, SurvivalSettings, config_from_dict, dump_config
+from radscore.config import SurvivalSettings, config_from_dict, dump_config
 from radscore.errors import ConfigError
 from radscore.runtime.files import atomic_write_csv, atomic_write_text
 from radscore.simulate.phantom import EXTERNAL_SITES, REFERENCE
@@ -83,20 +82,6 @@ SERUM_MARKERS = ["cea", "ca125", "ca19_9"]
 DENSITY_MU = {"cd3_ct": 2.30, "cd3_im": 2.55, "cd8_ct": 2.25, "cd8_im": 2.50}
 N_NOISE_GENES = 200
 
-# TODO(lead): delete once radscore.analyses.gene_sets (tme_gene_sets) is merged; only the tests of
-# this branch use it. A few marker genes per cell type, after Bindea et al., Immunity 2013.
-_FALLBACK_GENE_SETS = {
-    "T cells": ["CD3D", "CD3E", "CD3G", "CD2", "CD28", "TRAT1"],
-    "CD8 T cells": ["CD8A", "CD8B", "CD160", "ZNF683", "LIME1"],
-    "Cytotoxic cells": ["GZMA", "GZMB", "GZMH", "PRF1", "NKG7", "GNLY", "CTSW"],
-    "Th1 cells": ["TBX21", "IFNG", "STAT4", "IL12RB2", "CD38"],
-    "NK cells": ["KLRD1", "KLRF1", "NCR1", "KIR2DL1", "SH2D1B"],
-    "TReg": ["FOXP3", "IL2RA", "CTLA4", "IKZF2", "TNFRSF18"],
-    "Th2 cells": ["GATA3", "IL4", "IL5", "IL13", "CCR4"],
-    "Mast cells": ["TPSAB1", "TPSB2", "CPA3", "MS4A2", "HDC"],
-    "Neutrophils": ["CSF3R", "FCGR3B", "CXCR2", "FPR1", "CEACAM8"],
-}
-_FALLBACK_IMMUNE = ("T cells", "CD8 T cells", "Cytotoxic cells", "Th1 cells", "NK cells")
 
 
 @dataclass(frozen=True)
@@ -243,15 +228,11 @@ def simulate_mcrc(sizes: str | Sequence[int] = DEFAULT_SIZES, seed: int = 0, *,
 
 
 def _default_gene_sets() -> tuple[dict[str, list[str]], list[str]]:
-    """The shipped TME cell-type gene sets and their immune types."""
-    try:
-        from radscore.analyses.gene_sets import tme_gene_sets
-    except ModuleNotFoundError as exc:  # TODO(lead): remove this fallback once gene_sets.py is merged
-        if exc.name != "radscore.analyses.gene_sets":
-            raise
-        return {k: list(v) for k, v in _FALLBACK_GENE_SETS.items()}, list(_FALLBACK_IMMUNE)
-    shipped = tme_gene_sets()
-    return {k: list(v) for k, v in shipped["sets"].items()}, list(shipped["immune"])
+    """The shipped TME cell-type gene sets (Bindea 2013) and their immune types."""
+    from radscore.analyses.gene_sets import tme_cell_types
+
+    shipped = tme_cell_types()
+    return {k: list(v) for k, v in shipped.sets.items()}, list(shipped.immune)
 
 
 def study_yaml(seed: int, protocol: str = PROTOCOL) -> str:
@@ -266,10 +247,7 @@ def study_yaml(seed: int, protocol: str = PROTOCOL) -> str:
                                   "serum_markers": SERUM_MARKERS}},
     }
     header = "# Written by `radscore simulate --study mcrc`; edit freely.\n"
-    if protocol in PROTOCOLS:
-        return header + dump_config(config_from_dict(data))
-    # TODO(lead): unreachable once the mcrc_seed preset is in PROTOCOLS; then drop this branch.
-    return header + yaml.safe_dump(data, sort_keys=False)
+    return header + dump_config(config_from_dict(data))
 
 
 def write_mcrc_study(out: str | Path, sizes: str | Sequence[int] = DEFAULT_SIZES, seed: int = 0, *,
