@@ -54,3 +54,30 @@ def test_nomograms_on_demo(demo_ctx):
         assert {"nomogram", "calibration", "decision_curve", "km_risk_group"} <= set(s.figures)
     serum = secs["serum_markers"].tables["auc"].set_index("analysis")["auc"]
     assert serum["Radscore"] > serum["cea"]
+
+
+def test_nomogram_is_evaluated_in_every_cohort_outside_training_with_pet_candidates(demo_ctx):
+    """An external cohort gets its own evaluation (keys named after it) and a conventional PET
+    measure named as a candidate is taken from the feature table."""
+    import dataclasses
+
+    from radscore.config import NomogramSettings
+
+    scores = demo_ctx.scores.copy()
+    testing = sorted(scores.loc[scores["cohort"] == "testing", "patient_id"].unique())
+    scores.loc[scores["patient_id"].isin(testing[::2]), "cohort"] = "external_a"
+    feats = demo_ctx.features.copy()
+    rng = np.random.default_rng(0)
+    feats["pet_conventional_SUVmax"] = rng.lognormal(1.5, 0.3, len(feats))
+    settings = demo_ctx.settings.model_copy(update={"nomogram": NomogramSettings(
+        candidates=["age", "sex", "pet_conventional_SUVmax"])})
+    ctx = dataclasses.replace(demo_ctx, scores=scores, features=feats, settings=settings)
+    res = compute(ctx)
+    assert set(res.os.tests) == {"testing", "external_a"}
+    assert "pet_conventional_SUVmax" in res.os.candidates
+    sec = res.os.section()
+    assert {"time_dependent_auc", "time_dependent_auc_external_a", "decision_curve_external_a"} <= set(sec.tables)
+    td = sec.tables["time_dependent_auc_external_a"].iloc[0]
+    assert td["ci_low"] < td["auc"] < td["ci_high"]
+    n_ext = len(set(testing[::2]))
+    assert res.os.tests["external_a"].decision_curve.n <= n_ext

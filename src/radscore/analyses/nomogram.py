@@ -30,8 +30,11 @@ from radscore.analyses._nomogram_draw import NomogramScales, draw_nomogram, nomo
 from radscore.analyses._shared import KmCurves, Skipped, attempt, auc_row, new_figure
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns
 from radscore.analyses.immunoscore import add_immunoscore
+from radscore.catalog import CONVENTIONAL_PREFIX
 from radscore.config import EndpointSettings, NomogramSettings
 from radscore.errors import DataError
+from radscore.modeling.patients import patient_rows
+from radscore.modeling.split import cohort_order
 from radscore.report.figures import plot_survival_dca
 from radscore.report.sections import Section
 from radscore.stats import (CoxResult, NetBenefitResult, cox_multivariate, survival_calibration,
@@ -43,6 +46,8 @@ SERUM = ("serum_markers", "Radscore and serum markers")
 SECTIONS = (OS, PFS, SERUM)
 #: Threshold probabilities of the decision curve.
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
+#: Patient resamples of the time-dependent AUC's percentile interval.
+TD_AUC_BOOTSTRAP = 200
 
 
 def encode(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -141,8 +146,9 @@ class NomogramFit:
     s0, lp_mean : float
         Baseline survival at the horizon and mean linear predictor (training).
     horizon : float
-    test : NomogramTest or None
-        None when too few testing patients or events.
+    tests : dict of str to NomogramTest
+        The evaluation in each cohort but training (testing, internal, each external one) with
+        at least 10 patients and 2 events; empty when none has them.
     """
 
     name: str
@@ -154,7 +160,7 @@ class NomogramFit:
     s0: float
     lp_mean: float
     horizon: float
-    test: NomogramTest | None
+    tests: dict[str, NomogramTest]
 
     def section(self) -> Section:
         key_title, h, name = (OS if self.name == "os" else PFS), self.horizon, self.name.upper()
@@ -166,47 +172,53 @@ class NomogramFit:
                 f"{len(self.candidates)} candidates; the multivariable Cox model ({self.cox.n} training patients, "
                 f"{self.cox.events} events) holds {', '.join(self.covariates)}. Concordance (training) "
                 f"{self.cox.concordance:.3f}.")
-        t = self.test
-        if t is None:
-            text += " Too few testing patients/events to evaluate the nomogram."
-            return Section(*key_title, text=text, tables=tables, figures=figures)
-        figures["km_risk_group"] = t.km.figure()
-        if t.time_dependent_auc is not None:
-            tables["time_dependent_auc"] = t.time_dependent_auc
-            text += f" Testing time-dependent AUC at {h:g} months {t.time_dependent_auc['auc'].iloc[0]:.3f}."
-        else:
-            text += f" Time-dependent AUC not computed: {t.auc_note}"
-        tables["calibration"] = t.calibration
-        figures["calibration"] = calibration_figure(t.calibration, h, self.name)
-        dc = t.decision_curve
-        if dc is not None:
-            tables["decision_curve"] = dc.summary
-            figures["decision_curve"], ax = new_figure((4.8, 3.6))
-            plot_survival_dca(dc, ax=ax, labels={"model": f"nomogram, risk by {h:g} months"})
-            text += (f" The decision curve is for an event by {h:g} months among all {dc.n} testing patients: "
-                     "net benefit from the Kaplan-Meier risk by then among test-positive patients, so patients "
-                     "censored earlier count up to their censoring (Vickers et al. 2008).")
-            blank = dc.table.loc[dc.table["model"].isna(), "threshold"]
-            if blank.size:
-                text += (f" Left blank at thresholds {blank.min():g}-{blank.max():g}, where every test-positive "
-                         f"patient's follow-up (event or censoring) ends before {h:g} months (undefined in dcurves).")
-        else:
-            text += f" Decision curve not drawn: {t.dca_note}."
+        if not self.tests:
+            text += " Too few patients/events outside training to evaluate the nomogram."
+        for cohort, t in self.tests.items():
+            # the testing cohort keeps the plain keys; every other cohort's carry its name
+            sfx = "" if cohort == "testing" else f"_{cohort}"
+            figures[f"km_risk_group{sfx}"] = t.km.figure()
+            if t.time_dependent_auc is not None:
+                tables[f"time_dependent_auc{sfx}"] = t.time_dependent_auc
+                r = t.time_dependent_auc.iloc[0]
+                ci = f" (95 % CI {r['ci_low']:.3f}-{r['ci_high']:.3f})" if np.isfinite(r.get("ci_low", np.nan)) else ""
+                text += f" {cohort.capitalize()}: time-dependent AUC at {h:g} months {r['auc']:.3f}{ci}."
+            else:
+                text += f" {cohort.capitalize()}: time-dependent AUC not computed: {t.auc_note}"
+            tables[f"calibration{sfx}"] = t.calibration
+            figures[f"calibration{sfx}"] = calibration_figure(t.calibration, h, self.name)
+            dc = t.decision_curve
+            if dc is not None:
+                tables[f"decision_curve{sfx}"] = dc.summary
+                figures[f"decision_curve{sfx}"], ax = new_figure((4.8, 3.6))
+                plot_survival_dca(dc, ax=ax, labels={"model": f"nomogram, risk by {h:g} months"})
+                ax.set_title(cohort, fontsize=9)
+                text += (f" The decision curve is for an event by {h:g} months among all {dc.n} {cohort} patients: "
+                         "net benefit from the Kaplan-Meier risk by then among test-positive patients, so patients "
+                         "censored earlier count up to their censoring (Vickers et al. 2008).")
+                blank = dc.table.loc[dc.table["model"].isna(), "threshold"]
+                if blank.size:
+                    text += (f" Left blank at thresholds {blank.min():g}-{blank.max():g}, where every test-positive "
+                             f"patient's follow-up (event or censoring) ends before {h:g} months (undefined in "
+                             "dcurves).")
+            else:
+                text += f" Decision curve not drawn: {t.dca_note}."
         return Section(*key_title, text=text, tables=tables, figures=figures)
 
 
 def evaluate_nomogram(cox: CoxResult, train: pd.DataFrame, test: pd.DataFrame, time: str, event: str,
-                      horizon: float, name: str) -> NomogramTest:
-    """Risk groups, time-dependent AUC, calibration and decision curve on the testing patients."""
+                      horizon: float, name: str, cohort: str = "testing") -> NomogramTest:
+    """Risk groups, time-dependent AUC (bootstrap CI), calibration and decision curve on the
+    patients of ``test`` (one cohort outside training)."""
     lp = cox.predict_risk(test)
     cut = float(np.median(cox.predict_risk(train)))
     km = KmCurves.of(test[time], test[event], np.where(lp > cut, "high risk", "low risk"),
-                     f"{name.upper()} of testing patients by nomogram risk (training median)")
+                     f"{name.upper()} of {cohort} patients by nomogram risk (training median)")
     surv_h = cox.predict_survival(test, horizon)
     tdauc, auc_note = None, ""
     try:
         tdauc = time_dependent_auc(test[time], test[event], lp, [horizon], train_time=train[time],
-                                   train_event=train[event]).summary
+                                   train_event=train[event], n_boot=TD_AUC_BOOTSTRAP, random_state=0).summary
     except DataError as exc:
         auc_note = exc.problem
     cal = survival_calibration(test[time], test[event], np.clip(surv_h, 1e-6, 1 - 1e-6), horizon,
@@ -238,7 +250,7 @@ def fit_nomogram(df: pd.DataFrame, time: str | None, event: str | None, name: st
     base = ["radscore"] + (["immunoscore"] if "immunoscore" in df and df["immunoscore"].notna().any() else [])
     data = pd.concat([df[["patient_id", "cohort", time, event, *base]].reset_index(drop=True),
                       clin.reset_index(drop=True)], axis=1).dropna()
-    train, test = data[data["cohort"] == "training"], data[data["cohort"] == "testing"]
+    train = data[data["cohort"] == "training"]
     if train[event].sum() < 5:
         raise DataError(f"fewer than 5 {name.upper()} events among training patients")
     screened = lasso_screen(train[clin.columns], train[time], train[event], seed)
@@ -246,7 +258,11 @@ def fit_nomogram(df: pd.DataFrame, time: str | None, event: str | None, name: st
     cox = cox_multivariate(train, time, event, covs)
     coef = cox.table.set_index("covariate")["coef"].reindex(covs)
     baseline = cox.model.baseline_survival_
-    enough = len(test) >= 10 and test[event].sum() >= 2
+    tests = {}
+    for cohort in cohort_order(data["cohort"]):
+        test = data[data["cohort"] == cohort]
+        if cohort != "training" and len(test) >= 10 and test[event].sum() >= 2:
+            tests[cohort] = evaluate_nomogram(cox, train, test, time, event, h, name, cohort)
     return NomogramFit(
         name=name, candidates=tuple(clin.columns), screened=tuple(screened), covariates=tuple(covs), cox=cox,
         scales=nomogram_scales(coef, pd.DataFrame({"low": train[covs].quantile(0.01),
@@ -254,7 +270,7 @@ def fit_nomogram(df: pd.DataFrame, time: str | None, event: str | None, name: st
         s0=float(np.interp(h, baseline.index.to_numpy(), baseline.iloc[:, 0].to_numpy())),
         # lifelines centres the baseline at the training means, so S = s0 ** exp(lp - lp_mean)
         lp_mean=float((train[covs].mean() * coef).sum()), horizon=h,
-        test=evaluate_nomogram(cox, train, test, time, event, h, name) if enough else None)
+        tests=tests)
 
 
 @dataclass(frozen=True)
@@ -306,6 +322,11 @@ def compute(ctx: AnalysisContext) -> NomogramResult:
     """Both nomograms (with the Immunoscore when its densities exist) and the serum markers."""
     s, surv = ctx.settings.nomogram, ctx.survival
     df = patient_table(ctx, "baseline")
+    # conventional PET measures (SUVmax, MTV: the mCRC seed's clinical model) come from the features
+    pet = [c for c in s.candidates if c.startswith(CONVENTIONAL_PREFIX) and c in ctx.features and c not in df]
+    if pet:
+        base = patient_rows(ctx.features, rule="primary", timepoint="baseline")
+        df = df.merge(base[["patient_id", *pet]], on="patient_id", how="left")
     if require_columns(df, ctx.settings.immunoscore.columns) is None:
         df, _ = add_immunoscore(df, ctx.settings.immunoscore)
     return NomogramResult(

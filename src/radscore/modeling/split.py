@@ -20,6 +20,14 @@ TRAINING = "training"
 TESTING = "testing"
 
 
+def cohort_order(cohorts) -> list[str]:
+    """Cohort names in report order: training, testing, internal (validation), then the
+    external cohorts by name."""
+    present = set(map(str, cohorts))
+    first = [c for c in (TRAINING, TESTING, "internal") if c in present]
+    return first + sorted(present - set(first) - {"unassigned"})
+
+
 def split_cohort(
     patients: pd.DataFrame, outcome: str, test_fraction: float, seed: int, stratify: bool
 ) -> pd.Series:

@@ -23,7 +23,8 @@ from radscore.catalog import CONVENTIONAL_PREFIX, MODEL_TITLES
 from radscore.config import StudyConfig
 from radscore.errors import DataError
 from radscore.modeling.patients import patient_rows
-from radscore.pipeline.model import cohort_order, model_plan, outcome_table
+from radscore.modeling.split import cohort_order
+from radscore.pipeline.model import model_plan, outcome_table
 from radscore.report.sections import Section
 from radscore.stats import (calibration, cox_stepwise, delong_test, hosmer_lemeshow, idi, logrank_test, nri,
                             pr_curve, roc_auc_ci, threshold_metrics)

@@ -15,6 +15,7 @@ from radscore.errors import DataError, ManifestError
 from radscore.io.scan import ID_COLUMNS
 from radscore.modeling.patients import patient_rows
 
+
 log = logging.getLogger(__name__)
 
 
@@ -65,12 +66,6 @@ def make_split(config: StudyConfig, manifest: pd.DataFrame) -> pd.Series:
     patients = pd.DataFrame({"patient_id": y.index, config.endpoint.column: y.to_numpy()})
     return split_cohort(patients, config.endpoint.column, config.split.test_fraction, config.seed,
                         config.split.stratify)
-
-
-def cohort_order(cohorts) -> list[str]:
-    """Cohort names in report order: training, testing, then the external cohorts by name."""
-    names = sorted(set(map(str, cohorts)) - {"training", "testing", "unassigned"})
-    return [c for c in ("training", "testing") if c in set(map(str, cohorts))] + names
 
 
 def model_plan(config: StudyConfig) -> tuple[list[str], dict[str, str]]:

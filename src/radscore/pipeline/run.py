@@ -22,7 +22,8 @@ from radscore.pipeline.context import Study
 from radscore.pipeline.evaluate import (COHORT_TITLES, baseline_section, compute_metrics, discrimination_section,
                                        survival_metrics, survival_section)
 from radscore.pipeline.extract import run_extract
-from radscore.pipeline.model import cohort_order, make_split
+from radscore.modeling.split import cohort_order
+from radscore.pipeline.model import make_split
 from radscore.pipeline.robustness import run_robustness
 from radscore.report.html import ReportInputs, write_report
 from radscore.report.sections import Section
