@@ -80,7 +80,7 @@ class ComparisonResult:
         ``calibration_intercept``, ``calibration_slope``, and at the cutoff ``sensitivity``,
         ``specificity``, ``ppv``, ``npv``, ``accuracy``, ``recall``, ``f1``, ``mcc``,
         ``kappa`` with their CIs. A metric that cannot be computed (e.g. one outcome class)
-        has a NaN estimate and ``note`` says why.
+        has a NaN estimate, and a missing estimate or CI is explained in ``note``.
     """
 
     auc: pd.DataFrame
@@ -98,6 +98,11 @@ class ComparisonResult:
 METRICS = ("cutoff", "auc", "pr_auc", "hosmer_lemeshow", "brier", "calibration_intercept", "calibration_slope",
            "sensitivity", "specificity", "ppv", "npv", "accuracy", "recall", "f1", "mcc", "kappa")
 
+# cohort_metrics' notes read "<statistic>: <reason>"; the metrics each statistic gives
+_NOTE_PREFIXES = {"auc": ("DeLong CI:",), "hosmer_lemeshow": ("Hosmer-Lemeshow:",), "brier": ("calibration:",),
+                  "calibration_intercept": ("calibration:",),
+                  "calibration_slope": ("calibration:", "calibration slope:")}
+
 
 def _metric_rows(m: dict, cutoff: float) -> list[dict]:
     """:func:`cohort_metrics`' nested dict as one row per metric of :data:`METRICS`."""
@@ -112,12 +117,14 @@ def _metric_rows(m: dict, cutoff: float) -> list[dict]:
                 found[key] = (m[key], None, None, None)
         for key, v in m["at_cutoff"].items():
             found[key] = (v["estimate"], v["ci_low"], v["ci_high"], None)
-    why = "; ".join(m.get("notes", [])) or "not estimable"
+    notes = m.get("notes", [])
     rows = []
     for metric in METRICS:
         est, lo, hi, p = (np.nan if v is None else float(v) for v in found.get(metric, (None,) * 4))
-        rows.append({"metric": metric, "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p,
-                     "note": why if np.isnan(est) else None})
+        # a metric's own notes (e.g. no DeLong CI), else every note when it has no estimate at all
+        own = [n for n in notes if n.startswith(_NOTE_PREFIXES.get(metric, ()))]
+        note = "; ".join(own) or (("; ".join(notes) or "not estimable") if np.isnan(est) else None)
+        rows.append({"metric": metric, "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p, "note": note})
     return rows
 
 

@@ -166,27 +166,30 @@ def _tree(raw: Any, i: int, n_features: int) -> _Tree:
     if not isinstance(raw, dict) or set(raw) != set(_ARRAYS):
         got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
         raise ValueError(f"{where} must have exactly the fields {list(_ARRAYS)}, has {got}")
-    try:
-        left, right, feature = (np.asarray(raw[k], dtype=np.intp) for k in ("children_left", "children_right",
-                                                                             "feature"))
-        threshold, p1 = (np.asarray(raw[k], dtype=np.float64) for k in ("threshold", "p1"))
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{where}: every field must be a list of numbers") from None
-    n = left.shape[0] if left.ndim == 1 else -1
-    for name, arr in zip(_ARRAYS, (left, right, feature, threshold, p1)):
-        if arr.ndim != 1 or arr.shape[0] != n or n == 0:
-            raise ValueError(f"{where}.{name} must be a list as long as children_left")
-    for name, arr in (("children_left", raw["children_left"]), ("children_right", raw["children_right"]),
-                      ("feature", raw["feature"])):
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in arr):
-            raise ValueError(f"{where}.{name} must hold integers")
+    arrays = {}
+    for name in _ARRAYS:
+        values = raw[name]
+        integer = name not in ("threshold", "p1")
+        kind = (int,) if integer else (int, float)
+        if not isinstance(values, list) or not values or not all(
+                isinstance(v, kind) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"{where}.{name} must be a non-empty list of {'integers' if integer else 'numbers'}")
+        try:
+            arrays[name] = np.asarray(values, dtype=np.intp if integer else np.float64)
+        except OverflowError:
+            raise ValueError(f"{where}.{name} holds a number out of range") from None
+        if arrays[name].shape != (len(raw["children_left"]),):
+            raise ValueError(f"{where}.{name} must be as long as children_left")
+    left, right, feature, threshold, p1 = (arrays[k] for k in _ARRAYS)
+    n = left.shape[0]
     leaf = left == _LEAF
     if not np.array_equal(leaf, right == _LEAF):
-        raise ValueError(f"{where}: children_left and children_right disagree on which nodes are leaves")
+        raise ValueError(f"{where}.children_left/children_right: they disagree on which nodes are leaves")
     idx = np.arange(n)
     inner = ~leaf
     if np.any((left[inner] <= idx[inner]) | (left[inner] >= n) | (right[inner] <= idx[inner]) | (right[inner] >= n)):
-        raise ValueError(f"{where}: a child index is not after its parent or is out of range")
+        raise ValueError(f"{where}.children_left/children_right: a child index is not after its parent or is "
+                         "out of range")
     if np.any((feature[inner] < 0) | (feature[inner] >= n_features)):
         raise ValueError(f"{where}.feature: a column index outside 0..{n_features - 1}")
     if not np.all(np.isfinite(threshold[inner])):
