@@ -2,8 +2,11 @@
 
 Layout (every file but the manifest is listed in it with its SHA-256)::
 
-    manifest.json                 format version, versions, scan and training settings, features, cutoff, hashes
-    model.ubj                     the XGBoost booster in XGBoost's own UBJSON format
+    manifest.json                 format version, versions, scan and training settings, model type and file,
+                                  features, cutoff, hashes
+    model.ubj                     an XGBoost model: the booster in XGBoost's own UBJSON format
+    forest.json                   a random forest (instead of model.ubj): the trees as plain arrays
+                                  (format in :mod:`radscore.modeling.forest`), scored with numpy
     preprocessing.json            input features in model order and their imputation medians
     feature_distribution.json     training quantiles of each input feature
     training_summary.csv          the caller's training summary (e.g. AUCs)
@@ -12,7 +15,8 @@ Pickle/joblib would run arbitrary code on load and break across library versions
 is never used. Loading verifies the manifest's own hash and every file's hash, so a
 damaged, truncated or partly copied file is refused with
 :class:`~radscore.errors.ModelFileError` naming it; an artifact of a newer format version
-is refused rather than misread. The hashes are a corruption check only: whoever edits a
+is refused rather than misread. A forest is read with ``json`` and scored with ``numpy``
+only; its Radscores equal the fitted model's bit for bit. The hashes are a corruption check only: whoever edits a
 file can recompute them. Proof of origin is the optional signature
 (:mod:`radscore.modeling.signing`), checked when a trusted public key is given.
 """
@@ -32,14 +36,22 @@ from scipy.special import expit
 import radscore
 from radscore.config import ScanSettings
 from radscore.errors import DataError, ModelFileError
+from radscore.modeling.forest import ForestArrays, forest_to_json
 from radscore.runtime.files import atomic_write_bytes, atomic_write_csv, sha256_bytes, sha256_file
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "radscore-model"
-FORMAT_VERSION = 2  # 2: typed scan settings ("scan") and training settings ("training")
+# 2: typed scan settings ("scan") and training settings ("training")
+# 3: "model_file": model.ubj (XGBoost) or forest.json (scikit-learn random forest); format 2
+#    random_forest models are XGBoost random forests in model.ubj and still load
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
-_FILES = ("model.ubj", "preprocessing.json", "feature_distribution.json", "training_summary.csv")
+XGBOOST_FILE, FOREST_FILE = "model.ubj", "forest.json"
+_OTHER_FILES = ("preprocessing.json", "feature_distribution.json", "training_summary.csv")
+_RADSCORE = {XGBOOST_FILE: "log-odds of class 1 (XGBoost output margin)",
+             FOREST_FILE: "log-odds of class 1: logit of the forest's probability clipped to "
+                          "[0.5/n_trees, 1 - 0.5/n_trees]"}
 
 
 def _dumps(obj: Any) -> bytes:
@@ -91,8 +103,15 @@ def save_model(model, folder: str | Path, *, scan: ScanSettings, training: dict 
     names = getattr(model, "feature_names_in_", [f"x{i}" for i in range(model.n_features_in_)])
     pos = {str(n): i for i, n in enumerate(names)}
     medians = {f: float(imputer.statistics_[pos[f]]) for f in feats}
+    final = model.pipeline_[-1]
+    if hasattr(final, "get_booster"):
+        model_file, model_bytes = XGBOOST_FILE, bytes(final.get_booster().save_raw(raw_format="ubj"))
+    else:
+        # compact: a forest has tens of thousands of numbers; sorted keys keep equal models equal bytes
+        model_file = FOREST_FILE
+        model_bytes = (json.dumps(forest_to_json(final), sort_keys=True, separators=(",", ":")) + "\n").encode()
     payload = {
-        "model.ubj": bytes(model.pipeline_[-1].get_booster().save_raw(raw_format="ubj")),
+        model_file: model_bytes,
         "preprocessing.json": _dumps({
             "input_features": feats,
             "impute_median": medians,
@@ -109,10 +128,10 @@ def save_model(model, folder: str | Path, *, scan: ScanSettings, training: dict 
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "model_type": model.model,
         "versions": _versions(), "scan": scan.model_dump(mode="json"), "training": training or {},
-        "positive_class": positive_class, "radscore": "log-odds of class 1 (XGBoost output margin)",
+        "model_file": model_file, "positive_class": positive_class, "radscore": _RADSCORE[model_file],
         "cutoff": float(model.cutoff_), "cutoff_method": model.cutoff, "best_params": model.best_params_,
         "cv_auc": float(model.best_score_), "selected_features": feats,
-        "files": {f: sha256_file(folder / f) for f in _FILES},
+        "files": {f: sha256_file(folder / f) for f in (model_file, *_OTHER_FILES)},
     }
     manifest["manifest_sha256"] = sha256_bytes(_dumps(manifest))
     atomic_write_bytes(folder / MANIFEST, _dumps(manifest))
@@ -145,14 +164,14 @@ class LoadedModel:
     content_hash: str = ""
     signed_by: str | None = None
 
-    def __init__(self, manifest: dict, booster, preprocessing: dict, distribution: dict, scan: ScanSettings):
+    def __init__(self, manifest: dict, model, preprocessing: dict, distribution: dict, scan: ScanSettings):
         self.manifest = manifest
         self.scan = scan
         self.name = manifest["name"]
         self.cutoff = float(manifest["cutoff"])
         self.features = list(preprocessing["input_features"])
         self._medians = np.array([preprocessing["impute_median"][f] for f in self.features], dtype=np.float64)
-        self._booster = booster
+        self._model = model  # xgboost.Booster or ForestArrays
         self.distribution = pd.DataFrame.from_dict(distribution, orient="index").reindex(self.features)
 
     def _matrix(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -169,10 +188,12 @@ class LoadedModel:
 
     def decision_function(self, features: pd.DataFrame) -> np.ndarray:
         """Radscore (log-odds of class 1) of each row."""
+        A, _ = self._matrix(features)
+        if isinstance(self._model, ForestArrays):
+            return self._model.decision_function(A)
         import xgboost
 
-        A, _ = self._matrix(features)
-        return np.asarray(self._booster.predict(xgboost.DMatrix(A), output_margin=True), dtype=np.float64)
+        return np.asarray(self._model.predict(xgboost.DMatrix(A), output_margin=True), dtype=np.float64)
 
     def score(self, features: pd.DataFrame) -> pd.DataFrame:
         """Score patients.
@@ -231,6 +252,29 @@ def _scan_settings(manifest: dict, path: Path) -> ScanSettings:
                              file=str(path), fix="re-train the model with this radscore version.") from None
 
 
+def _read_booster(path: Path, manifest: dict):
+    import xgboost
+
+    saved = manifest["versions"].get("xgboost", "?")
+    if saved.split(".")[0] != xgboost.__version__.split(".")[0]:
+        logger.warning("model saved with XGBoost %s, loading with %s", saved, xgboost.__version__)
+    booster = xgboost.Booster()
+    try:
+        booster.load_model(bytearray(path.read_bytes()))
+    except xgboost.core.XGBoostError as exc:
+        raise ModelFileError(f"XGBoost cannot read the model ({exc}).", file=str(path)) from None
+    return booster
+
+
+def _read_forest(path: Path, n_features: int) -> ForestArrays:
+    """The forest's arrays, every field validated (json and numpy only, nothing executed)."""
+    try:
+        return ForestArrays.from_json(_read_json(path), n_features)
+    except ValueError as exc:
+        raise ModelFileError(f"invalid random forest: {exc}.", file=str(path),
+                             fix="re-export the model; the file is damaged or not written by radscore.") from None
+
+
 def load_model(folder: str | Path, *, trusted_key: str | Path | None = None) -> LoadedModel:
     """Read and verify an artifact folder written by :func:`save_model`.
 
@@ -281,18 +325,17 @@ def load_model(folder: str | Path, *, trusted_key: str | Path | None = None) -> 
         if sha256_file(path) != digest:
             raise ModelFileError("content hash mismatch: the file is damaged or was edited after saving.",
                                  file=str(path), fix="use an intact copy of the model.")
-    import xgboost
-
-    saved = manifest["versions"].get("xgboost", "?")
-    if saved.split(".")[0] != xgboost.__version__.split(".")[0]:
-        logger.warning("model saved with XGBoost %s, loading with %s", saved, xgboost.__version__)
-    booster = xgboost.Booster()
-    try:
-        booster.load_model(bytearray((folder / "model.ubj").read_bytes()))
-    except xgboost.core.XGBoostError as exc:
-        raise ModelFileError(f"XGBoost cannot read the model ({exc}).", file=str(folder / "model.ubj")) from None
-    loaded = LoadedModel(manifest, booster, _read_json(folder / "preprocessing.json"),
-                         _read_json(folder / "feature_distribution.json"), _scan_settings(manifest, mpath))
+    preprocessing = _read_json(folder / "preprocessing.json")
+    model_file = manifest.get("model_file", XGBOOST_FILE)  # format <= 2: always XGBoost
+    if model_file not in (XGBOOST_FILE, FOREST_FILE) or model_file not in manifest["files"]:
+        raise ModelFileError(f"unknown or unlisted model file {model_file!r}.", file=str(mpath),
+                             fix="re-export the model with this radscore version.")
+    if model_file == FOREST_FILE:
+        model = _read_forest(folder / FOREST_FILE, len(preprocessing.get("input_features", [])))
+    else:
+        model = _read_booster(folder / XGBOOST_FILE, manifest)
+    loaded = LoadedModel(manifest, model, preprocessing, _read_json(folder / "feature_distribution.json"),
+                         _scan_settings(manifest, mpath))
     loaded.content_hash = claimed
     loaded.signed_by = signed_by
     if signed_by is None:

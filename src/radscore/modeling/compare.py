@@ -1,10 +1,11 @@
-"""The mCRC comparison of classifiers (PROTOCOL B3): AUC per cohort and calibration inputs.
+"""The mCRC comparison of classifiers (PROTOCOL B3): every A10 metric per classifier and cohort.
 
 The Rad-Score itself is ``RadscoreClassifier(model="random_forest", cutoff="median")`` (a
-random forest in XGBoost's format, so it is saved like the other Radscores); this module
-compares it with the seed's zoo — AdaBoost, Gaussian NB, Gaussian process, gradient
-boosting, KNN, logistic regression and random forest — fitted on the same training-only
-selection.
+scikit-learn random forest, saved as plain arrays by :mod:`radscore.modeling.artifact`);
+this module compares it with the seed's zoo — AdaBoost, Gaussian NB, Gaussian process,
+gradient boosting, KNN, logistic regression and random forest — fitted on the same
+training-only selection. Each classifier scores with its class-1 probability; its cutoff is
+the maximum Youden index on its training probabilities, applied unchanged to every cohort.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from sklearn.preprocessing import StandardScaler
 
 from radscore.config import SelectionSettings
 from radscore.errors import DataError
+from radscore.modeling.evaluate import cohort_metrics
+from radscore.modeling.radscore import youden_cutoff
 from radscore.modeling.selection import selection_steps
 
 logger = logging.getLogger(__name__)
@@ -68,17 +71,61 @@ class ComparisonResult:
         ``fraction_positive``.
     selected_features : tuple of str
         Features the shared selection kept (training cohort only).
+    metrics : DataFrame
+        Tidy, every A10 metric of :func:`~radscore.modeling.evaluate.cohort_metrics`:
+        ``model``, ``cohort``, ``metric``, ``estimate``, ``ci_low``, ``ci_high``, ``p_value``,
+        ``note``. Metrics (:data:`METRICS`): ``cutoff`` (training Youden cutoff on the
+        probability), ``auc`` (DeLong CI, p against 0.5), ``pr_auc`` (bootstrap CI,
+        permutation p), ``hosmer_lemeshow`` (chi-square, p), ``brier``,
+        ``calibration_intercept``, ``calibration_slope``, and at the cutoff ``sensitivity``,
+        ``specificity``, ``ppv``, ``npv``, ``accuracy``, ``recall``, ``f1``, ``mcc``,
+        ``kappa`` with their CIs. A metric that cannot be computed (e.g. one outcome class)
+        has a NaN estimate, and a missing estimate or CI is explained in ``note``.
     """
 
     auc: pd.DataFrame
     predictions: pd.DataFrame
     calibration: pd.DataFrame
     selected_features: tuple
+    metrics: pd.DataFrame
 
     @property
     def summary(self) -> pd.DataFrame:
         """The AUC table."""
         return self.auc
+
+
+METRICS = ("cutoff", "auc", "pr_auc", "hosmer_lemeshow", "brier", "calibration_intercept", "calibration_slope",
+           "sensitivity", "specificity", "ppv", "npv", "accuracy", "recall", "f1", "mcc", "kappa")
+
+# cohort_metrics' notes read "<statistic>: <reason>"; the metrics each statistic gives
+_NOTE_PREFIXES = {"auc": ("DeLong CI:",), "hosmer_lemeshow": ("Hosmer-Lemeshow:",), "brier": ("calibration:",),
+                  "calibration_intercept": ("calibration:",),
+                  "calibration_slope": ("calibration:", "calibration slope:")}
+
+
+def _metric_rows(m: dict, cutoff: float) -> list[dict]:
+    """:func:`cohort_metrics`' nested dict as one row per metric of :data:`METRICS`."""
+    found: dict[str, tuple] = {"cutoff": (cutoff, None, None, None)}
+    if m.get("auc") is not None:
+        found["auc"] = (m["auc"], m.get("auc_ci_low"), m.get("auc_ci_high"), m.get("auc_p_value"))
+        found["pr_auc"] = (m["pr_auc"], m["pr_auc_ci_low"], m["pr_auc_ci_high"], m["pr_auc_p_value"])
+        if "hosmer_lemeshow" in m:
+            found["hosmer_lemeshow"] = (m["hosmer_lemeshow"]["statistic"], None, None, m["hosmer_lemeshow"]["p_value"])
+        for key in ("brier", "calibration_intercept", "calibration_slope"):
+            if m.get(key) is not None:
+                found[key] = (m[key], None, None, None)
+        for key, v in m["at_cutoff"].items():
+            found[key] = (v["estimate"], v["ci_low"], v["ci_high"], None)
+    notes = m.get("notes", [])
+    rows = []
+    for metric in METRICS:
+        est, lo, hi, p = (np.nan if v is None else float(v) for v in found.get(metric, (None,) * 4))
+        # a metric's own notes (e.g. no DeLong CI), else every note when it has no estimate at all
+        own = [n for n in notes if n.startswith(_NOTE_PREFIXES.get(metric, ()))]
+        note = "; ".join(own) or (("; ".join(notes) or "not estimable") if np.isnan(est) else None)
+        rows.append({"metric": metric, "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p, "note": note})
+    return rows
 
 
 def compare_classifiers(X_train: pd.DataFrame, y_train, cohorts: Mapping[str, tuple[pd.DataFrame, object]],
@@ -108,6 +155,13 @@ def compare_classifiers(X_train: pd.DataFrame, y_train, cohorts: Mapping[str, tu
     Returns
     -------
     ComparisonResult
+
+    Notes
+    -----
+    Each classifier's cutoff is the maximum Youden index of its probabilities on the
+    training patients it was fitted on (:func:`~radscore.modeling.radscore.youden_cutoff`),
+    applied unchanged to every cohort; a patient is positive when probability > cutoff.
+    ``random_state`` also seeds the metrics' bootstrap CIs and permutation p-values.
     """
     settings = (selection or SelectionSettings()).model_copy(update={"rfe_features": None})
     yt = np.asarray(y_train).astype(int)
@@ -124,12 +178,15 @@ def compare_classifiers(X_train: pd.DataFrame, y_train, cohorts: Mapping[str, tu
         return selector.transform(np.where(np.isfinite(A), A, np.nan))
 
     Xt = prep(X_train)
-    auc_rows, pred_frames, cal_rows = [], [], []
+    auc_rows, pred_frames, cal_rows, metric_rows = [], [], [], []
     for mname, est in (models or classifier_zoo(random_state, n_train=len(yt))).items():
         fitted = clone(est).fit(Xt, yt)
+        cutoff = youden_cutoff(yt, fitted.predict_proba(Xt)[:, 1])
         for cname, (X, y) in cohorts.items():
             yy = np.asarray(y).astype(int)
             prob = fitted.predict_proba(prep(X))[:, 1]
+            m = cohort_metrics(yy, prob, cutoff, random_state, probability=prob)
+            metric_rows += [{"model": mname, "cohort": cname, **r} for r in _metric_rows(m, cutoff)]
             both = len(set(yy)) == 2
             auc_rows.append({"model": mname, "cohort": cname, "n": len(yy), "n_positive": int(yy.sum()),
                              "auc": float(roc_auc_score(yy, prob)) if both else np.nan})
@@ -141,4 +198,5 @@ def compare_classifiers(X_train: pd.DataFrame, y_train, cohorts: Mapping[str, tu
                              for b, (m, f) in enumerate(zip(mean, frac))]
         logger.info("compared %s", mname)
     return ComparisonResult(auc=pd.DataFrame(auc_rows), predictions=pd.concat(pred_frames, ignore_index=True),
-                            calibration=pd.DataFrame(cal_rows), selected_features=kept)
+                            calibration=pd.DataFrame(cal_rows), selected_features=kept,
+                            metrics=pd.DataFrame(metric_rows))

@@ -1,4 +1,5 @@
-"""Honest performance estimates: nested cross-validation around the whole Pipeline (A7).
+"""Performance of a model: nested cross-validation around the whole Pipeline (A7) and every
+A10 metric of one model on one cohort (:func:`cohort_metrics`).
 
 The outer folds hold patients out of *everything* the estimator does in ``fit`` (ICC is
 computed before, on the training cohort, and does not use the outcome); the inner CV of
@@ -13,11 +14,13 @@ import logging
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from radscore.errors import DataError
+from radscore.stats import calibration, hosmer_lemeshow, pr_curve, roc_auc_ci, threshold_metrics
 from radscore.stats._base import Result
 
 logger = logging.getLogger(__name__)
@@ -124,3 +127,82 @@ def nested_cv_auc(estimator, X: pd.DataFrame, y, outer_folds: int = 5, seed: int
                           pooled_auc=float(roc_auc_score(scores.y, scores.score)), outer_folds=k, seed=seed,
                           n=len(yy), fold_auc=tuple(fold_auc), scores=scores,
                           models=tuple(models))
+
+
+def _sigmoid(s) -> np.ndarray:
+    return expit(np.asarray(s, float))
+
+
+def _num(v) -> float | None:
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
+def _try(notes: list[str], what: str, fn):
+    """The statistic, or None with the reason in ``notes`` (e.g. too few patients for a CI)."""
+    try:
+        return fn()
+    except DataError as exc:
+        notes.append(f"{what}: {exc.problem}")
+        return None
+
+
+def cohort_metrics(y: np.ndarray, score: np.ndarray, cutoff: float, seed: int, *,
+                   probability: np.ndarray | None = None) -> dict:
+    """Every A10 metric of one model on one cohort, at the training ``cutoff``.
+
+    Parameters
+    ----------
+    y : ndarray of 0/1
+    score : ndarray
+        The model's score, higher = class 1: a Radscore (log-odds), or a probability.
+        Patients with a non-finite score are left out.
+    cutoff : float
+        Fixed on training; a patient is predicted positive when ``score > cutoff`` (the
+        models' "high" group).
+    seed : int
+        Seed of the bootstrap CIs and permutation p-values.
+    probability : ndarray, optional
+        P(class 1) for calibration and Hosmer–Lemeshow; default the logistic of ``score``
+        (right for a Radscore). A classifier that scores with its probability passes it as
+        both ``score`` and ``probability``.
+
+    Returns
+    -------
+    dict
+        ``n``, ``n_positive``, ``auc`` (None with one outcome class) with DeLong CI and p,
+        PR AUC with bootstrap CI and permutation p, ``hosmer_lemeshow``, Brier and logistic
+        calibration intercept/slope, ``at_cutoff.<metric>`` {estimate, ci_low, ci_high},
+        ``confusion`` and ``notes`` (each statistic that could not be computed, with why).
+    """
+    score = np.asarray(score, dtype=float)
+    prob = _sigmoid(score) if probability is None else np.asarray(probability, dtype=float)
+    ok = np.isfinite(score) & np.isfinite(prob)
+    y, score, prob = np.asarray(y)[ok], score[ok], prob[ok]
+    out: dict = {"n": int(y.size), "n_positive": int(y.sum())}
+    if len(np.unique(y)) < 2:
+        return {**out, "auc": None, "notes": ["one outcome class: no discrimination metric"]}
+    notes: list[str] = []
+    roc = _try(notes, "DeLong CI", lambda: roc_auc_ci(y, score))
+    if roc is not None:
+        out.update(auc=roc.auc, auc_ci_low=roc.ci_low, auc_ci_high=roc.ci_high, auc_p_value=roc.p_value)
+    else:
+        out["auc"] = float(roc_auc_score(y, score))
+    pr = pr_curve(y, score, random_state=seed)
+    out.update(pr_auc=pr.average_precision, pr_auc_ci_low=pr.ci_low, pr_auc_ci_high=pr.ci_high,
+               pr_auc_p_value=pr.p_value, prevalence=pr.prevalence)
+    hl = _try(notes, "Hosmer-Lemeshow", lambda: hosmer_lemeshow(y, prob))
+    if hl is not None:
+        out["hosmer_lemeshow"] = {"statistic": hl.statistic, "df": hl.df, "p_value": hl.p_value, "groups": hl.groups}
+    cal = _try(notes, "calibration", lambda: calibration(y, prob))
+    if cal is not None:
+        out.update(brier=cal.brier, calibration_intercept=cal.intercept, calibration_slope=_num(cal.slope))
+        if cal.note:
+            notes.append(f"calibration slope: {cal.note}")
+    # threshold_metrics predicts positive at score >= cutoff; the models' high group is score > cutoff
+    thr = threshold_metrics(y, score, float(np.nextafter(cutoff, np.inf)), random_state=seed)
+    out["at_cutoff"] = {r.metric: {"estimate": _num(r.estimate), "ci_low": _num(r.ci_low), "ci_high": _num(r.ci_high)}
+                        for r in thr.table.itertuples()}
+    out["confusion"] = {"tp": thr.tp, "fp": thr.fp, "tn": thr.tn, "fn": thr.fn}
+    if notes:
+        out["notes"] = notes
+    return out

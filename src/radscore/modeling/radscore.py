@@ -1,7 +1,8 @@
 """The Radscore classifier: selection and model as one Pipeline, tuned by stratified CV.
 
 PROTOCOL A7–A9: median imputation -> constant / univariate / near-duplicate filters ->
-[mRMR] -> LASSO -> [RFE] -> XGBoost, all refitted inside every CV fold; Radscore is the
+[mRMR] -> LASSO -> [RFE] -> XGBoost (NSCLC Radscores) or a scikit-learn random forest
+(mCRC TME Rad-Score, PROTOCOL B3), all refitted inside every CV fold; Radscore is the
 model's log-odds of the positive class (class 1); the cutoff is the maximum Youden index on
 the training Radscores (or their median) and is applied unchanged to every other cohort.
 """
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
@@ -24,14 +26,23 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from radscore.config import ModelSettings, SelectionSettings
+from radscore.config import SelectionSettings
 from radscore.catalog import CONVENTIONAL_PREFIX, MODEL_IMAGES
 from radscore.errors import DataError
+from radscore.modeling.forest import forest_radscore
 from radscore.modeling.selection import selection_steps
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RF_GRID = {"n_estimators": [300], "max_depth": [3, 6]}
+MODEL_TYPES = ("xgboost", "random_forest")
+# Small grids: every point is fitted in every CV fold. The forest's trees are fixed at 200
+# (more trees only reduce its variance, at a cost in every fold) and only the size of the
+# trees is tuned: shallow or fully grown, leaves of 1 or 3 patients. 4 points x 200 trees
+# take about 5 s of CPU for 120 patients and 5 folds.
+_DEFAULT_GRIDS: dict[str, dict[str, list]] = {
+    "xgboost": {"max_depth": [2, 3], "n_estimators": [50, 150], "learning_rate": [0.05, 0.1]},
+    "random_forest": {"n_estimators": [200], "max_depth": [3, None], "min_samples_leaf": [1, 3]},
+}
 
 
 @contextlib.contextmanager
@@ -79,17 +90,56 @@ def youden_cutoff(y: np.ndarray, score: np.ndarray) -> float:
     return float((t + lower.max()) / 2.0) if lower.size else float(t - 1.0)
 
 
-def _make_estimator(kind: str, random_state: int):
-    from xgboost import XGBClassifier, XGBRFClassifier
+def _check_kind(kind: str) -> None:
+    if kind not in MODEL_TYPES:
+        raise DataError(f"unknown model type {kind!r}.", fix=f"use one of {list(MODEL_TYPES)}.")
 
-    common = dict(n_jobs=1, random_state=random_state, tree_method="hist", eval_metric="logloss")
-    if kind == "xgboost":
-        return XGBClassifier(**common)
+
+def default_grid(kind: str) -> dict[str, list]:
+    """The hyper-parameter grid searched for model type ``kind`` when none is given.
+
+    ``xgboost``: max_depth {2, 3} x n_estimators {50, 150} x learning_rate {0.05, 0.1};
+    ``random_forest``: 200 trees x max_depth {3, unlimited} x min_samples_leaf {1, 3}.
+    A new dict each call (the caller may change it).
+    """
+    _check_kind(kind)
+    return {k: list(v) for k, v in _DEFAULT_GRIDS[kind].items()}
+
+
+def _make_estimator(kind: str, random_state: int):
+    """The unfitted final model of type ``kind``, seeded and single-threaded (folds run in parallel)."""
+    _check_kind(kind)
     if kind == "random_forest":
-        # XGBoost's random-forest mode: a real bagged forest that saves in XGBoost's own
-        # JSON/UBJ format, so the mCRC Rad-Score is as portable as the XGBoost Radscores.
-        return XGBRFClassifier(**common, subsample=0.8, colsample_bynode=0.8)
-    raise DataError(f"unknown model type {kind!r}.", fix="use 'xgboost' or 'random_forest'.")
+        return RandomForestClassifier(n_jobs=1, random_state=random_state)
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(n_jobs=1, random_state=random_state, tree_method="hist", eval_metric="logloss")
+
+
+def _radscore(model, Xt: np.ndarray) -> np.ndarray:
+    """Log-odds of class 1 from a fitted final model: XGBoost's output margin, or a forest's
+    clipped probability (:func:`~radscore.modeling.forest.forest_radscore`)."""
+    if isinstance(model, RandomForestClassifier):
+        return forest_radscore(model.predict_proba(Xt)[:, 1], len(model.estimators_))
+    return np.asarray(model.predict(Xt, output_margin=True), dtype=np.float64)
+
+
+def _parameter_grid(grid: dict | None, kind: str, estimator) -> list[dict]:
+    """The grid points, ``None`` meaning :func:`default_grid`; every key must be a parameter of the model."""
+    grid = default_grid(kind) if grid is None else grid
+    fix = f"use parameters of the {kind} model, e.g. {sorted(_DEFAULT_GRIDS[kind])}, or leave the grid unset."
+    if not isinstance(grid, dict) or not grid:
+        raise DataError(f"the model grid must be a non-empty mapping of parameter -> list of values, got {grid!r}.",
+                        fix=fix)
+    valid = estimator.get_params()
+    for key in grid:
+        if key not in valid:
+            raise DataError(f"grid parameter {key!r} is not a parameter of the {kind} model.", file="model.grid",
+                            fix=fix)
+    try:
+        return list(ParameterGrid(grid))
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"invalid model grid for the {kind} model ({exc}).", file="model.grid", fix=fix) from None
 
 
 def _fold_scores(selector: Pipeline, model, grid: list[dict], X, y, train, test) -> list[float]:
@@ -99,7 +149,7 @@ def _fold_scores(selector: Pipeline, model, grid: list[dict], X, y, train, test)
     out = []
     for params in grid:
         m = clone(model).set_params(**params).fit(Xtr, y[train])
-        out.append(roc_auc_score(y[test], m.predict(Xte, output_margin=True)))
+        out.append(roc_auc_score(y[test], _radscore(m, Xte)))
     return out
 
 
@@ -119,14 +169,16 @@ def _distribution(A: np.ndarray, names: list[str], selected: list[str]) -> pd.Da
 
 
 class RadscoreClassifier(ClassifierMixin, BaseEstimator):
-    """Leakage-free Radscore: selection + XGBoost in one Pipeline, stratified-CV grid search.
+    """Leakage-free Radscore: selection + final model in one Pipeline, stratified-CV grid search.
 
     Parameters
     ----------
     selection : SelectionSettings, optional
         Selection settings (default ``SelectionSettings()``).
     grid : dict, optional
-        Hyper-parameter grid of the final model (default ``ModelSettings().grid``).
+        Hyper-parameter grid of the final model, parameter name -> list of values; None
+        (default) means :func:`default_grid` of ``model``. A name that is not a parameter
+        of the model raises :class:`~radscore.errors.DataError`.
     cv_folds : int
         Stratified folds of the grid search (reduced, with a warning, to the minority
         class size when that is smaller).
@@ -137,7 +189,9 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
     n_jobs : int
         Folds fitted in parallel.
     model : {"xgboost", "random_forest"}
-        Final model type.
+        Final model type: ``xgboost.XGBClassifier``, or scikit-learn's
+        ``RandomForestClassifier`` (the mCRC TME Rad-Score); both seeded with
+        ``random_state`` and single-threaded.
 
     Attributes
     ----------
@@ -164,6 +218,12 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
     ``X`` may contain missing and infinite values (both imputed with the training median);
     ``y`` must be coded 0/1 with at least 3 patients in each class. Bad input raises a
     :class:`~radscore.errors.DataError` that is also a ``ValueError``.
+
+    The Radscore is the log-odds of class 1: XGBoost's output margin, or for the random
+    forest the logit of its probability clipped to [0.5/T, 1 - 0.5/T] for T trees
+    (:func:`~radscore.modeling.forest.forest_radscore`: a forest's vote fraction may be
+    exactly 0 or 1). ``predict_proba`` is the logistic of the Radscore, so for a forest it
+    is the clipped forest probability.
 
     ``predict`` applies ``cutoff_`` to the Radscore, not log-odds 0 (probability 0.5):
     the high/low groups are those of the training cutoff (PROTOCOL A9).
@@ -258,9 +318,8 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
         names = getattr(self, "feature_names_in_", None)
         names = list(names) if names is not None else [f"x{i}" for i in range(A.shape[1])]
         self.classes_ = np.array([0, 1])
-        grid_dict = self.grid if self.grid is not None else (
-            ModelSettings().grid if self.model == "xgboost" else DEFAULT_RF_GRID)
-        grid = list(ParameterGrid(grid_dict))
+        pipe = self._build()
+        grid = _parameter_grid(self.grid, self.model, pipe.steps[-1][1])
         minority = int(np.bincount(yy).min())
         # Cross-validated selection inside each CV fold needs two patients of each class
         # in every fold's training part, hence three in all.
@@ -271,7 +330,6 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
         if folds < self.cv_folds:
             logger.warning("smaller class has %d patients: using %d CV folds instead of %d",
                            minority, folds, self.cv_folds)
-        pipe = self._build()
         selector, model = Pipeline(pipe.steps[:-1]), pipe.steps[-1][1]
         cv = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
         per_fold = Parallel(n_jobs=self.n_jobs)(
@@ -298,8 +356,7 @@ class RadscoreClassifier(ClassifierMixin, BaseEstimator):
 
     # -- prediction -------------------------------------------------------------------
     def _margin(self, A: np.ndarray) -> np.ndarray:
-        Xt = self.pipeline_[:-1].transform(A)
-        return np.asarray(self.pipeline_[-1].predict(Xt, output_margin=True), dtype=np.float64)
+        return _radscore(self.pipeline_[-1], self.pipeline_[:-1].transform(A))
 
     def decision_function(self, X) -> np.ndarray:
         """Radscore: log-odds of class 1."""

@@ -17,17 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from radscore.catalog import CONVENTIONAL_PREFIX, MODEL_TITLES
 from radscore.config import StudyConfig
 from radscore.errors import DataError
+from radscore.modeling.evaluate import _sigmoid, _try, cohort_metrics
 from radscore.modeling.patients import patient_rows
 from radscore.modeling.split import cohort_order
 from radscore.pipeline.model import model_plan, outcome_table
 from radscore.report.sections import Section
-from radscore.stats import (calibration, cox_stepwise, delong_test, hosmer_lemeshow, idi, logrank_test, nri,
-                            pr_curve, roc_auc_ci, threshold_metrics)
+from radscore.stats import cox_stepwise, delong_test, idi, logrank_test, nri, roc_auc_ci
 
 log = logging.getLogger(__name__)
 
@@ -78,65 +77,6 @@ def score_sets(scores: pd.DataFrame, manifest: pd.DataFrame, config: StudyConfig
             wide = wide[y.notna().to_numpy()]
             out.append(ScoreSet(key, wide, y.dropna().to_numpy(int)))
     return out
-
-
-def _sigmoid(s) -> np.ndarray:
-    return expit(np.asarray(s, float))
-
-
-def _try(notes: list[str], what: str, fn):
-    """The statistic, or None with the reason in ``notes`` (e.g. too few patients for a CI)."""
-    try:
-        return fn()
-    except DataError as exc:
-        notes.append(f"{what}: {exc.problem}")
-        return None
-
-
-def cohort_metrics(y: np.ndarray, score: np.ndarray, cutoff: float, seed: int) -> dict:
-    """Every A10 metric of one model on one cohort, at the training ``cutoff``.
-
-    ``score`` is the Radscore (log-odds); probabilities for calibration are its logistic
-    transform. A patient is predicted positive when ``score > cutoff`` (the models' "high"
-    group).
-    """
-    ok = np.isfinite(score)
-    y, score = y[ok], score[ok]
-    out: dict = {"n": int(y.size), "n_positive": int(y.sum())}
-    if len(np.unique(y)) < 2:
-        return {**out, "auc": None, "notes": ["one outcome class: no discrimination metric"]}
-    notes: list[str] = []
-    roc = _try(notes, "DeLong CI", lambda: roc_auc_ci(y, score))
-    if roc is not None:
-        out.update(auc=roc.auc, auc_ci_low=roc.ci_low, auc_ci_high=roc.ci_high, auc_p_value=roc.p_value)
-    else:
-        from sklearn.metrics import roc_auc_score
-
-        out["auc"] = float(roc_auc_score(y, score))
-    pr = pr_curve(y, score, random_state=seed)
-    out.update(pr_auc=pr.average_precision, pr_auc_ci_low=pr.ci_low, pr_auc_ci_high=pr.ci_high,
-               pr_auc_p_value=pr.p_value, prevalence=pr.prevalence)
-    prob = _sigmoid(score)
-    hl = _try(notes, "Hosmer-Lemeshow", lambda: hosmer_lemeshow(y, prob))
-    if hl is not None:
-        out["hosmer_lemeshow"] = {"statistic": hl.statistic, "df": hl.df, "p_value": hl.p_value, "groups": hl.groups}
-    cal = _try(notes, "calibration", lambda: calibration(y, prob))
-    if cal is not None:
-        out.update(brier=cal.brier, calibration_intercept=cal.intercept, calibration_slope=_num(cal.slope))
-        if cal.note:
-            notes.append(f"calibration slope: {cal.note}")
-    # threshold_metrics predicts positive at score >= cutoff; the models' high group is score > cutoff
-    thr = threshold_metrics(y, score, float(np.nextafter(cutoff, np.inf)), random_state=seed)
-    out["at_cutoff"] = {r.metric: {"estimate": _num(r.estimate), "ci_low": _num(r.ci_low), "ci_high": _num(r.ci_high)}
-                        for r in thr.table.itertuples()}
-    out["confusion"] = {"tp": thr.tp, "fp": thr.fp, "tn": thr.tn, "fn": thr.fn}
-    if notes:
-        out["notes"] = notes
-    return out
-
-
-def _num(v) -> float | None:
-    return None if v is None or not np.isfinite(v) else float(v)
 
 
 def comparisons(sets: list[ScoreSet]) -> dict:
