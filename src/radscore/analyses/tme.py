@@ -566,7 +566,9 @@ def compute(ctx: AnalysisContext) -> TmeResult:
         fit = fit_phenotype(cells, expression, _training_patients(pt), s, ctx.seed)
     cells, named = fit.cells, fit.phenotype
     phen = named.reindex(cells.index.union(pd.Index(pt["patient_id"].astype(str))))
-    df = pt.merge(named.rename("tme_phenotype").rename_axis("patient_id").reset_index(), on="patient_id")
+    # an mCRC study's manifest already holds the phenotype (its endpoint): this one replaces it
+    df = pt.drop(columns=["tme_phenotype"], errors="ignore").merge(
+        named.rename("tme_phenotype").rename_axis("patient_id").reset_index(), on="patient_id")
     km, cox, cox_note = {}, pd.DataFrame(), ""
     if surv.os_time and not require_columns(df, [surv.os_time, surv.os_event]):
         km["os_km"] = KmCurves.of(df[surv.os_time], df[surv.os_event], df["tme_phenotype"], "OS by TME phenotype")
