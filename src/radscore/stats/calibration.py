@@ -179,7 +179,9 @@ def calibration(y, prob, bins: int = 10, alpha: float = 0.05) -> CalibrationResu
 
     note = ""
     try:
-        with warnings.catch_warnings():
+        # np.errstate: predictions of ~0 or ~1 (Gaussian NB's, a forest's) give logits of hundreds, whose
+        # exp overflows inside statsmodels' IRLS; its link clips them, the fit is unaffected
+        with warnings.catch_warnings(), np.errstate(over="ignore"):
             # statsmodels only warns and returns the last iterate (a slope of ~20-40)
             warnings.simplefilter("error", PerfectSeparationWarning)
             try:
@@ -188,8 +190,8 @@ def calibration(y, prob, bins: int = 10, alpha: float = 0.05) -> CalibrationResu
             except PerfectSeparationWarning:
                 b = se_b = float("nan")
                 note = "the predictions separate the outcomes perfectly: the calibration slope is unbounded"
-        # an intercept with the logit as offset cannot separate two classes
-        citl_fit = sm.GLM(yy, np.ones((yy.size, 1)), family=sm.families.Binomial(), offset=lp).fit()
+            # an intercept with the logit as offset cannot separate two classes
+            citl_fit = sm.GLM(yy, np.ones((yy.size, 1)), family=sm.families.Binomial(), offset=lp).fit()
     except Exception as exc:
         raise DataError(f"logistic recalibration failed ({exc}).",
                         fix="check that the probabilities vary between patients.") from None
