@@ -29,7 +29,8 @@ def _cohort(n, seed, p=60):
     y = rng.integers(0, 2, n)
     X = rng.normal(size=(n, p)) * 5 + 20
     X[:, :3] += 4 * y[:, None]
-    return pd.DataFrame(X, columns=[f"ct_tumor_f{j}" for j in range(p)], index=[f"P{seed}_{i:03d}" for i in range(n)]), y
+    ids = [f"P{seed}_{i:03d}" for i in range(n)]
+    return pd.DataFrame(X, columns=[f"ct_tumor_f{j}" for j in range(p)], index=ids), y
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ is never used. Loading verifies the manifest's own hash and every file's hash, s
 damaged, truncated or partly copied file is refused with
 :class:`~radscore.errors.ModelFileError` naming it; an artifact of a newer format version
 is refused rather than misread. A forest is read with ``json`` and scored with ``numpy``
-only; its Radscores equal the fitted model's bit for bit. The hashes are a corruption check only: whoever edits a
-file can recompute them. Proof of origin is the optional signature
+only; its Radscores equal the fitted model's bit for bit. The hashes are a corruption
+check only: whoever edits a file can recompute them. Proof of origin is the optional signature
 (:mod:`radscore.modeling.signing`), checked when a trusted public key is given.
 """
 
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import expit
+from sklearn.ensemble import RandomForestClassifier
 
 import radscore
 from radscore.config import ScanSettings
@@ -104,12 +105,12 @@ def save_model(model, folder: str | Path, *, scan: ScanSettings, training: dict 
     pos = {str(n): i for i, n in enumerate(names)}
     medians = {f: float(imputer.statistics_[pos[f]]) for f in feats}
     final = model.pipeline_[-1]
-    if hasattr(final, "get_booster"):
-        model_file, model_bytes = XGBOOST_FILE, bytes(final.get_booster().save_raw(raw_format="ubj"))
-    else:
+    if isinstance(final, RandomForestClassifier):
         # compact: a forest has tens of thousands of numbers; sorted keys keep equal models equal bytes
         model_file = FOREST_FILE
         model_bytes = (json.dumps(forest_to_json(final), sort_keys=True, separators=(",", ":")) + "\n").encode()
+    else:
+        model_file, model_bytes = XGBOOST_FILE, bytes(final.get_booster().save_raw(raw_format="ubj"))
     payload = {
         model_file: model_bytes,
         "preprocessing.json": _dumps({
