@@ -193,9 +193,10 @@ class ModelSettings(_Settings):
         "xgboost", description="final model: XGBoost (NSCLC seed) or scikit-learn's random forest (mCRC seed); "
                                "the grid's keys must be the type's parameters")
     cv_folds: int = Field(10, ge=2)
-    grid: dict[str, list[Any]] = Field(
-        default_factory=lambda: {"max_depth": [2, 3], "n_estimators": [50, 150], "learning_rate": [0.05, 0.1]}
-    )
+    grid: dict[str, list[Any]] | None = Field(
+        None, description="hyper-parameter grid of the model type; null = the type's default (xgboost: max_depth "
+                          "[2, 3] x n_estimators [50, 150] x learning_rate [0.05, 0.1]; random_forest: n_estimators "
+                          "[200] x max_depth [3, null] x min_samples_leaf [1, 3])")
     models: list[ModelName] = Field(default_factory=lambda: list(NSCLC_MODELS),
                                     description="pet, ct, petct, comb (NSCLC seed) and/or tme (mCRC seed)")
     cutoff: Literal["youden", "median"] = "youden"

@@ -439,6 +439,7 @@ class TmeResult:
             text += f" Rad-Score for the phenotype not fitted: {self.rad_score_note}"
         else:
             tables.update(radscore_auc=r.auc, classifier_comparison=r.comparison.auc,
+                          classifier_metrics=r.comparison.metrics,
                           classifier_calibration=r.comparison.calibration, radscore_scores=r.scores)
             figures["classifier_calibration"] = calibration_figure(r.comparison.calibration)
             figures.update({k: v.figure() for k, v in self.km.items() if k != "os_km"})

@@ -189,7 +189,7 @@ CHECKLIST: list[tuple[str, str, Rule]] = [
      lambda r: _all(_setting(r.config.selection, "selection", "univariate_test", "max_features"),
                     _per_model(r.models, "selection_steps"))),
     ("CLEAR", "Model and hyper-parameter tuning",
-     lambda r: _all(_setting(r.config.model, "model", "grid", "cv_folds"), _per_model(r.models, "best_params"))),
+     lambda r: _all(_setting(r.config.model, "model", "type", "cv_folds"), _per_model(r.models, "best_params"))),
     ("CLEAR", "Random seed(s)", lambda r: _setting(r.config, "study", "seed")),
     ("CLEAR", "Final selected features", lambda r: _per_model(r.models, "selected")),
     ("CLEAR", "Discrimination with uncertainty (AUC and 95 % CI)", lambda r: _auc_ci(r.sections)),

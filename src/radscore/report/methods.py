@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from radscore.catalog import IMAGE_MODALITIES, IMAGE_TITLES, MODEL_TITLES, SUV_METHODS, VOIS, modalities_text
 from radscore.config import StudyConfig
+from radscore.modeling.radscore import default_grid
 from radscore.modeling.train import ModelRecord, ModelStageRecord
 from radscore.report import records
 from radscore.runtime.provenance import Provenance
@@ -288,8 +289,9 @@ def _modelling_text(c: StudyConfig, p: Provenance, models: ModelStageRecord | No
         text += f", mRMR keeping {sel.mrmr_features}"
     if sel.rfe_features:
         text += f", RFE keeping {sel.rfe_features}"
-    text += (f") and XGBoost models tuned by {mod.cv_folds}-fold cross-validated grid search over "
-             f"{records.display(mod.grid)}; the risk cutoff was chosen by {mod.cutoff} on the training cohort. "
+    kind = "XGBoost models" if mod.type == "xgboost" else "random forests (scikit-learn)"
+    text += (f") and {kind} tuned by {mod.cv_folds}-fold cross-validated grid search over "
+             f"{records.display(mod.grid or default_grid(mod.type))}; the risk cutoff was chosen by {mod.cutoff} on the training cohort. "
              f"The study seed was {c.seed}.")
     if models is None:
         return text + " The model stage's record is absent, so no fitted values are reported."
