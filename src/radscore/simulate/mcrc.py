@@ -60,6 +60,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radscore.catalog import CONVENTIONAL_PREFIX
 from radscore.config import SurvivalSettings, config_from_dict, dump_config
 from radscore.errors import ConfigError
 from radscore.runtime.files import atomic_write_csv, atomic_write_text
@@ -243,7 +244,9 @@ def study_yaml(seed: int, protocol: str = PROTOCOL) -> str:
         "clinical": CLINICAL_COLUMNS,
         "tables": {"clinical": "clinical.csv", "expression": "expression.csv"},
         "analyses": {"deep": {"enabled": True},
-                     "nomogram": {"candidates": [c for c in CLINICAL_COLUMNS if c != "ca19_9"],
+                     # SUVmax and MTV enter the seed's clinical model (LASSO-screened with CEA, CA125, site)
+                     "nomogram": {"candidates": [c for c in CLINICAL_COLUMNS if c != "ca19_9"]
+                                  + [f"{CONVENTIONAL_PREFIX}SUVmax", f"{CONVENTIONAL_PREFIX}MTV_ml"],
                                   "serum_markers": SERUM_MARKERS}},
     }
     header = "# Written by `radscore simulate --study mcrc`; edit freely.\n"
