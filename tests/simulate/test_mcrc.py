@@ -70,7 +70,12 @@ def test_study_yaml_is_a_valid_config(study):
     cfg = config_from_dict(data)
     assert cfg.tables.expression == "expression.csv" and cfg.analyses.deep.enabled
     clin = pd.read_csv(study / "clinical.csv")
-    assert set(cfg.clinical) <= set(clin.columns) and set(cfg.analyses.nomogram.candidates) <= set(clin.columns)
+    # the nomogram's candidates: clinical columns, and conventional PET measures the extraction adds
+    from radscore.catalog import CONVENTIONAL_PREFIX
+
+    clinical = {c for c in cfg.analyses.nomogram.candidates if not c.startswith(CONVENTIONAL_PREFIX)}
+    assert set(cfg.clinical) <= set(clin.columns) and clinical <= set(clin.columns)
+    assert {f"{CONVENTIONAL_PREFIX}SUVmax", f"{CONVENTIONAL_PREFIX}MTV_ml"} <= set(cfg.analyses.nomogram.candidates)
 
 
 def test_same_seed_same_study(study, tmp_path):
