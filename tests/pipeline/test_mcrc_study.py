@@ -37,7 +37,7 @@ def test_phenotype_is_the_endpoint_fitted_on_training_and_response_cohort_has_no
     # the phenotype cohorts are evaluated (training out-of-fold and apparent); the response cohort is not
     assert {"training_apparent", "training_oof", "internal", "external_1"} == set(tme)
     prov = json.loads((folder / "provenance.json").read_text())
-    step = next(s for s in prov["steps"] if s["stage"] == "phenotype")
+    step = next(s for s in prov["stages"] if s["name"] == "phenotype")
     assert step["result"]["training_patients"] == SIZES[0]
     assert step["result"]["by_cohort"]["external_2"] == {}
 
@@ -72,7 +72,7 @@ def test_forest_artifact_loads_without_code_and_predict_equals_the_study_score(m
     man = pd.read_csv(folder / "manifest.csv", dtype={"patient_id": str})
     scores = pd.read_csv(folder / "scores.csv", dtype={"patient_id": str}, float_precision="round_trip")
     rows = man[man["cohort"].isin(["internal", "external_2"])].head(2)
-    refs = [ScanRef(r.patient_id, ct=str(folder / r.ct), pet=str(folder / r.pet), mask=str(folder / r["mask"]))
+    refs = [ScanRef(r.patient_id, ct=str(folder / r.ct), pet=str(folder / r.pet), mask=str(folder / r.mask))
             for r in rows.itertuples()]
     out = predict_scans(model_dir, refs).set_index("patient_id")
     assert not out["error"].any(), out["error"].tolist()
