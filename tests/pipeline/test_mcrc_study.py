@@ -87,3 +87,13 @@ def test_report_has_the_study_b_parts(mcrc):
     for text in ("TME Rad-Score and immunotherapy response", "TME phenotype", "Immunoscore", "Nomogram for OS",
                  "CD3 x CD8", "Bindea"):
         assert text in html, text
+
+
+def test_metrics_json_carries_the_study_b_analyses(mcrc):
+    folder, metrics = mcrc
+    saved = json.loads((folder / "metrics.json").read_text())
+    comparison = pd.DataFrame(saved["analyses"]["tme"]["classifier_comparison"])
+    assert set(comparison["model"]) == {"adaboost", "gaussian_nb", "gaussian_process", "gradient_boosting", "knn",
+                                        "logistic_regression", "random_forest"}
+    assert {"cox", "time_dependent_auc_internal"} <= set(saved["analyses"]["nomogram_os"])
+    assert "radscore_by_group" in saved["analyses"]["immunoscore"]

@@ -183,6 +183,10 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
                                                title="TME Rad-Score and immunotherapy response (CR/PR vs SD/PD)"))
     sections.append(survival)
     sections.extend(_analysis_sections(study, manifest, scores, record, features, extraction.crops(), phenotype))
+    analyses = _analysis_metrics(sections)
+    if analyses:
+        metrics["analyses"] = analyses
+        atomic_write_json(study.metrics_path, metrics)
     prov = prov.then(Step("report", result={"sections": {s.key: s.skipped or "done" for s in sections}}))
     atomic_write_json(study.provenance_path, prov.to_dict())
 
@@ -195,6 +199,31 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     write_report(inputs, study.root)
     log.info("study finished in %.1f s: %s", time.perf_counter() - t0, study.report_path)
     return metrics
+
+
+#: The analyses' tables that metrics.json carries (section key -> table names; a name ending in
+#: ``*`` also takes the per-cohort copies, e.g. ``time_dependent_auc_external_1``).
+ANALYSIS_METRICS = {
+    "tme": ("phenotype_counts", "radscore_auc", "classifier_comparison"),
+    "immunoscore": ("thresholds", "radscore_by_group"),
+    "nomogram_os": ("cox", "time_dependent_auc*"),
+    "nomogram_pfs": ("cox", "time_dependent_auc*"),
+}
+
+
+def _analysis_metrics(sections: list[Section]) -> dict:
+    """``metrics.json``'s ``analyses`` block: the key tables of the TME, Immunoscore and nomogram
+    analyses as records (NaN as null), for the sections that ran."""
+    out: dict = {}
+    for sec in sections:
+        wanted = ANALYSIS_METRICS.get(sec.key)
+        if not wanted or sec.skipped:
+            continue
+        tables = {name: json.loads(t.to_json(orient="records", double_precision=15)) for name, t in sec.tables.items()
+                  if any(name == w or (w.endswith("*") and name.startswith(w[:-1])) for w in wanted)}
+        if tables:
+            out[sec.key] = tables
+    return out
 
 
 def _deep_features(study: Study, features: pd.DataFrame, record: ModelStageRecord,
