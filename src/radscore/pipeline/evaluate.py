@@ -281,12 +281,17 @@ def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config:
             "calibration (logistic intercept and slope, Brier, Hosmer-Lemeshow with 10 groups) of the model's "
             f"probability; decision curves; and, at the cutoff ({config.model.cutoff}) fixed on training and "
             "applied unchanged, sensitivity, specificity, PPV, NPV, accuracy (Wilson CIs), F1, MCC and Cohen's "
-            "kappa (bootstrap CIs). Paired DeLong tests compare every pair of Radscores; continuous NRI and IDI "
-            "compare the COMB-Radscore with each single-image Radscore. Conventional PET measures (SUVmax, SUVmean, "
-            "SUVpeak, MTV, TLG on the native PET grid; higher = positive class) are compared with the Radscore by "
-            "paired DeLong tests. 'Training (apparent)' scores patients with "
-            "the model fitted on them and is optimistic; 'training (out-of-fold)' scores each training patient "
-            "with the nested-CV model that never saw them and is the honest training estimate.")
+            "kappa (bootstrap CIs).")
+    if len(metrics["models"]) > 1:
+        text += " Paired DeLong tests compare every pair of Radscores."
+    if "comb" in metrics["models"]:
+        text += " Continuous NRI and IDI compare the COMB-Radscore with each single-image Radscore."
+    if conventional:
+        text += (" Conventional PET measures (SUVmax, SUVmean, SUVpeak, MTV, TLG on the native PET grid; higher = "
+                 "positive class) are compared with the Radscore by paired DeLong tests.")
+    text += (" 'Training (apparent)' scores patients with the model fitted on them and is optimistic; 'training "
+             "(out-of-fold)' scores each training patient with the nested-CV model that never saw them and is the "
+             "honest training estimate.")
     for name, why in metrics.get("skipped_models", {}).items():
         text += f" Not run: {why}."
     return Section(key=key, title=title, text=text, tables=tables, figures=figures)
