@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from radscore.features import matrices
+from radscore.features import discretise, matrices
 from radscore.runtime.jit import kernel
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def _nanmean_rows(x: np.ndarray) -> np.ndarray:
 
 def _levels(binned: np.ndarray, mask: np.ndarray, gray_levels: np.ndarray | None) -> tuple[np.ndarray, int]:
     """Gray levels present in the ROI (sorted, int64) and Ng = the largest, as PyRadiomics' ``_applyBinning``."""
-    levels = np.unique(binned[mask]) if gray_levels is None else gray_levels
+    levels = discretise.gray_levels(binned[mask]) if gray_levels is None else gray_levels
     levels = np.ascontiguousarray(levels, dtype=np.int64)  # one kernel specialisation
     return levels, int(levels.max())
 
@@ -199,6 +199,12 @@ def _merge_and_normalise(P: np.ndarray, angles: np.ndarray, settings: Mapping[st
             total = total[keep]
     total[total == 0] = np.nan
     return P, total
+
+
+def _labels_of(binned: np.ndarray, mask: np.ndarray, labels: matrices.Labels | None) -> matrices.Labels:
+    """``labels`` if given, else the ROI's, with the ring the default distance needs (a class whose
+    ``distances`` reach further widens it)."""
+    return labels if labels is not None else matrices.labels_of(binned, mask, 1)
 
 
 def _distances(settings: Mapping[str, Any]) -> np.ndarray:
@@ -528,8 +534,8 @@ def _glcm_per_angle(P, levels, Ng):
 
 
 def glcm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any],
-                  gray_levels: np.ndarray | None = None, spacing: Sequence[float] = (1.0, 1.0, 1.0)
-                  ) -> dict[str, float]:
+                  gray_levels: np.ndarray | None = None, spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                  labels: matrices.Labels | None = None) -> dict[str, float]:
     """PyRadiomics' GLCM features (``RadiomicsGLCM``) of one discretised ROI.
 
     Parameters
@@ -541,9 +547,11 @@ def glcm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, A
         PyRadiomics ``setting`` values; read here: ``distances`` ([1]), ``symmetricalGLCM``
         (True), ``weightingNorm`` (None), ``force2D`` (False), ``force2Ddimension`` (0).
     gray_levels : ndarray of int, optional
-        ``np.unique(binned[mask])`` if already known.
+        ``np.unique(binned[mask])`` (:func:`.discretise.gray_levels`) if already known.
     spacing : sequence of float
         Voxel spacing (x, y, z), SimpleITK's order; used by ``weightingNorm`` only.
+    labels : matrices.Labels, optional
+        ``matrices.labels_of(binned, mask)`` if already made (shared by the classes of one ROI).
 
     Returns
     -------
@@ -551,7 +559,7 @@ def glcm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, A
         :data:`GLCM_NAMES` in that order.
     """
     levels, Ng = _levels(binned, mask, gray_levels)
-    P, angles = matrices.calculate_glcm(binned, mask, _distances(settings), Ng, *_force2d(settings))
+    P, angles = matrices.glcm(_labels_of(binned, mask, labels), _distances(settings), Ng, *_force2d(settings))
     rows = levels - 1
     P = P[0].take(rows, 0).take(rows, 1)  # (n, n, Na): PyRadiomics deletes the gray levels absent from the ROI
     if settings.get("symmetricalGLCM", True):
@@ -671,8 +679,8 @@ def _glrlm_per_angle(P, levels):
 
 
 def glrlm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any],
-                   gray_levels: np.ndarray | None = None, spacing: Sequence[float] = (1.0, 1.0, 1.0)
-                   ) -> dict[str, float]:
+                   gray_levels: np.ndarray | None = None, spacing: Sequence[float] = (1.0, 1.0, 1.0),
+                   labels: matrices.Labels | None = None) -> dict[str, float]:
     """PyRadiomics' GLRLM features (``RadiomicsGLRLM``) of one discretised ROI.
 
     Arguments as :func:`glcm_features`; settings read: ``weightingNorm``, ``force2D``,
@@ -684,7 +692,8 @@ def glrlm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, 
         :data:`GLRLM_NAMES` in that order.
     """
     levels, Ng = _levels(binned, mask, gray_levels)
-    P, angles = matrices.calculate_glrlm(binned, mask, Ng, int(np.max(binned.shape)), *_force2d(settings))
+    P, angles = matrices.glrlm(_labels_of(binned, mask, labels), Ng, int(np.max(binned.shape)),
+                               *_force2d(settings))
     # (Ng, Nr, Na); the rows of absent gray levels are 0 and not read by the kernel
     P, _ = _merge_and_normalise(P[0], angles, settings, spacing, exponential=False)
     return dict(zip(GLRLM_NAMES, _nanmean_rows(_glrlm_per_angle(P, levels)).tolist()))
@@ -788,7 +797,7 @@ def _zone_features(P, levels, gldm):
 
 
 def glszm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any],
-                   gray_levels: np.ndarray | None = None) -> dict[str, float]:
+                   gray_levels: np.ndarray | None = None, labels: matrices.Labels | None = None) -> dict[str, float]:
     """PyRadiomics' GLSZM features (``RadiomicsGLSZM``) of one discretised ROI.
 
     Arguments as :func:`glcm_features`; settings read: ``force2D``, ``force2Ddimension``.
@@ -800,7 +809,7 @@ def glszm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, 
         :data:`GLSZM_NAMES` in that order.
     """
     levels, Ng = _levels(binned, mask, gray_levels)
-    P = matrices.calculate_glszm(binned, mask, Ng, int(np.count_nonzero(mask)), *_force2d(settings))
+    P = matrices.glszm(_labels_of(binned, mask, labels), Ng, *_force2d(settings))
     return dict(zip(GLSZM_NAMES, _zone_features(P[0], levels, False).tolist()))
 
 
@@ -824,13 +833,14 @@ _GLDM_ROWS = np.array([GLSZM_NAMES.index(_GLDM_FROM_ZONE[name]) for name in GLDM
 
 
 def gldm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any],
-                  gray_levels: np.ndarray | None = None, matrix: np.ndarray | None = None) -> dict[str, float]:
+                  gray_levels: np.ndarray | None = None, matrix: np.ndarray | None = None,
+                  labels: matrices.Labels | None = None) -> dict[str, float]:
     """PyRadiomics' GLDM features (``RadiomicsGLDM``) of one discretised ROI.
 
     GLDM's formulas are GLSZM's with dependence sizes for zone sizes and Nz the number of
     voxels (PyRadiomics' own note); GLDM has no ZonePercentage counterpart.
 
-    Arguments as :func:`glcm_features`; settings read: ``distances``, ``gldm_a`` (0),
+Arguments as :func:`glcm_features`; settings read: ``distances``, ``gldm_a`` (0),
     ``force2D``, ``force2Ddimension``. ``matrix``: the (1, Ng, 2 Na + 1) GLDM if already
     computed (:func:`radscore.features.matrices.gldm_ngtdm`).
 
@@ -841,8 +851,8 @@ def gldm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, A
     """
     levels, Ng = _levels(binned, mask, gray_levels)
     if matrix is None:
-        matrix = matrices.calculate_gldm(binned, mask, _distances(settings), Ng, settings.get("gldm_a", 0),
-                                         *_force2d(settings))
+        matrix = matrices.gldm_ngtdm(_labels_of(binned, mask, labels), _distances(settings), Ng,
+                                     settings.get("gldm_a", 0), *_force2d(settings), want_ngtdm=False)[0]
     values = _zone_features(np.ascontiguousarray(matrix[0], dtype=np.float64), levels, True)
     return dict(zip(GLDM_NAMES, values[_GLDM_ROWS].tolist()))
 
@@ -903,7 +913,8 @@ def _ngtdm_values(P):
 
 
 def ngtdm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, Any],
-                   gray_levels: np.ndarray | None = None, matrix: np.ndarray | None = None) -> dict[str, float]:
+                   gray_levels: np.ndarray | None = None, matrix: np.ndarray | None = None,
+                   labels: matrices.Labels | None = None) -> dict[str, float]:
     """PyRadiomics' NGTDM features (``RadiomicsNGTDM``) of one discretised ROI.
 
     Arguments as :func:`gldm_features` (``matrix``: the (1, Ng, 3) NGTDM); settings read:
@@ -920,7 +931,8 @@ def ngtdm_features(binned: np.ndarray, mask: np.ndarray, settings: Mapping[str, 
     """
     _, Ng = _levels(binned, mask, gray_levels)
     if matrix is None:
-        matrix = matrices.calculate_ngtdm(binned, mask, _distances(settings), Ng, *_force2d(settings))
+        matrix = matrices.gldm_ngtdm(_labels_of(binned, mask, labels), _distances(settings), Ng, 0,
+                                     *_force2d(settings), want_gldm=False)[1]
     return dict(zip(NGTDM_NAMES, _ngtdm_values(np.ascontiguousarray(matrix[0], dtype=np.float64))))
 
 
@@ -934,7 +946,8 @@ def texture_features(classes: Iterable[str], binned: np.ndarray, mask: np.ndarra
     """The requested texture classes of one discretised ROI, ``{class: {feature: value}}``.
 
     ``classes`` may name other classes too (``firstorder``, ``shape``): they are skipped.
-    GLDM and NGTDM share one neighbourhood pass when both are requested.
+    The classes share the ROI's :class:`~.matrices.Labels` (one padded label array and voxel
+    list), and GLDM and NGTDM one neighbourhood pass when both are requested.
 
     Raises
     ------
@@ -943,24 +956,26 @@ def texture_features(classes: Iterable[str], binned: np.ndarray, mask: np.ndarra
     """
     classes = [c for c in classes if c in FEATURE_NAMES]
     levels, Ng = _levels(binned, mask, gray_levels)
+    labels = None
     gldm_m = ngtdm_m = None
     out: dict[str, dict[str, float]] = {}
     for c in classes:
         try:
+            labels = _labels_of(binned, mask, labels)  # inside: it raises what the matrix functions would
             if c == "glcm":
-                out[c] = glcm_features(binned, mask, settings, levels, spacing)
+                out[c] = glcm_features(binned, mask, settings, levels, spacing, labels)
             elif c == "glrlm":
-                out[c] = glrlm_features(binned, mask, settings, levels, spacing)
+                out[c] = glrlm_features(binned, mask, settings, levels, spacing, labels)
             elif c == "glszm":
-                out[c] = glszm_features(binned, mask, settings, levels)
+                out[c] = glszm_features(binned, mask, settings, levels, labels)
             else:
                 if gldm_m is None and ngtdm_m is None and "gldm" in classes and "ngtdm" in classes:
-                    gldm_m, ngtdm_m = matrices.gldm_ngtdm(binned, mask, _distances(settings), Ng,
+                    gldm_m, ngtdm_m = matrices.gldm_ngtdm(labels, _distances(settings), Ng,
                                                           settings.get("gldm_a", 0), *_force2d(settings))
                 if c == "gldm":
-                    out[c] = gldm_features(binned, mask, settings, levels, gldm_m)
+                    out[c] = gldm_features(binned, mask, settings, levels, gldm_m, labels)
                 else:
-                    out[c] = ngtdm_features(binned, mask, settings, levels, ngtdm_m)
+                    out[c] = ngtdm_features(binned, mask, settings, levels, ngtdm_m, labels)
         except Exception as exc:
             raise TextureError(c, exc) from exc
     return out
