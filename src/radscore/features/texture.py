@@ -237,10 +237,11 @@ def _mcc(P: np.ndarray, total: np.ndarray, symmetric: bool) -> float:
 
     S's eigenvalues: LAPACK's ``dsytrd`` makes S tridiagonal, then only the four that can
     hold the two largest squares (the two lowest and the two highest) are found by
-    bisection (:func:`_mcc_tridiagonal`), instead of all of them by ``eigvalsh``: 0.35 of
-    0.66 CPU-s of GLCM per scan went to the full spectrum. Both are accurate to a few ulps
-    of :math:`\|S\| = 1`; on the simulated scans and on random GLCMs they agree within
-    4e-15 absolute (``test_texture.py`` holds them to 1e-13).
+    bisection (:func:`_mcc_tridiagonal`), instead of all of them by ``eigvalsh`` (MCC per
+    scan: 0.33 CPU-s before, 0.21 after, measured side by side on a busy machine). Both
+    are accurate to a few ulps of :math:`\|S\| = 1`: the MCC of 528 simulated ROIs agrees
+    within 6e-16, of 3000 random GLCMs (n up to 130) within 1.6e-15 absolute
+    (``test_texture.py`` holds 1e-13).
 
     ``P`` is (Ng, Ng, Na), normalised by the per-angle ``total``.
     """
