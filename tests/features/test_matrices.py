@@ -244,7 +244,7 @@ def test_gldm_ngtdm_one_pass_identical():
     rng = np.random.default_rng(2)
     image = rng.integers(1, 7, size=(7, 8, 9))
     mask = rng.random(image.shape) < 0.6
-    gldm, ngtdm = M.gldm_ngtdm(image, mask, np.array([1]), 6, 1, False, 0)
+    gldm, ngtdm = M.gldm_ngtdm(M.labels_of(image, mask), np.array([1]), 6, 1, False, 0)
     assert np.array_equal(gldm, C.calculate_gldm(image, mask, np.array([1]), 6, 1, False, 0))
     assert np.array_equal(ngtdm, C.calculate_ngtdm(image, mask, np.array([1]), 6, False, 0))
 
@@ -278,3 +278,21 @@ def test_kernels_compile_without_a_writable_cache():
 
     for fn in (matrices._glcm_kernel, shape._mesh_area_volume, log_filter._iir_lines, separable._prefilter_lines):
         assert type(fn._cache).__name__ == "FunctionCache", fn  # the real kernels are cached
+
+
+def test_one_labels_shared_by_every_matrix():
+    """The matrices from one shared ``Labels`` (GLSZM's flood fill first) equal PyRadiomics' C ones:
+    the flood fill must not consume the shared array, and a wider distance widens its ring."""
+    rng = np.random.default_rng(5)
+    image = rng.integers(1, 6, size=(6, 7, 8))
+    mask = rng.random(image.shape) < 0.7
+    labels = M.labels_of(image, mask)
+    d = np.array([1, 2])
+    assert np.array_equal(M.glszm(labels, 5, False, 0), C.calculate_glszm(image, mask, 5, int(mask.sum()), False, 0))
+    P, angles = M.glcm(labels, d, 5, False, 0)
+    P_c, angles_c = C.calculate_glcm(image, mask, d, 5, False, 0)
+    assert np.array_equal(P, P_c) and np.array_equal(angles, angles_c)
+    assert np.array_equal(M.glrlm(labels, 5, 8, False, 0)[0], C.calculate_glrlm(image, mask, 5, 8, False, 0)[0])
+    gldm, ngtdm = M.gldm_ngtdm(labels, d, 5, 0, False, 0)
+    assert np.array_equal(gldm, C.calculate_gldm(image, mask, d, 5, 0, False, 0))
+    assert np.array_equal(ngtdm, C.calculate_ngtdm(image, mask, d, 5, False, 0))

@@ -174,3 +174,29 @@ def test_failure_names_the_class():
     with pytest.raises(texture.TextureError) as info:
         texture.texture_features(["firstorder", "glcm"], binned, mask, {})
     assert info.value.feature_class == "glcm"
+
+
+def test_mcc_extreme_eigenvalues_equal_the_full_spectrum():
+    """MCC's four extreme eigenvalues by bisection give the second-largest square that numpy's
+    ``eigvalsh`` of the whole :math:`D^{-1/2} P D^{-1/2}` gives, on random symmetric GLCMs."""
+    rng = np.random.default_rng(23)
+    worst = 0.0
+    for k in range(300):
+        n, na = int(rng.integers(4, 60)), int(rng.integers(1, 14))
+        P = rng.random((n, n, na))
+        if k % 3 == 1:
+            P *= rng.random(P.shape) < 0.1  # sparse, some gray levels without a pair
+        elif k % 3 == 2:
+            i, j = np.indices((n, n))
+            P *= (np.abs(i - j) <= 2)[:, :, None]  # near-diagonal, as a smooth image's
+        P += P.transpose(1, 0, 2)
+        total = P.sum(axis=(0, 1))
+        total[total == 0] = 1
+        P /= total
+        p = P.sum(1).T
+        with np.errstate(divide="ignore"):
+            inv = np.where(p > 0, 1 / np.sqrt(p), 0.0)
+        S = P.transpose(2, 0, 1) * inv[:, :, None] * inv[:, None, :]
+        expected = np.mean(np.sqrt(np.sort(np.linalg.eigvalsh(S) ** 2, axis=1)[:, -2]))
+        worst = max(worst, abs(texture._mcc(P, total, True) - expected))
+    assert worst < 1e-13, worst

@@ -34,6 +34,24 @@ def bin_edges(values: np.ndarray, *, binWidth: float = 25, binCount: int | None 
     return edges
 
 
+#: Largest gray level :func:`gray_levels` counts in a table (8 MB of counts); above, ``np.unique``.
+_TABLE_MAX = 1 << 20
+
+
+def gray_levels(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of ``codes``, sorted: ``np.unique(codes)``, by counting when they are gray levels.
+
+    ``np.unique`` hashes every voxel (~0.1 CPU-s per scan over its 264 image-type x VOI
+    pairs); the gray levels of a discretised ROI are small non-negative integers, so a
+    ``bincount`` table of them gives the same sorted values ~5x faster. Other input
+    (negative, huge or non-integer values) goes to ``np.unique``.
+    """
+    codes = np.asarray(codes).ravel()
+    if codes.size and codes.dtype.kind in "iu" and codes.min() >= 0 and codes.max() < _TABLE_MAX:
+        return np.flatnonzero(np.bincount(codes)).astype(codes.dtype, copy=False)
+    return np.unique(codes)
+
+
 def bin_image(image: np.ndarray, mask: np.ndarray, **settings: Any) -> np.ndarray:
     """Gray levels (int, 1-based) of ``image`` inside ``mask``, 0 outside; PyRadiomics' ``binImage``."""
     out = np.zeros(image.shape, dtype=int)

@@ -31,7 +31,7 @@ import SimpleITK as sitk
 from radscore.catalog import TEXTURE_CLASSES, image_type_of
 from radscore.errors import ImageError
 from radscore.features import log_filter, shape, texture
-from radscore.features.discretise import bin_image
+from radscore.features.discretise import bin_image, gray_levels
 from radscore.features.filters import Box, bounding_box, filtered_images
 from radscore.features.firstorder import firstorder_features
 from radscore.runtime.threads import limit_blas_threads
@@ -134,16 +134,17 @@ def _extract_image_loop(image, masks, image_types, classes, settings, ubox, unio
             a = np.ascontiguousarray(arr[rel])
             mk = m[own]
             binned = bin_image(a, mk, **class_kw)
+            codes = binned[mk]
             results[v][itype_name] = {}
             if "firstorder" in classes:
                 names, values, levels = first_order.setdefault((v, float(class_kw.get("voxelArrayShift", 0))),
                                                                ([], [], []))
                 names.append(itype_name)
                 values.append(a[mk])
-                levels.append(binned[mk])
+                levels.append(codes)
             try:
                 results[v][itype_name].update(
-                    texture.texture_features(classes, binned, mk, class_kw, np.unique(binned[mk]), spacing))
+                    texture.texture_features(classes, binned, mk, class_kw, gray_levels(codes), spacing))
             except texture.TextureError as exc:  # e.g. a VOI box without neighbours, reported with context
                 raise ImageError(
                     f"{exc.feature_class} features failed on '{image_name}' {itype_name}, VOI '{v}': {exc}",
