@@ -116,6 +116,27 @@ def test_weights_round_trip_and_bad_files(torch, tmp_path):
         add_deep_features(feats, crops, wrong, [])
 
 
+def test_a_crop_scored_alone_equals_its_row_in_the_cohort(torch):
+    # predict scores one scan at a time; the study scored the cohort together
+    feats, crops = _cohort()
+    table, _, encoders = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1)
+    cols = encoders.columns()
+    for i, key in enumerate(crops):
+        alone = encoders.transform([crops[key]])
+        np.testing.assert_array_equal(alone[cols].to_numpy()[0], table.loc[i, cols].to_numpy(float))
+
+
+def test_torch_save_weights_still_load(torch, tmp_path):
+    # a user's analyses.deep.weights file written by torch.save(state_dict) (read with weights_only=True)
+    feats, crops = _cohort()
+    a, _, encoders = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1)
+    for mod, ae in encoders.encoders.items():
+        torch.save(ae.model_.state_dict(), tmp_path / f"enc_{mod}.pt")
+    b, note, _ = add_deep_features(feats, crops, SETTINGS.model_copy(update={"weights": str(tmp_path / "enc_{modality}.pt")}),
+                                   [], seed=5)
+    pd.testing.assert_frame_equal(a, b)
+
+
 @pytest.mark.slow
 def test_end_to_end_on_simulated_study(torch, tmp_path):
     from radscore.config import ScanSettings, FeatureSettings
