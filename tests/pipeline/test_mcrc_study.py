@@ -37,7 +37,7 @@ def test_phenotype_is_the_endpoint_fitted_on_training_and_response_cohort_has_no
     # the phenotype cohorts are evaluated (training out-of-fold and apparent); the response cohort is not
     assert {"training_apparent", "training_oof", "internal", "external_1"} == set(tme)
     prov = json.loads((folder / "provenance.json").read_text())
-    step = next(s for s in prov["steps"] if s["stage"] == "phenotype")
+    step = next(s for s in prov["stages"] if s["name"] == "phenotype")
     assert step["result"]["training_patients"] == SIZES[0]
     assert step["result"]["by_cohort"]["external_2"] == {}
 
@@ -64,11 +64,16 @@ def test_rad_score_metrics_equal_the_reference_auc_and_response_is_evaluated(mcr
 
 
 def test_forest_artifact_loads_without_code_and_predict_equals_the_study_score(mcrc):
+    # the forest selected deep features: predict cuts the crops and runs the stored encoder
     folder, _ = mcrc
     model_dir = folder / "models" / "tme"
     manifest_json = json.loads((model_dir / "manifest.json").read_text())
     assert (model_dir / "forest.json").is_file() and not list(model_dir.glob("*.pkl"))
+    assert not list(model_dir.glob("*.pt"))
     assert manifest_json["training"]["model"]["type"] == "random_forest"
+    deep = {f.split("_")[1] for f in manifest_json["selected_features"] if f.startswith("deep_")}
+    assert deep, manifest_json["selected_features"]
+    assert {"encoder.json", *(f"encoder_{m}.npz" for m in deep)} <= set(manifest_json["files"])
     man = pd.read_csv(folder / "manifest.csv", dtype={"patient_id": str})
     scores = pd.read_csv(folder / "scores.csv", dtype={"patient_id": str}, float_precision="round_trip")
     rows = man[man["cohort"].isin(["internal", "external_2"])].head(2)
