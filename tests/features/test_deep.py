@@ -132,8 +132,8 @@ def test_torch_save_weights_still_load(torch, tmp_path):
     a, _, encoders = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1)
     for mod, ae in encoders.encoders.items():
         torch.save(ae.model_.state_dict(), tmp_path / f"enc_{mod}.pt")
-    b, note, _ = add_deep_features(feats, crops, SETTINGS.model_copy(update={"weights": str(tmp_path / "enc_{modality}.pt")}),
-                                   [], seed=5)
+    from_torch = SETTINGS.model_copy(update={"weights": str(tmp_path / "enc_{modality}.pt")})
+    b, _, _ = add_deep_features(feats, crops, from_torch, [], seed=5)
     pd.testing.assert_frame_equal(a, b)
 
 

@@ -157,8 +157,8 @@ def test_deep_encoder_is_stored_without_pickle_and_predict_reproduces_the_radsco
     rows = pd.concat([hand, loaded.deep.transform(crops)], axis=1)
     stored = loaded.deep.columns()
     pd.testing.assert_frame_equal(rows[stored], study_rows[stored], check_exact=True)
-    np.testing.assert_allclose(loaded.decision_function(rows), model.decision_function(study_rows[model.feature_names_in_]),
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(loaded.decision_function(rows),
+                               model.decision_function(study_rows[model.feature_names_in_]), rtol=0, atol=1e-9)
     saved_again = save_model(model, tmp_path / "again", scan=ScanSettings(), name="tme", deep=encoders)
     for f in folder.iterdir():  # equal models, equal bytes (the .npz carries no time stamp)
         assert (saved_again / f.name).read_bytes() == f.read_bytes(), f.name

@@ -76,8 +76,9 @@ def test_forest_artifact_loads_without_code_and_predict_equals_the_study_score(m
     assert {"encoder.json", *(f"encoder_{m}.npz" for m in deep)} <= set(manifest_json["files"])
     man = pd.read_csv(folder / "manifest.csv", dtype={"patient_id": str})
     scores = pd.read_csv(folder / "scores.csv", dtype={"patient_id": str}, float_precision="round_trip")
-    rows = man[man["cohort"].isin(["internal", "external_2"])].head(2)
-    refs = [ScanRef(r.patient_id, ct=str(folder / r.ct), pet=str(folder / r.pet), mask=str(folder / r["mask"]))
+    rows = pd.concat([man[man["cohort"].isin(["internal", "external_2"])].head(2),
+                      man[man["cohort"] == "training"].head(1)])
+    refs = [ScanRef(r.patient_id, ct=str(folder / r.ct), pet=str(folder / r.pet), mask=str(folder / r.mask))
             for r in rows.itertuples()]
     out = predict_scans(model_dir, refs).set_index("patient_id")
     assert not out["error"].any(), out["error"].tolist()

@@ -20,8 +20,8 @@ damaged, truncated or partly copied file is refused with
 :class:`~radscore.errors.ModelFileError` naming it; an artifact of a newer format version
 is refused rather than misread. A forest is read with ``json`` and scored with ``numpy``
 only; its Radscores equal the fitted model's bit for bit. A deep-feature encoder is read with
-``json`` and ``numpy.load(allow_pickle=False)`` (PyTorch then runs it, from those arrays). The hashes are a corruption
-check only: whoever edits a file can recompute them. Proof of origin is the optional signature
+``json`` and ``numpy.load(allow_pickle=False)`` (PyTorch then runs it, from those arrays). The
+hashes are a corruption check only: whoever edits a file can recompute them. Proof of origin is the optional signature
 (:mod:`radscore.modeling.signing`), checked when a trusted public key is given.
 """
 
@@ -153,7 +153,8 @@ def save_model(model, folder: str | Path, *, scan: ScanSettings, training: dict 
     atomic_write_csv(folder / "training_summary.csv", summary)
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "model_type": model.model,
-        "versions": {**_versions(), **({"torch": _torch_version()} if deep_mods else {})}, "scan": scan.model_dump(mode="json"), "training": training or {},
+        "versions": {**_versions(), **({"torch": _torch_version()} if deep_mods else {})},
+        "scan": scan.model_dump(mode="json"), "training": training or {},
         "model_file": model_file, "positive_class": positive_class, "radscore": _RADSCORE[model_file],
         "cutoff": float(model.cutoff_), "cutoff_method": model.cutoff, "best_params": model.best_params_,
         "cv_auc": float(model.best_score_), "selected_features": feats,

@@ -12,6 +12,7 @@ from scipy.special import expit
 from radscore.catalog import MODEL_MODALITIES, MODEL_TITLES, modalities_text
 from radscore.config import StudyConfig
 from radscore.errors import DataError, ManifestError
+from radscore.features.deep import DeepEncoders
 from radscore.io.scan import ID_COLUMNS
 from radscore.modeling.patients import patient_rows
 
@@ -91,7 +92,8 @@ def model_plan(config: StudyConfig) -> tuple[list[str], dict[str, str]]:
 
 
 def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFrame, models_dir: Path, *,
-              cohorts: pd.Series, keep: list[str] | None = None, workers: int | None = None, deep=None):
+              cohorts: pd.Series, keep: list[str] | None = None, workers: int | None = None,
+              deep: DeepEncoders | None = None):
     """Fit each configured Radscore on the training cohort (with nested CV) and score every scan.
 
     Parameters

@@ -17,6 +17,7 @@ import pandas as pd
 
 from radscore.catalog import DEEP_MODELS, DEEP_PREFIX, MODALITIES, MODEL_TITLES, modalities_text
 from radscore.errors import DataError
+from radscore.features.deep import DeepEncoders
 from radscore.modeling.train import ModelStageRecord
 from radscore.pipeline.context import Study
 from radscore.pipeline.evaluate import (COHORT_TITLES, baseline_section, compute_metrics, discrimination_section,
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 
 
 def _model_stage(study: Study, features: pd.DataFrame, manifest: pd.DataFrame, cohorts: pd.Series,
-                 keep: tuple[str, ...] | None, workers: int | None, deep=None) -> tuple[pd.DataFrame, ModelStageRecord]:
+                 keep: tuple[str, ...] | None, workers: int | None,
+                 deep: DeepEncoders | None = None) -> tuple[pd.DataFrame, ModelStageRecord]:
     """Fit the Radscores, or reuse them when features and modeling settings are unchanged.
 
     ``features`` is features.parquet's table plus the deep features (``deep``, the encoders
@@ -209,7 +211,8 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     return metrics
 
 
-def _deep_features(study: Study, features: pd.DataFrame, cohorts: pd.Series, crops: dict):
+def _deep_features(study: Study, features: pd.DataFrame, cohorts: pd.Series,
+                   crops: dict) -> tuple[pd.DataFrame, DeepEncoders | None, Section]:
     """Deep features from an encoder trained on the training cohort's crops (mCRC seed), before the models.
 
     The crops come from the extraction stage (the one scan loader: same files, SUV and
@@ -239,9 +242,12 @@ def _deep_features(study: Study, features: pd.DataFrame, cohorts: pd.Series, cro
         return features, None, Section(key="deep_features", title=title, skipped=note)
     added = encoders.columns()
     users = [MODEL_TITLES[m] for m in study.config.model.models if m in DEEP_MODELS]
-    use = (f"they are candidates of the {' and '.join(users)} with the hand-crafted features (not ICC-filtered: "
-           "the crops are centred on the study's own mask, which the ICC's perturbations do not move), and its model file stores the encoders when it "
-           "selects one" if users else "they join the analyses only (the Radscores use hand-crafted features)")
+    if users:
+        use = (f"they are candidates of the {' and '.join(users)} with the hand-crafted features (not ICC-filtered: "
+               "the crops are centred on the study's own mask, which the ICC's perturbations do not move), and its "
+               "model file stores the encoders when it selects one")
+    else:
+        use = "they join the analyses only (the Radscores use hand-crafted features)"
     text = (f"{note} {len(added)} deep features per scan ({', '.join(added[:3])}, ...) were computed from "
             f"{deep.crop_size}³-voxel PET and CT crops around each lesion; {use}.")
     return out, encoders, Section(key="deep_features", title=title, text=text)
