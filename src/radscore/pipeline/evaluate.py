@@ -253,13 +253,14 @@ def discrimination_section(scores: pd.DataFrame, manifest: pd.DataFrame, config:
         for kind in ("box", "waterfall"):
             fig, axes = _figure(1, n, size=(3.4 * n, 3.8))
             for ax, m in zip(axes[0], wide.columns):
-                title = f"{MODEL_TITLES.get(m, m)}, {ss.title}"
+                # not `title`: that is the section's (a figure's title here once replaced it)
+                panel = f"{MODEL_TITLES.get(m, m)}, {ss.title}"
                 group = np.where(y == 1, labels[1], labels[0])
                 if kind == "box":
                     plot_score_by_group(wide[m].to_numpy(), group, ax=ax, xlabel="")
-                    ax.set_title(f"{title}\n{ax.get_title()}", fontsize=8)
+                    ax.set_title(f"{panel}\n{ax.get_title()}", fontsize=8)
                 else:
-                    plot_waterfall(wide[m].to_numpy(), y, cutoff=cutoffs[m], ax=ax, labels=labels, title=title)
+                    plot_waterfall(wide[m].to_numpy(), y, cutoff=cutoffs[m], ax=ax, labels=labels, title=panel)
             figures[f"{kind}_{ss.key}"] = fig
     figures.update(_by_recist(sets, manifest, config))
     tables = {"metrics": metrics_table(metrics)}
