@@ -93,3 +93,22 @@ def test_report_has_the_study_b_parts(mcrc):
     for text in ("TME Rad-Score and immunotherapy response", "TME phenotype", "Immunoscore", "Nomogram for OS",
                  "CD3 x CD8", "Bindea"):
         assert text in html, text
+
+
+def test_page_scores_the_deep_model_as_the_study(mcrc):
+    # the page prepares the upload itself (prepare_scan with the model's crop size), then the same scorer
+    pytest.importorskip("fastapi", reason="the page needs the 'web' extra")
+    from fastapi.testclient import TestClient
+
+    from radscore.web import ServerSettings, create_app
+
+    folder, _ = mcrc
+    man = pd.read_csv(folder / "manifest.csv", dtype={"patient_id": str})
+    scores = pd.read_csv(folder / "scores.csv", dtype={"patient_id": str}, float_precision="round_trip")
+    row = man[man["cohort"] == "external_2"].iloc[0]
+    client = TestClient(create_app(folder / "models" / "tme", ServerSettings()))
+    files = {k: ((folder / row[k]).name, (folder / row[k]).read_bytes()) for k in ("ct", "pet", "mask")}
+    r = client.post("/api/predict", files=files, data={"patient_id": row["patient_id"]})
+    assert r.status_code == 200, r.text
+    expected = scores.set_index("patient_id").loc[row["patient_id"], "radscore"]
+    assert r.json()["scans"][0]["radscore"] == pytest.approx(expected, rel=0, abs=1e-12)
