@@ -47,6 +47,6 @@ def test_deep_features_without_the_deep_extra(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "torch", None)
     features = pd.DataFrame({"patient_id": ["p1"], "timepoint": ["baseline"], "lesion_id": ["1"]})
-    out, note = add_deep_features(features, {}, DeepFeatureSettings(enabled=True), ["p1"])
+    out, note, _ = add_deep_features(features, {}, DeepFeatureSettings(enabled=True), ["p1"])
     assert out.equals(features)
     assert "pip install 'radscore[deep]'" in note

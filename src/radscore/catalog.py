@@ -24,6 +24,11 @@ VOIS: tuple[str, ...] = ("tumor", "core", "ring", "tumor_ring")
 MODEL_IMAGES: dict[str, tuple[str, ...]] = {"pet": ("pet",), "ct": ("ct",), "petct": ("petct",),
                                            "comb": ("pet", "ct", "petct"), "tme": ("pet", "ct", "petct")}
 MODELS: tuple[str, ...] = tuple(MODEL_IMAGES)
+#: Column prefix of the deep features (PROTOCOL B2: a 3-D autoencoder over PET and CT crops), and
+#: the models that take them as candidates: the mCRC seed's TME Rad-Score only ("hand-crafted
+#: and/or deep features"); the NSCLC seed's Radscores are hand-crafted only.
+DEEP_PREFIX = "deep_"
+DEEP_MODELS: tuple[str, ...] = ("tme",)
 #: The NSCLC seed's four Radscores (PROTOCOL A8), the default of ``model.models``.
 NSCLC_MODELS: tuple[str, ...] = ("pet", "ct", "petct", "comb")
 #: The acquired images (manifest columns), and those each image and model needs: the fused

@@ -289,7 +289,8 @@ class DeepFeatureSettings(_Settings):
     """3-D CNN autoencoder features (PROTOCOL B2); needs the optional PyTorch extra."""
 
     enabled: bool = False
-    weights: str | None = Field(None, description="state-dict file from torch.save; null = train on the cohort")
+    weights: str | None = Field(None, description="state-dict file per modality ({modality} in the name): .npz of "
+                                               "its arrays or torch.save; null = train on the cohort")
     epochs: int = Field(30, ge=1)
     latent_size: int = Field(16, ge=1)
     crop_size: int = Field(32, ge=8)

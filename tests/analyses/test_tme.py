@@ -182,3 +182,34 @@ def test_tme_from_expression_when_no_cell_table(demo_ctx):
     assert res.phenotype.loc[no_rna].isna().all() and res.phenotype.drop(no_rna).isin(["hot", "cold"]).all()
     means = res.cluster_means.set_index("cell_type")
     assert means.loc["CD8 T cells", "hot"] > means.loc["CD8 T cells", "cold"]
+
+
+def test_classifier_comparison_takes_the_tme_models_candidates(monkeypatch):
+    # the same columns the model stage offered the TME Rad-Score: allowed in (ICC-robust or deep), then
+    # PET, CT, PET/CT and deep features; never conventional PET measures, other columns or dropped features
+    from types import SimpleNamespace
+
+    import radscore.analyses.tme as tme
+    from radscore.analyses.tme import _study_rad_score
+    from radscore.errors import DataError
+
+    ids = [f"P{i}" for i in range(8)]
+    features = pd.DataFrame({"patient_id": ids, "timepoint": "baseline", "lesion_id": "1", "site": "primary",
+                             "pet_tumor_a": 1.0, "ct_tumor_b": 2.0, "ct_tumor_not_robust": 3.0, "petct_tumor_c": 4.0,
+                             "pet_conventional_SUVmax": 5.0, "deep_pet_00": 6.0, "deep_ct_00": 7.0, "cea": 8.0})
+    seen = {}
+
+    def capture(X, y, cohorts, **kwargs):
+        seen["columns"] = list(X.columns)
+        raise DataError("captured")
+
+    monkeypatch.setattr(tme, "compare_classifiers", capture)
+    ctx = SimpleNamespace(features=features, selection=None, seed=0,
+                          model_features=("pet_tumor_a", "ct_tumor_b", "petct_tumor_c", "pet_conventional_SUVmax",
+                                          "deep_pet_00", "deep_ct_00", "cea"))
+    pt = pd.DataFrame({"patient_id": ids, "cohort": ["training"] * 6 + ["testing"] * 2, "radscore": np.arange(8.0),
+                       "group": "low"})
+    phenotype = pd.Series(["hot", "cold"] * 4, index=ids)
+    with pytest.raises(DataError, match="captured"):
+        _study_rad_score(ctx, phenotype, pt)
+    assert seen["columns"] == ["pet_tumor_a", "ct_tumor_b", "petct_tumor_c", "deep_pet_00", "deep_ct_00"]

@@ -31,13 +31,13 @@ def _cohort(n=12, size=8, seed=0):
 def test_without_torch_features_are_unchanged(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ImportError
     feats, crops = _cohort()
-    out, note = add_deep_features(feats, crops, DeepFeatureSettings(enabled=True, crop_size=8), ["P00"])
+    out, note, _ = add_deep_features(feats, crops, DeepFeatureSettings(enabled=True, crop_size=8), ["P00"])
     assert out is feats and "PyTorch is not installed" in note
 
 
 def test_disabled_by_default():
     feats, crops = _cohort()
-    out, note = add_deep_features(feats, crops, DeepFeatureSettings(), ["P00"])
+    out, note, _ = add_deep_features(feats, crops, DeepFeatureSettings(), ["P00"])
     assert out is feats and "disabled" in note
 
 
@@ -52,8 +52,8 @@ TRAIN = [f"P{i:02d}" for i in range(8)]
 
 def test_features_are_deterministic_and_named(torch):
     feats, crops = _cohort()
-    a, note = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1)
-    b, _ = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1)
+    a, note, _ = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1)
+    b, _, _ = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1)
     cols = [c for c in a.columns if c.startswith("deep_")]
     assert cols == ["deep_pet_00", "deep_pet_01", "deep_pet_02", "deep_ct_00", "deep_ct_01", "deep_ct_02"]
     pd.testing.assert_frame_equal(a, b)
@@ -63,10 +63,10 @@ def test_features_are_deterministic_and_named(torch):
 
 def test_testing_crops_do_not_shape_the_encoder(torch):
     feats, crops = _cohort()
-    a, _ = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1)
+    a, _, _ = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1)
     crops2 = dict(crops)
     crops2[("P11", "baseline", "1")] = {"pet": np.full((8,) * 3, 30.0), "ct": np.full((8,) * 3, -900.0)}
-    b, _ = add_deep_features(feats, crops2, SETTINGS, TRAIN, seed=1)
+    b, _, _ = add_deep_features(feats, crops2, SETTINGS, TRAIN, seed=1)
     train_rows = feats["patient_id"].isin(TRAIN).to_numpy()
     deep = [c for c in a.columns if c.startswith("deep_")]
     np.testing.assert_array_equal(a.loc[train_rows, deep].to_numpy(), b.loc[train_rows, deep].to_numpy())
@@ -100,10 +100,10 @@ def test_encoders_trained_together_equal_their_separate_fits(torch):
 
 def test_weights_round_trip_and_bad_files(torch, tmp_path):
     feats, crops = _cohort()
-    a, _ = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1, weights_dir=tmp_path)
-    assert (tmp_path / "deep_pet.pt").is_file() and (tmp_path / "deep_ct.pt").is_file()
-    loaded = SETTINGS.model_copy(update={"weights": str(tmp_path / "deep_{modality}.pt")})
-    b, note = add_deep_features(feats, crops, loaded, [], seed=99)
+    a, _, _ = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1, weights_dir=tmp_path)
+    assert (tmp_path / "deep_pet.npz").is_file() and (tmp_path / "deep_ct.npz").is_file()
+    loaded = SETTINGS.model_copy(update={"weights": str(tmp_path / "deep_{modality}.npz")})
+    b, note, _ = add_deep_features(feats, crops, loaded, [], seed=99)
     pd.testing.assert_frame_equal(a, b)
     assert "weights from" in note
     with pytest.raises(ModelFileError):
@@ -111,9 +111,30 @@ def test_weights_round_trip_and_bad_files(torch, tmp_path):
     (tmp_path / "junk_pet.pt").write_bytes(b"not a state dict")
     with pytest.raises(ModelFileError):
         add_deep_features(feats, crops, SETTINGS.model_copy(update={"weights": str(tmp_path / "junk_{modality}.pt")}), [])
-    wrong = SETTINGS.model_copy(update={"latent_size": 4, "weights": str(tmp_path / "deep_{modality}.pt")})
+    wrong = SETTINGS.model_copy(update={"latent_size": 4, "weights": str(tmp_path / "deep_{modality}.npz")})
     with pytest.raises(ModelFileError, match="do not fit"):
         add_deep_features(feats, crops, wrong, [])
+
+
+def test_a_crop_scored_alone_equals_its_row_in_the_cohort(torch):
+    # predict scores one scan at a time; the study scored the cohort together
+    feats, crops = _cohort()
+    table, _, encoders = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1)
+    cols = encoders.columns()
+    for i, key in enumerate(crops):
+        alone = encoders.transform([crops[key]])
+        np.testing.assert_array_equal(alone[cols].to_numpy()[0], table.loc[i, cols].to_numpy(float))
+
+
+def test_torch_save_weights_still_load(torch, tmp_path):
+    # a user's analyses.deep.weights file written by torch.save(state_dict) (read with weights_only=True)
+    feats, crops = _cohort()
+    a, _, encoders = add_deep_features(feats, crops, SETTINGS, TRAIN, seed=1)
+    for mod, ae in encoders.encoders.items():
+        torch.save(ae.model_.state_dict(), tmp_path / f"enc_{mod}.pt")
+    from_torch = SETTINGS.model_copy(update={"weights": str(tmp_path / "enc_{modality}.pt")})
+    b, _, _ = add_deep_features(feats, crops, from_torch, [], seed=5)
+    pd.testing.assert_frame_equal(a, b)
 
 
 @pytest.mark.slow
@@ -134,6 +155,6 @@ def test_end_to_end_on_simulated_study(torch, tmp_path):
     assert pet.max() > 1.0  # the FDG-avid tumour is inside the crops
     feats = manifest[["patient_id", "timepoint", "lesion_id"]].astype(str)
     s = DeepFeatureSettings(enabled=True, crop_size=16, latent_size=4, epochs=3)
-    out, note = add_deep_features(feats, crops, s, manifest["patient_id"].unique()[:3], seed=0)
+    out, note, _ = add_deep_features(feats, crops, s, manifest["patient_id"].unique()[:3], seed=0)
     assert out.filter(like="deep_").shape == (len(manifest), 8)
     assert np.isfinite(out.filter(like="deep_").to_numpy()).all()

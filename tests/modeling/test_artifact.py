@@ -102,3 +102,106 @@ def test_missing_file_newer_version_and_not_a_model(saved, tmp_path, monkeypatch
     monkeypatch.setattr(artifact, "FORMAT_VERSION", 0)
     with pytest.raises(ModelFileError, match="newer"):
         load_model(saved)
+
+
+# ---------------------------------------------------------------- a model that selected deep features
+def _crops(y: np.ndarray, rng: np.random.Generator, size: int = 8) -> list[dict[str, np.ndarray]]:
+    """PET cubes whose uptake follows the class (so the encoder's features carry it), CT noise."""
+    return [{"pet": (2.0 + 6.0 * yi) * rng.random((size,) * 3) + rng.random((size,) * 3),
+             "ct": 40.0 * rng.normal(size=(size,) * 3)} for yi in y]
+
+
+@pytest.fixture(scope="module")
+def deep_fitted():
+    pytest.importorskip("torch", reason="PyTorch (optional extra 'deep') is not installed")
+    from radscore.config import DeepFeatureSettings
+    from radscore.features.deep import add_deep_features
+    from radscore.modeling.radscore import feature_subset
+
+    rng = np.random.default_rng(4)
+    n = 60
+    y = np.tile([0, 1], n // 2)
+    crops = _crops(y, rng)
+    ids = [f"P{i:02d}" for i in range(n)]
+    table = pd.DataFrame({"patient_id": ids, "timepoint": "baseline", "lesion_id": "1",
+                          **{f"ct_tumor_f{j}": rng.normal(size=n) for j in range(5)}})
+    settings = DeepFeatureSettings(enabled=True, crop_size=8, latent_size=3, epochs=15, learning_rate=1e-2)
+    table, _, encoders = add_deep_features(table, {(p, "baseline", "1"): c for p, c in zip(ids, crops)}, settings,
+                                           ids, seed=1)
+    X = table.set_index("patient_id")[feature_subset(table.columns, "tme")]
+    model = RadscoreClassifier(grid={"n_estimators": [50], "max_depth": [3]}, cv_folds=3, random_state=1,
+                               model="random_forest").fit(X, y)
+    assert any(f.startswith("deep_") for f in model.selected_features_), model.selected_features_
+    return model, encoders
+
+
+def test_deep_encoder_is_stored_without_pickle_and_predict_reproduces_the_radscore(deep_fitted, tmp_path):
+    model, encoders = deep_fitted
+    with pytest.raises(ModelFileError, match="no encoder"):
+        save_model(model, tmp_path / "none", scan=ScanSettings(), name="tme")
+    folder = save_model(model, tmp_path / "tme", scan=ScanSettings(), name="tme", deep=encoders)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    used = sorted({f.split("_")[1] for f in model.selected_features_ if f.startswith("deep_")})
+    assert manifest["deep_encoder"] == "encoder.json" and "encoder.json" in manifest["files"]
+    assert sorted(p.name for p in folder.glob("encoder_*.npz")) == [f"encoder_{m}.npz" for m in used]
+    assert all(f"encoder_{m}.npz" in manifest["files"] for m in used)
+    settings = json.loads((folder / "encoder.json").read_text())
+    assert settings["crop_size"] == 8 and settings["latent_size"] == 3 and set(settings["normalisation"]) == set(used)
+    with np.load(folder / f"encoder_{used[0]}.npz", allow_pickle=False) as arrays:  # plain arrays
+        assert all(arrays[k].dtype == np.float32 for k in arrays.files)
+    # new patients: the study's path (the fitted encoders in memory, the fitted forest) against the artifact's
+    crops = _crops(np.array([0, 1, 1, 0]), np.random.default_rng(9))
+    hand = pd.DataFrame({f"ct_tumor_f{j}": [0.1, -0.2, 0.3, 0.0] for j in range(5)})
+    study_rows = pd.concat([hand, encoders.transform(crops)], axis=1)
+    loaded = load_model(folder)
+    rows = pd.concat([hand, loaded.deep.transform(crops)], axis=1)
+    stored = loaded.deep.columns()
+    pd.testing.assert_frame_equal(rows[stored], study_rows[stored], check_exact=True)
+    np.testing.assert_allclose(loaded.decision_function(rows),
+                               model.decision_function(study_rows[model.feature_names_in_]), rtol=0, atol=1e-9)
+    saved_again = save_model(model, tmp_path / "again", scan=ScanSettings(), name="tme", deep=encoders)
+    for f in folder.iterdir():  # equal models, equal bytes (the .npz carries no time stamp)
+        assert (saved_again / f.name).read_bytes() == f.read_bytes(), f.name
+
+
+def test_deep_encoder_files_are_hash_checked_and_signed(deep_fitted, tmp_path):
+    from radscore.modeling.artifact import _dumps
+    from radscore.modeling.signing import generate_keypair, sign_model
+    from radscore.runtime.files import sha256_bytes, sha256_file
+
+    model, encoders = deep_fitted
+    folder = save_model(model, tmp_path / "tme", scan=ScanSettings(), name="tme", deep=encoders)
+    private, public = generate_keypair(tmp_path / "keys")
+    sign_model(folder, private)
+    weights = next(folder.glob("encoder_*.npz"))
+    # another encoder's weights (a different seed), hash and manifest hash recomputed: only the signature tells
+    other = type(encoders.encoders["pet"])(crop_size=8, latent_size=3, epochs=1, random_state=7)
+    other.fit(np.random.default_rng(0).random((4, 8, 8, 8)))
+    weights.write_bytes(other.weights_bytes())
+    with pytest.raises(ModelFileError, match="hash mismatch") as err:
+        load_model(folder)
+    assert weights.name in str(err.value)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.pop("manifest_sha256")
+    manifest["files"][weights.name] = sha256_file(weights)
+    manifest["manifest_sha256"] = sha256_bytes(_dumps(manifest))
+    (folder / "manifest.json").write_bytes(_dumps(manifest))
+    assert load_model(folder).deep is not None  # consistent hashes: loads without a key...
+    with pytest.raises(ModelFileError, match="signature does not verify"):
+        load_model(folder, trusted_key=public)  # ...and is refused with the publisher's key
+
+
+def test_deep_model_without_listed_encoder_is_refused(deep_fitted, tmp_path):
+    from radscore.modeling.artifact import _dumps
+    from radscore.runtime.files import sha256_bytes
+
+    model, encoders = deep_fitted
+    folder = save_model(model, tmp_path / "tme", scan=ScanSettings(), name="tme", deep=encoders)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.pop("manifest_sha256")
+    weights = next(n for n in manifest["files"] if n.startswith("encoder_"))
+    del manifest["files"][weights]  # the file stays in the folder, unlisted: it must not be used
+    manifest["manifest_sha256"] = sha256_bytes(_dumps(manifest))
+    (folder / "manifest.json").write_bytes(_dumps(manifest))
+    with pytest.raises(ModelFileError, match="not listed"):
+        load_model(folder)

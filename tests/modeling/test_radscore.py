@@ -25,6 +25,10 @@ def test_feature_subset_separates_pet_from_petct():
     assert feature_subset(cols, "petct") == ["petct_ring_b"]
     assert feature_subset(cols, "ct") == ["ct_core_c"]
     assert feature_subset(cols, "comb") == ["pet_tumor_a", "petct_ring_b", "ct_core_c", "pet_x"]
+    # deep features are the TME Rad-Score's candidates only (mCRC seed); NSCLC Radscores are hand-crafted
+    deep = [*cols, "deep_pet_00", "pet_conventional_SUVmax"]
+    assert feature_subset(deep, "tme") == ["pet_tumor_a", "petct_ring_b", "ct_core_c", "pet_x", "deep_pet_00"]
+    assert all("deep_pet_00" not in feature_subset(deep, m) for m in ("pet", "ct", "petct", "comb"))
     with pytest.raises(DataError):
         feature_subset(cols, "mri")
 

@@ -64,14 +64,20 @@ def test_rad_score_metrics_equal_the_reference_auc_and_response_is_evaluated(mcr
 
 
 def test_forest_artifact_loads_without_code_and_predict_equals_the_study_score(mcrc):
+    # the forest selected deep features: predict cuts the crops and runs the stored encoder
     folder, _ = mcrc
     model_dir = folder / "models" / "tme"
     manifest_json = json.loads((model_dir / "manifest.json").read_text())
     assert (model_dir / "forest.json").is_file() and not list(model_dir.glob("*.pkl"))
+    assert not list(model_dir.glob("*.pt"))
     assert manifest_json["training"]["model"]["type"] == "random_forest"
+    deep = {f.split("_")[1] for f in manifest_json["selected_features"] if f.startswith("deep_")}
+    assert deep, manifest_json["selected_features"]
+    assert {"encoder.json", *(f"encoder_{m}.npz" for m in deep)} <= set(manifest_json["files"])
     man = pd.read_csv(folder / "manifest.csv", dtype={"patient_id": str})
     scores = pd.read_csv(folder / "scores.csv", dtype={"patient_id": str}, float_precision="round_trip")
-    rows = man[man["cohort"].isin(["internal", "external_2"])].head(2)
+    rows = pd.concat([man[man["cohort"].isin(["internal", "external_2"])].head(2),
+                      man[man["cohort"] == "training"].head(1)])
     refs = [ScanRef(r.patient_id, ct=str(folder / r.ct), pet=str(folder / r.pet), mask=str(folder / r.mask))
             for r in rows.itertuples()]
     out = predict_scans(model_dir, refs).set_index("patient_id")
@@ -97,3 +103,22 @@ def test_metrics_json_carries_the_study_b_analyses(mcrc):
                                         "logistic_regression", "random_forest"}
     assert {"cox", "time_dependent_auc_internal"} <= set(saved["analyses"]["nomogram_os"])
     assert "radscore_by_group" in saved["analyses"]["immunoscore"]
+
+
+def test_page_scores_the_deep_model_as_the_study(mcrc):
+    # the page prepares the upload itself (prepare_scan with the model's crop size), then the same scorer
+    pytest.importorskip("fastapi", reason="the page needs the 'web' extra")
+    from fastapi.testclient import TestClient
+
+    from radscore.web import ServerSettings, create_app
+
+    folder, _ = mcrc
+    man = pd.read_csv(folder / "manifest.csv", dtype={"patient_id": str})
+    scores = pd.read_csv(folder / "scores.csv", dtype={"patient_id": str}, float_precision="round_trip")
+    row = man[man["cohort"] == "external_2"].iloc[0]
+    client = TestClient(create_app(folder / "models" / "tme", ServerSettings()))
+    files = {k: ((folder / row[k]).name, (folder / row[k]).read_bytes()) for k in ("ct", "pet", "mask")}
+    r = client.post("/api/predict", files=files, data={"patient_id": row["patient_id"]})
+    assert r.status_code == 200, r.text
+    expected = scores.set_index("patient_id").loc[row["patient_id"], "radscore"]
+    assert r.json()["scans"][0]["radscore"] == pytest.approx(expected, rel=0, abs=1e-12)

@@ -57,6 +57,9 @@ class AnalysisContext:
         Radscore cutoff per model (from training, applied unchanged elsewhere).
     features : DataFrame
         One row per ``patient_id/timepoint/lesion_id``; feature columns.
+    model_features : tuple of str, optional
+        The features the model stage let into the Radscores (the ICC-robust ones and the
+        deep features); None when it let in all.
     expression : DataFrame, optional
         Patients x genes, log2 TPM (index ``patient_id``; genes x patients is transposed).
     cells : DataFrame, optional
@@ -77,6 +80,7 @@ class AnalysisContext:
     scores: pd.DataFrame
     cutoffs: dict[str, float]
     features: pd.DataFrame
+    model_features: tuple[str, ...] | None = None
     expression: pd.DataFrame | None = None
     cells: pd.DataFrame | None = None
     phenotype: Any = None

@@ -35,10 +35,10 @@ from radscore.analyses._shared import KmCurves, auc_row, fmt_p, new_figure
 from radscore.analyses.context import AnalysisContext, patient_table, require_columns, table_patients
 from radscore.analyses.gene_sets import resolve_gene_sets, tme_cell_types
 from radscore.analyses.radiogenomics import ssgsea_scores
-from radscore.catalog import CONVENTIONAL_PREFIX, MODEL_TITLES
+from radscore.catalog import MODEL_TITLES
 from radscore.config import SelectionSettings, TmeSettings
 from radscore.errors import DataError
-from radscore.modeling import ComparisonResult, RadscoreClassifier
+from radscore.modeling import ComparisonResult, RadscoreClassifier, feature_subset
 from radscore.modeling.compare import compare_classifiers
 from radscore.modeling.patients import patient_rows
 from radscore.report.figures import plot_forest
@@ -538,8 +538,9 @@ def _study_rad_score(ctx: AnalysisContext, phenotype: pd.Series, pt: pd.DataFram
                                 f"{MODEL_TITLES['tme']}, {c}" + (" (out-of-fold)" if c == "training" else ""))
                         for c in cohorts])
     f = patient_rows(ctx.features, rule="primary", timepoint="baseline").set_index("patient_id")
-    cols = [c for c in f.columns if c.startswith(("pet_", "ct_", "petct_", "deep_"))
-            and not c.startswith(CONVENTIONAL_PREFIX) and pd.api.types.is_numeric_dtype(f[c])]
+    # the TME Rad-Score's own candidates: the features the model stage let in, then the model's subset
+    allowed = f.columns if ctx.model_features is None else f.columns.intersection(pd.Index(ctx.model_features))
+    cols = feature_subset(allowed, "tme")
     X = f.loc[f.index.intersection(known["patient_id"]), cols]
     yk = pd.Series(y, index=known["patient_id"].to_numpy()).reindex(X.index)
     ck = known.set_index("patient_id")["cohort"].reindex(X.index)

@@ -10,14 +10,18 @@ Layout (every file but the manifest is listed in it with its SHA-256)::
     preprocessing.json            input features in model order and their imputation medians
     feature_distribution.json     training quantiles of each input feature
     training_summary.csv          the caller's training summary (e.g. AUCs)
+    encoder.json                  only when the model selected a deep feature (``deep_*``): the crop
+                                  encoder's settings (crop size and spacing, latent size, normalisation)
+    encoder_<modality>.npz        ... and its weights: the state dict's arrays (numpy, no pickle)
 
 Pickle/joblib would run arbitrary code on load and break across library versions, so it
 is never used. Loading verifies the manifest's own hash and every file's hash, so a
 damaged, truncated or partly copied file is refused with
 :class:`~radscore.errors.ModelFileError` naming it; an artifact of a newer format version
 is refused rather than misread. A forest is read with ``json`` and scored with ``numpy``
-only; its Radscores equal the fitted model's bit for bit. The hashes are a corruption
-check only: whoever edits a file can recompute them. Proof of origin is the optional signature
+only; its Radscores equal the fitted model's bit for bit. A deep-feature encoder is read with
+``json`` and ``numpy.load(allow_pickle=False)`` (PyTorch then runs it, from those arrays). The
+hashes are a corruption check only: whoever edits a file can recompute them. Proof of origin is the optional signature
 (:mod:`radscore.modeling.signing`), checked when a trusted public key is given.
 """
 
@@ -35,8 +39,10 @@ from scipy.special import expit
 from sklearn.ensemble import RandomForestClassifier
 
 import radscore
+from radscore.catalog import DEEP_PREFIX, MODALITIES
 from radscore.config import ScanSettings
 from radscore.errors import DataError, ModelFileError
+from radscore.features.deep import ENCODER_SETTINGS, DeepEncoders, encoder_file
 from radscore.modeling.forest import ForestArrays, forest_to_json
 from radscore.runtime.files import atomic_write_bytes, atomic_write_csv, sha256_bytes, sha256_file
 
@@ -46,7 +52,8 @@ FORMAT = "radscore-model"
 # 2: typed scan settings ("scan") and training settings ("training")
 # 3: "model_file": model.ubj (XGBoost) or forest.json (scikit-learn random forest); format 2
 #    random_forest models are XGBoost random forests in model.ubj and still load
-FORMAT_VERSION = 3
+# 4: "deep_encoder": encoder.json (or null) with encoder_<modality>.npz, when deep features are selected
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 XGBOOST_FILE, FOREST_FILE = "model.ubj", "forest.json"
 _OTHER_FILES = ("preprocessing.json", "feature_distribution.json", "training_summary.csv")
@@ -68,9 +75,15 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__, "pandas": pd.__version__, "python": platform.python_version()}
 
 
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
 def save_model(model, folder: str | Path, *, scan: ScanSettings, training: dict | None = None,
                training_summary: pd.DataFrame | None = None, name: str = "radscore",
-               positive_class: str | None = None) -> Path:
+               positive_class: str | None = None, deep: DeepEncoders | None = None) -> Path:
     """Write a fitted :class:`~radscore.modeling.radscore.RadscoreClassifier` as an artifact.
 
     Parameters
@@ -90,6 +103,9 @@ def save_model(model, folder: str | Path, *, scan: ScanSettings, training: dict 
         Model name (``pet``, ``ct``, ``petct``, ``comb``, ...).
     positive_class : str, optional
         Name of class 1 (e.g. ``"NDB"``).
+    deep : DeepEncoders, optional
+        The encoders that made the table's ``deep_*`` features; required when the model
+        selected one. Only the encoders of the selected features' modalities are stored.
 
     Returns
     -------
@@ -122,17 +138,28 @@ def save_model(model, folder: str | Path, *, scan: ScanSettings, training: dict 
         "feature_distribution.json": _dumps(
             {f: {k: float(v) for k, v in row.items()} for f, row in model.training_distribution_.iterrows()}),
     }
+    deep_mods = [m for m in MODALITIES if any(f.startswith(f"{DEEP_PREFIX}{m}_") for f in feats)]
+    if deep_mods:
+        if deep is None or not set(deep_mods) <= set(deep.encoders):
+            raise ModelFileError(f"the model selected deep features of {deep_mods}, and no encoder for them was "
+                                 "given.", fix="pass the DeepEncoders that made the features (save_model(deep=...)).")
+        payload.update(deep.restricted(deep_mods).to_files())
+    for stale in (ENCODER_SETTINGS, *map(encoder_file, MODALITIES)):  # a previous model's encoder
+        if stale not in payload:
+            (folder / stale).unlink(missing_ok=True)
     summary = training_summary if training_summary is not None else pd.DataFrame()
     for fname, data in payload.items():
         atomic_write_bytes(folder / fname, data)
     atomic_write_csv(folder / "training_summary.csv", summary)
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "model_type": model.model,
-        "versions": _versions(), "scan": scan.model_dump(mode="json"), "training": training or {},
+        "versions": {**_versions(), **({"torch": _torch_version()} if deep_mods else {})},
+        "scan": scan.model_dump(mode="json"), "training": training or {},
         "model_file": model_file, "positive_class": positive_class, "radscore": _RADSCORE[model_file],
         "cutoff": float(model.cutoff_), "cutoff_method": model.cutoff, "best_params": model.best_params_,
         "cv_auc": float(model.best_score_), "selected_features": feats,
-        "files": {f: sha256_file(folder / f) for f in (model_file, *_OTHER_FILES)},
+        "deep_encoder": ENCODER_SETTINGS if deep_mods else None,
+        "files": {f: sha256_file(folder / f) for f in (*payload, *_OTHER_FILES)},
     }
     manifest["manifest_sha256"] = sha256_bytes(_dumps(manifest))
     atomic_write_bytes(folder / MANIFEST, _dumps(manifest))
@@ -160,14 +187,20 @@ class LoadedModel:
     signed_by : str or None
         SHA-256 fingerprint of the trusted public key the model was verified with; None
         when it was loaded without one (its hashes then only show it is not corrupted).
+    deep : DeepEncoders or None
+        The stored crop encoders when the model uses deep features: a scorer cuts
+        ``deep.crop_size``^3 PET/CT crops (as the study's extraction did) and appends
+        ``deep.transform(crops)`` to the hand-crafted features.
     """
 
     content_hash: str = ""
     signed_by: str | None = None
 
-    def __init__(self, manifest: dict, model, preprocessing: dict, distribution: dict, scan: ScanSettings):
+    def __init__(self, manifest: dict, model, preprocessing: dict, distribution: dict, scan: ScanSettings,
+                 deep: DeepEncoders | None = None):
         self.manifest = manifest
         self.scan = scan
+        self.deep = deep
         self.name = manifest["name"]
         self.cutoff = float(manifest["cutoff"])
         self.features = list(preprocessing["input_features"])
@@ -276,6 +309,28 @@ def _read_forest(path: Path, n_features: int) -> ForestArrays:
                              fix="re-export the model; the file is damaged or not written by radscore.") from None
 
 
+def _read_encoders(folder: Path, manifest: dict, preprocessing: dict) -> DeepEncoders | None:
+    """The stored crop encoders when the model's inputs include deep features, else None.
+
+    Only files the (hash-checked, signed) manifest lists are read, so an encoder slipped
+    into the folder afterwards is never used.
+    """
+    wants = [f for f in preprocessing.get("input_features", []) if str(f).startswith(DEEP_PREFIX)]
+    name = manifest.get("deep_encoder")
+    if not wants:
+        return None
+    listed = manifest["files"]
+    if name != ENCODER_SETTINGS or name not in listed:
+        raise ModelFileError(f"the model uses deep features ({wants[0]}, ...) and lists no encoder.",
+                             file=str(folder / MANIFEST), fix="re-export the model with this radscore version.")
+    deep = DeepEncoders.from_files(folder, listed=listed)
+    absent = sorted(set(wants) - set(deep.columns()))
+    if absent:
+        raise ModelFileError(f"the stored encoder does not make the model's features {absent[:3]}.",
+                             file=str(folder / ENCODER_SETTINGS), fix="re-export the model; it is inconsistent.")
+    return deep
+
+
 def load_model(folder: str | Path, *, trusted_key: str | Path | None = None) -> LoadedModel:
     """Read and verify an artifact folder written by :func:`save_model`.
 
@@ -336,7 +391,7 @@ def load_model(folder: str | Path, *, trusted_key: str | Path | None = None) -> 
     else:
         model = _read_booster(folder / XGBOOST_FILE, manifest)
     loaded = LoadedModel(manifest, model, preprocessing, _read_json(folder / "feature_distribution.json"),
-                         _scan_settings(manifest, mpath))
+                         _scan_settings(manifest, mpath), _read_encoders(folder, manifest, preprocessing))
     loaded.content_hash = claimed
     loaded.signed_by = signed_by
     if signed_by is None:

@@ -27,7 +27,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from radscore.config import SelectionSettings
-from radscore.catalog import CONVENTIONAL_PREFIX, MODEL_IMAGES
+from radscore.catalog import CONVENTIONAL_PREFIX, DEEP_MODELS, DEEP_PREFIX, MODEL_IMAGES
 from radscore.errors import DataError
 from radscore.modeling.forest import forest_radscore
 from radscore.modeling.selection import selection_steps
@@ -58,7 +58,8 @@ def _invalid_input(fix: str):
 
 def feature_subset(columns: Sequence[str], model: str) -> list[str]:
     """Columns a Radscore uses: ``pet`` -> ``pet_*``, ``ct`` -> ``ct_*``, ``petct`` -> ``petct_*``,
-    ``comb`` -> all three, in the given column order.
+    ``comb`` -> all three, ``tme`` -> all three and the deep features ``deep_*``
+    (``catalog.DEEP_MODELS``), in the given column order.
 
     ``pet_`` is not a prefix of ``petct_`` (they differ at the 4th character), so plain
     ``startswith`` on the full prefix with its underscore separates them. The conventional
@@ -66,7 +67,7 @@ def feature_subset(columns: Sequence[str], model: str) -> list[str]:
     """
     if model not in MODEL_IMAGES:
         raise DataError(f"unknown Radscore model {model!r}.", fix=f"use one of {sorted(MODEL_IMAGES)}.")
-    prefixes = tuple(f"{image}_" for image in MODEL_IMAGES[model])
+    prefixes = tuple(f"{image}_" for image in MODEL_IMAGES[model]) + ((DEEP_PREFIX,) if model in DEEP_MODELS else ())
     return [c for c in columns if str(c).startswith(prefixes) and not str(c).startswith(CONVENTIONAL_PREFIX)]
 
 

@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 
 from radscore.config import ModelSettings, ScanSettings, SelectionSettings
 from radscore.errors import DataError
+from radscore.features.deep import DeepEncoders
 from radscore.modeling.artifact import save_model
 from radscore.modeling.evaluate import NestedCvResult, nested_cv_auc
 from radscore.modeling.radscore import RadscoreClassifier, feature_subset
@@ -133,14 +134,16 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float:
 def train_radscores(features: pd.DataFrame, outcome: pd.Series, cohort: pd.Series, *,
                     selection: SelectionSettings, model: ModelSettings, seed: int,
                     models_dir: str | Path | None = None, scan: ScanSettings | None = None,
-                    positive_class: str | None = None, n_jobs: int = 1) -> TrainingResult:
+                    positive_class: str | None = None, n_jobs: int = 1,
+                    deep: DeepEncoders | None = None) -> TrainingResult:
     """Fit every configured Radscore on the training cohort and score all patients.
 
     Parameters
     ----------
     features : DataFrame
         Patients x features, index ``patient_id``, columns ``pet_*``, ``ct_*``, ``petct_*``
-        (only the features allowed in: the robustness stage has already dropped the others).
+        and ``deep_*`` (only the features allowed in: the robustness stage has already dropped
+        the others); each model takes its :func:`feature_subset`.
     outcome : Series
         0/1 per patient (index ``patient_id``), 1 = positive class.
     cohort : Series
@@ -156,6 +159,9 @@ def train_radscores(features: pd.DataFrame, outcome: pd.Series, cohort: pd.Serie
         Name of class 1, stored in each artifact.
     n_jobs : int
         Parallel CV folds.
+    deep : DeepEncoders, optional
+        The encoders that made the ``deep_*`` columns; stored in each artifact whose model
+        selected a deep feature, so ``predict`` computes them the same way.
 
     Returns
     -------
@@ -220,7 +226,7 @@ def train_radscores(features: pd.DataFrame, outcome: pd.Series, cohort: pd.Serie
                        training={"selection": selection.model_dump(mode="json"),
                                  "model": model.model_dump(mode="json"), "seed": seed},
                        training_summary=pd.DataFrame([{k: v for k, v in row.items() if k != "fit_seconds"}]),
-                       name=name, positive_class=positive_class)
+                       name=name, positive_class=positive_class, deep=deep)
     return TrainingResult(summary=pd.DataFrame(rows), scores=pd.concat(frames, ignore_index=True), models=fitted,
                           nested=nested, record=ModelStageRecord(tuple(records), {str(k): str(v) for k, v in
                                                                                   coh.items()}))

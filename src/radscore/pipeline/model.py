@@ -12,6 +12,7 @@ from scipy.special import expit
 from radscore.catalog import MODEL_MODALITIES, MODEL_TITLES, modalities_text
 from radscore.config import StudyConfig
 from radscore.errors import DataError, ManifestError
+from radscore.features.deep import DeepEncoders
 from radscore.io.scan import ID_COLUMNS
 from radscore.modeling.patients import patient_rows
 
@@ -91,7 +92,8 @@ def model_plan(config: StudyConfig) -> tuple[list[str], dict[str, str]]:
 
 
 def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFrame, models_dir: Path, *,
-              cohorts: pd.Series, keep: list[str] | None = None, workers: int | None = None):
+              cohorts: pd.Series, keep: list[str] | None = None, workers: int | None = None,
+              deep: DeepEncoders | None = None):
     """Fit each configured Radscore on the training cohort (with nested CV) and score every scan.
 
     Parameters
@@ -100,6 +102,8 @@ def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFram
         index patient_id, "training"/"testing" (:func:`make_split`).
     keep : list of str, optional
         Features allowed into the models (the ICC-robust ones); all when None.
+    deep : DeepEncoders, optional
+        The encoders that made the table's ``deep_*`` columns (stored with a model that selects one).
 
     Returns
     -------
@@ -135,7 +139,7 @@ def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFram
                                selection=config.selection, model=config.model.model_copy(update={"models": models}),
                                seed=config.seed,
                                models_dir=models_dir, scan=config.scan, positive_class=config.endpoint.positive_name,
-                               n_jobs=workers or 1)
+                               n_jobs=workers or 1, deep=deep)
     all_rows = features.copy()
     all_rows["cohort"] = all_rows["patient_id"].map(cohorts).fillna("unassigned")
     frames = []

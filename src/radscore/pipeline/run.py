@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from radscore.catalog import MODALITIES, MODEL_TITLES, modalities_text
+from radscore.catalog import DEEP_MODELS, DEEP_PREFIX, MODALITIES, MODEL_TITLES, modalities_text
 from radscore.errors import DataError
+from radscore.features.deep import DeepEncoders
 from radscore.modeling.train import ModelStageRecord
 from radscore.pipeline.context import Study
 from radscore.pipeline.evaluate import (COHORT_TITLES, baseline_section, compute_metrics, discrimination_section,
@@ -29,20 +30,28 @@ from radscore.report.html import ReportInputs, write_report
 from radscore.report.sections import Section
 from radscore.runtime.cache import make_key
 from radscore.runtime.files import (atomic_write_csv, atomic_write_json, atomic_write_parquet, ensure_writable,
-                                   sha256_file)
+                                   sha256_bytes, sha256_file)
 from radscore.runtime.provenance import Provenance, Step, settings_hash, software_versions
 
 log = logging.getLogger(__name__)
 
 
 def _model_stage(study: Study, features: pd.DataFrame, manifest: pd.DataFrame, cohorts: pd.Series,
-                 keep: tuple[str, ...] | None, workers: int | None) -> tuple[pd.DataFrame, ModelStageRecord]:
-    """Fit the Radscores, or reuse them when features and modeling settings are unchanged."""
+                 keep: tuple[str, ...] | None, workers: int | None,
+                 deep: DeepEncoders | None = None) -> tuple[pd.DataFrame, ModelStageRecord]:
+    """Fit the Radscores, or reuse them when features and modeling settings are unchanged.
+
+    ``features`` is features.parquet's table plus the deep features (``deep``, the encoders
+    that made them), which are not in the file: the key hashes their values too.
+    """
     from radscore.pipeline.model import outcome_table, run_model
 
     cfg = study.config
-    key = make_key("model-v4", sha256_file(study.features_path), cfg.stage_hash("seed", "endpoint", "split",
-                   "selection", "model", "preprocess", "voi", "fusion", "features", "modalities"),
+    deep_cols = [c for c in features.columns if c.startswith(DEEP_PREFIX)]
+    deep_hash = sha256_bytes(features[deep_cols].to_numpy(dtype="float64").tobytes()) if deep_cols else None
+    key = make_key("model-v5", sha256_file(study.features_path), deep_cols, deep_hash,
+                   cfg.stage_hash("seed", "endpoint", "split", "selection", "model", "preprocess", "voi", "fusion",
+                                  "features", "modalities"),
                    outcome_table(manifest, cfg).to_dict(), list(keep) if keep is not None else None)
     state_file = study.work_dir / "model_stage.json"
     if study.stage_key("model") == key and study.scores_path.exists() and state_file.exists():
@@ -51,7 +60,7 @@ def _model_stage(study: Study, features: pd.DataFrame, manifest: pd.DataFrame, c
                              float_precision="round_trip")
         return scores, ModelStageRecord.from_dict(json.loads(state_file.read_text()))
     scores, training = run_model(cfg, features, manifest, study.models_dir, cohorts=cohorts,
-                                 keep=list(keep) if keep is not None else None, workers=workers)
+                                 keep=list(keep) if keep is not None else None, workers=workers, deep=deep)
     # every digit, so that a rerun reusing this stage hands the analyses the very same scores
     atomic_write_csv(study.scores_path, scores, float_format="%.17g")
     atomic_write_json(state_file, training.record.to_dict())
@@ -153,7 +162,12 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     try:
         robustness = run_robustness(cfg, manifest, features, cohorts, study.work_dir / "cache", workers=workers,
                                     scheduler=scheduler)
-        scores, record = _model_stage(study, features, manifest, cohorts, robustness.kept, workers)
+        features, encoders, deep_section = _deep_features(study, features, cohorts, extraction.crops())
+        keep = robustness.kept
+        if keep is not None and encoders is not None:
+            # the ICC covers hand-crafted features only: the crops are centred on the unperturbed mask
+            keep = (*keep, *encoders.columns())
+        scores, record = _model_stage(study, features, manifest, cohorts, keep, workers, encoders)
     except DataError as exc:
         raise _with_exclusions(exc, qc, manifest, study) from None
     prov = prov.then(robustness.step)
@@ -182,7 +196,7 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
         sections.append(discrimination_section(scores, manifest, as_response, metrics["response"], key="response",
                                                title="TME Rad-Score and immunotherapy response (CR/PR vs SD/PD)"))
     sections.append(survival)
-    sections.extend(_analysis_sections(study, manifest, scores, record, features, extraction.crops(), phenotype))
+    sections.extend(_analysis_sections(study, manifest, scores, record, features, keep, deep_section, phenotype))
     analyses = _analysis_metrics(sections)
     if analyses:
         metrics["analyses"] = analyses
@@ -226,46 +240,56 @@ def _analysis_metrics(sections: list[Section]) -> dict:
     return out
 
 
-def _deep_features(study: Study, features: pd.DataFrame, record: ModelStageRecord,
-                   crops: dict) -> tuple[pd.DataFrame, Section]:
-    """Deep features from an encoder trained on the training cohort's crops (mCRC seed).
+def _deep_features(study: Study, features: pd.DataFrame, cohorts: pd.Series,
+                   crops: dict) -> tuple[pd.DataFrame, DeepEncoders | None, Section]:
+    """Deep features from an encoder trained on the training cohort's crops (mCRC seed), before the models.
 
     The crops come from the extraction stage (the one scan loader: same files, SUV and
-    mask as the hand-crafted features). They join the hand-crafted features of the
-    analyses (the TME Rad-Score); the portable Radscore models use hand-crafted features
-    only, so `radscore predict` needs no network weights.
+    mask as the hand-crafted features). The features are candidates of the TME Rad-Score
+    (``catalog.DEEP_MODELS``), whose artifact stores the encoders when it selects one; the
+    NSCLC Radscores use hand-crafted features only, and every study's analyses see them.
+
+    Returns
+    -------
+    (DataFrame, DeepEncoders or None, Section)
     """
     deep = study.config.analyses.deep
     title = "Deep features (3-D convolutional autoencoder)"
     if not deep.enabled:
-        return features, Section(key="deep_features", title=title,
-                                 skipped="disabled (set analyses.deep.enabled: true in study.yaml)")
+        return features, None, Section(key="deep_features", title=title,
+                                       skipped="disabled (set analyses.deep.enabled: true in study.yaml)")
     if len(study.config.scan.modalities) < 2:
-        return features, Section(key="deep_features", title=title,
-                                 skipped="the encoder reads PET and CT crops; this study has "
-                                         f"{modalities_text(study.config.scan.modalities)} only")
+        return features, None, Section(key="deep_features", title=title,
+                                       skipped="the encoder reads PET and CT crops; this study has "
+                                               f"{modalities_text(study.config.scan.modalities)} only")
     from radscore.features.deep import add_deep_features
 
-    training = sorted(pid for pid, c in record.cohorts.items() if c == "training")
-    out, note = add_deep_features(features, crops, deep, training, study.config.seed,
-                                  weights_dir=study.models_dir / "deep")
-    added = [c for c in out.columns if c.startswith("deep_")]
-    if not added:
-        return features, Section(key="deep_features", title=title, skipped=note)
+    training = sorted(str(pid) for pid, c in cohorts.items() if c == "training")
+    out, note, encoders = add_deep_features(features, crops, deep, training, study.config.seed,
+                                            weights_dir=study.models_dir / "deep")
+    if encoders is None:
+        return features, None, Section(key="deep_features", title=title, skipped=note)
+    added = encoders.columns()
+    users = [MODEL_TITLES[m] for m in study.config.model.models if m in DEEP_MODELS]
+    if users:
+        use = (f"they are candidates of the {' and '.join(users)} with the hand-crafted features (not ICC-filtered: "
+               "the crops are centred on the study's own mask, which the ICC's perturbations do not move), and its "
+               "model file stores the encoders when it selects one")
+    else:
+        use = "they join the analyses only (the Radscores use hand-crafted features)"
     text = (f"{note} {len(added)} deep features per scan ({', '.join(added[:3])}, ...) were computed from "
-            f"{deep.crop_size}³-voxel PET and CT crops around each lesion; they enter the TME Rad-Score's selection "
-            "with the hand-crafted features.")
-    return out, Section(key="deep_features", title=title, text=text)
+            f"{deep.crop_size}³-voxel PET and CT crops around each lesion; {use}.")
+    return out, encoders, Section(key="deep_features", title=title, text=text)
 
 
 def _analysis_sections(study: Study, manifest: pd.DataFrame, scores: pd.DataFrame, record: ModelStageRecord,
-                       features: pd.DataFrame, crops: dict, phenotype=None) -> list[Section]:
-    """The seeds' clinical analyses, with deep features added when configured (and an mCRC
-    study's TME phenotype, derived before modelling)."""
+                       features: pd.DataFrame, keep: tuple[str, ...] | None, deep_section: Section,
+                       phenotype=None) -> list[Section]:
+    """The seeds' clinical analyses on the features (with the deep features when configured) and an
+    mCRC study's TME phenotype, derived before modelling."""
     from radscore.analyses import AnalysisContext, run_analyses
 
-    features, deep_section = _deep_features(study, features, record, crops)
     ctx = AnalysisContext.from_config(study.config, manifest=manifest, scores=scores, cutoffs=record.cutoffs,
-                                      features=features, expression=study.table("expression"),
+                                      features=features, model_features=keep, expression=study.table("expression"),
                                       cells=study.table("cells"), phenotype=phenotype, out_dir=study.root)
     return [deep_section, *run_analyses(ctx)]

@@ -123,6 +123,27 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def npz_bytes(arrays: dict[str, Any]) -> bytes:
+    """Named numpy arrays as ``.npz`` bytes that depend on the arrays only.
+
+    ``numpy.savez`` stamps every member with the current time, so equal arrays saved twice
+    differ; a model artifact's files must be equal bytes for equal models (their hashes are
+    its identity). Members are ``<name>.npy`` in the given order, uncompressed, dated
+    1980-01-01 (the ZIP epoch); ``numpy.load(..., allow_pickle=False)`` reads them.
+    """
+    import zipfile
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, value in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), member.getvalue())
+    return buf.getvalue()
+
+
 def json_default(obj: Any) -> Any:
     """numpy scalars and arrays, and paths, as JSON values (the `default` of json.dumps)."""
     import numpy as np

@@ -138,7 +138,7 @@ class Scorer:
         from radscore.features.runner import extract_prepared
         from radscore.features.tasks import stored_bytes
         from radscore.imaging.preprocess import prepare_scan
-        from radscore.pipeline.predict import score_extraction
+        from radscore.pipeline.predict import crop_size, score_extraction
         from radscore.web.views import (
             data_uri,
             distribution_figure,
@@ -150,7 +150,7 @@ class Scorer:
         prepared = []
         for ref in scans:
             try:
-                prepared.append(prepare_scan(ref, info.model.scan))
+                prepared.append(prepare_scan(ref, info.model.scan, crop_size=crop_size(info.model)))
             except RadscoreError as exc:
                 raise _PageError(f"{ref.timepoint}: {exc.message}") from None
         # The runner writes the prepared images to the temporary folder for its tasks: larger
