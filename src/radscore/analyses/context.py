@@ -68,6 +68,8 @@ class AnalysisContext:
         The TME phenotype an mCRC study's pipeline derived as its endpoint; the TME analysis
         reports it instead of clustering again.
     seed : int
+    n_jobs : int
+        Processes for the cross-validation folds of models fitted by the analyses.
     out_dir : Path
     """
 
@@ -85,6 +87,7 @@ class AnalysisContext:
     cells: pd.DataFrame | None = None
     phenotype: Any = None
     seed: int = 42
+    n_jobs: int = 1
     out_dir: Path = field(default_factory=lambda: Path("."))
 
     def __post_init__(self) -> None:

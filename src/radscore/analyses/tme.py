@@ -336,7 +336,7 @@ class PhenotypeRadScore:
 
 
 def radscore_for_phenotype(features: pd.DataFrame, phenotype: pd.Series, cohort: pd.Series,
-                           selection: SelectionSettings, cv_folds: int, seed: int) -> PhenotypeRadScore:
+                           selection: SelectionSettings, cv_folds: int, seed: int, n_jobs: int = 1) -> PhenotypeRadScore:
     """Fit ``RadscoreClassifier(model="random_forest", cutoff="median")`` for the hot phenotype.
 
     Baseline primary-lesion features; selection and the forest are fitted on training
@@ -355,7 +355,7 @@ def radscore_for_phenotype(features: pd.DataFrame, phenotype: pd.Series, cohort:
         raise DataError("no radiomic features or one phenotype among training patients.", fix="check the inputs.")
     X = df[cols]
     clf = RadscoreClassifier(model="random_forest", cutoff="median", selection=selection,
-                             cv_folds=min(cv_folds, 5), random_state=seed)
+                             cv_folds=min(cv_folds, 5), random_state=seed, n_jobs=n_jobs)
     clf.fit(X[train], y[train])
     score = clf.decision_function(X)
     cohorts = {name: m for name, m in (("training", train), ("testing", ~train)) if m.any()}
@@ -581,7 +581,7 @@ def compute(ctx: AnalysisContext) -> TmeResult:
     try:
         rad = (_study_rad_score(ctx, named, pt) if ctx.model == "tme" else
                radscore_for_phenotype(ctx.features, named, pt.set_index("patient_id")["cohort"], ctx.selection,
-                                      ctx.cv_folds, ctx.seed))
+                                      ctx.cv_folds, ctx.seed, ctx.n_jobs))
     except DataError as exc:
         note = exc.problem
     else:

@@ -29,6 +29,7 @@ from radscore.pipeline.robustness import run_robustness
 from radscore.report.html import ReportInputs, write_report
 from radscore.report.sections import Section
 from radscore.runtime.cache import make_key
+from radscore.runtime.executor import default_workers
 from radscore.runtime.files import (atomic_write_csv, atomic_write_json, atomic_write_parquet, ensure_writable,
                                    sha256_bytes, sha256_file)
 from radscore.runtime.provenance import Provenance, Step, settings_hash, software_versions
@@ -196,7 +197,8 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
         sections.append(discrimination_section(scores, manifest, as_response, metrics["response"], key="response",
                                                title="TME Rad-Score and immunotherapy response (CR/PR vs SD/PD)"))
     sections.append(survival)
-    sections.extend(_analysis_sections(study, manifest, scores, record, features, keep, deep_section, phenotype))
+    sections.extend(_analysis_sections(study, manifest, scores, record, features, keep, deep_section, phenotype,
+                                       n_jobs=workers or default_workers()))
     analyses = _analysis_metrics(sections)
     if analyses:
         metrics["analyses"] = analyses
@@ -284,12 +286,13 @@ def _deep_features(study: Study, features: pd.DataFrame, cohorts: pd.Series,
 
 def _analysis_sections(study: Study, manifest: pd.DataFrame, scores: pd.DataFrame, record: ModelStageRecord,
                        features: pd.DataFrame, keep: tuple[str, ...] | None, deep_section: Section,
-                       phenotype=None) -> list[Section]:
+                       phenotype=None, n_jobs: int = 1) -> list[Section]:
     """The seeds' clinical analyses on the features (with the deep features when configured) and an
     mCRC study's TME phenotype, derived before modelling."""
     from radscore.analyses import AnalysisContext, run_analyses
 
     ctx = AnalysisContext.from_config(study.config, manifest=manifest, scores=scores, cutoffs=record.cutoffs,
                                       features=features, model_features=keep, expression=study.table("expression"),
-                                      cells=study.table("cells"), phenotype=phenotype, out_dir=study.root)
+                                      cells=study.table("cells"), phenotype=phenotype, n_jobs=n_jobs,
+                                      out_dir=study.root)
     return [deep_section, *run_analyses(ctx)]
