@@ -15,6 +15,7 @@ from radscore.errors import DataError, ManifestError
 from radscore.features.deep import DeepEncoders
 from radscore.io.scan import ID_COLUMNS
 from radscore.modeling.patients import patient_rows
+from radscore.runtime.executor import default_workers
 
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def run_model(config: StudyConfig, features: pd.DataFrame, manifest: pd.DataFram
                                selection=config.selection, model=config.model.model_copy(update={"models": models}),
                                seed=config.seed,
                                models_dir=models_dir, scan=config.scan, positive_class=config.endpoint.positive_name,
-                               n_jobs=workers or 1, deep=deep)
+                               n_jobs=workers or default_workers(), deep=deep)
     all_rows = features.copy()
     all_rows["cohort"] = all_rows["patient_id"].map(cohorts).fillna("unassigned")
     frames = []
