@@ -494,7 +494,8 @@ def fit_phenotype(cells: pd.DataFrame | None, expression: pd.DataFrame | None, t
         source = (f"ssGSEA (gseapy) of the {cells.shape[1]} of {len(gs.sets)} Bindea et al. (Immunity 2013) "
                   "cell-type gene sets with genes in the expression table")
     else:
-        raise DataError("no cell-abundance table (tables.cells) and no expression table (tables.expression)")
+        raise DataError("no cell-abundance table (tables.cells) and no expression table (tables.expression)",
+                        fix="name RNA-seq expression or a cell-abundance table under 'tables' in study.yaml.")
     cells = cells.dropna(how="all")
     train = cells.loc[cells.index.isin(list(training))].dropna()
     if train.empty:

@@ -18,7 +18,6 @@ import pandas as pd
 
 from radscore.analyses.tme import PhenotypeFit
 from radscore.config import StudyConfig
-from radscore.errors import DataError
 from radscore.pipeline.context import Study
 from radscore.runtime.provenance import Step
 
@@ -40,8 +39,9 @@ def baseline_cohorts(config: StudyConfig, manifest: pd.DataFrame) -> pd.Series:
 
 
 def derive_phenotype(study: Study, manifest: pd.DataFrame) -> tuple[pd.DataFrame, PhenotypeFit, Step]:
-    """The manifest with the endpoint column (1 = hot, 0 = cold, empty without abundances) and
-    ``tme_phenotype``; the fitted phenotype (:func:`radscore.analyses.tme.fit_phenotype`, the
+    """The manifest with the endpoint column (1 = hot, 0 = cold, empty without abundances),
+    ``tme_phenotype`` and ``cohort`` (:func:`baseline_cohorts`: the split the phenotype was fitted
+    on, when the manifest named none); the fitted phenotype (:func:`radscore.analyses.tme.fit_phenotype`, the
     TME analysis's own path); and the stage's provenance record."""
     from radscore.analyses.context import patients_as_rows
     from radscore.analyses.tme import fit_phenotype
@@ -51,10 +51,6 @@ def derive_phenotype(study: Study, manifest: pd.DataFrame) -> tuple[pd.DataFrame
     patients = set(manifest["patient_id"].astype(str))
     tables = {name: (patients_as_rows(t, patients, name) if (t := study.table(name)) is not None else None)
               for name in ("cells", "expression")}
-    if tables["cells"] is None and tables["expression"] is None:
-        raise DataError("an mCRC study needs RNA-seq expression (tables.expression) or a cell-abundance table "
-                        "(tables.cells) to derive the TME phenotype.",
-                        fix="name one of them under 'tables' in study.yaml.")
     cohorts = baseline_cohorts(cfg, manifest)
     training = cohorts.index[cohorts == "training"]
     fit = fit_phenotype(tables["cells"], tables["expression"], training, s, cfg.seed)
@@ -62,6 +58,8 @@ def derive_phenotype(study: Study, manifest: pd.DataFrame) -> tuple[pd.DataFrame
     out = manifest.drop(columns=[c for c in (cfg.endpoint.column, PHENOTYPE_COLUMN) if c in manifest.columns])
     out[PHENOTYPE_COLUMN] = out["patient_id"].map(phenotype)
     out[cfg.endpoint.column] = out[PHENOTYPE_COLUMN].map({"hot": 1.0, "cold": 0.0})
+    if "cohort" not in out.columns:
+        out["cohort"] = out["patient_id"].map(cohorts)
     counts = {c: phenotype.reindex(cohorts.index[cohorts == c]).value_counts().to_dict()
               for c in sorted(set(cohorts))}
     log.info("TME phenotype (%s; k-means on %d training patients): %s", fit.source, fit.n_training, counts)

@@ -86,19 +86,15 @@ def _summary(study: Study, metrics: dict, record: ModelStageRecord, qc: pd.DataF
         out[f"{MODEL_TITLES.get(m, m)}"] = f"not run: {why}"
     excluded = qc[qc["severity"] == "excluded"] if not qc.empty else qc
     out["Excluded scans"] = f"{len(excluded)} (see Quality control)"
-    for m, e in metrics["models"].items():
-        for c, t in e["cohorts"].items():
-            if c == "training_apparent" or t.get("auc") is None:
-                continue
-            ci = (f"95 % CI {t['auc_ci_low']:.3f}–{t['auc_ci_high']:.3f}" if "auc_ci_low" in t
-                  else f"no CI: {'; '.join(t.get('notes', []))}")
-            out[f"{MODEL_TITLES.get(m, m)} {COHORT_TITLES.get(c, c)} AUC"] = f"{t['auc']:.3f} ({ci})"
-    for m, e in metrics.get("response", {}).get("models", {}).items():
-        for c, t in e["cohorts"].items():
-            if c != "training_apparent" and t.get("auc") is not None:
-                out[f"{MODEL_TITLES.get(m, m)} {COHORT_TITLES.get(c, c)} AUC for response (CR/PR)"] = (
-                    f"{t['auc']:.3f} (95 % CI {t['auc_ci_low']:.3f}–{t['auc_ci_high']:.3f})" if "auc_ci_low" in t
-                    else f"{t['auc']:.3f}")
+    blocks = ((metrics["models"], ""), (metrics.get("response", {}).get("models", {}), " for response (CR/PR)"))
+    for models, what in blocks:
+        for m, e in models.items():
+            for c, t in e["cohorts"].items():
+                if c == "training_apparent" or t.get("auc") is None:
+                    continue
+                ci = (f"95 % CI {t['auc_ci_low']:.3f}–{t['auc_ci_high']:.3f}" if "auc_ci_low" in t
+                      else f"no CI: {'; '.join(t.get('notes', []))}")
+                out[f"{MODEL_TITLES.get(m, m)} {COHORT_TITLES.get(c, c)} AUC{what}"] = f"{t['auc']:.3f} ({ci})"
     for m, e in metrics["models"].items():
         n = e.get("nested_cv")
         if n:
@@ -144,12 +140,10 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
 
     phenotype = None
     if cfg.study == "mcrc":
-        from radscore.pipeline.phenotype import baseline_cohorts, derive_phenotype
+        from radscore.pipeline.phenotype import derive_phenotype
 
         manifest, phenotype, step = derive_phenotype(study, manifest)
         prov = prov.then(step)
-        if "cohort" not in manifest.columns:  # the split the phenotype was fitted on
-            manifest["cohort"] = manifest["patient_id"].map(baseline_cohorts(cfg, manifest))
     cohorts = make_split(cfg, manifest)
     prov = prov.then(Step("split", settings={**cfg.split.model_dump(mode="json"), "seed": cfg.seed},
                           result={c: int((cohorts == c).sum()) for c in sorted(set(cohorts))}))
