@@ -26,8 +26,10 @@ _FAMILIES: dict[str, FilterFunction] = {}
 def _families() -> dict[str, FilterFunction]:
     if not _FAMILIES:
         # ibsi2a: mean, LoG, Laws, Gabor
-        # ibsi2b: wavelet, Simoncelli, Riesz register below
-        pass
+        from radscore.features.ibsi2.simoncelli import simoncelli
+        from radscore.features.ibsi2.wavelet import separable_wavelet
+
+        _FAMILIES.update({"wavelet": separable_wavelet, "simoncelli": simoncelli})
     return _FAMILIES
 
 
