@@ -25,9 +25,13 @@ _FAMILIES: dict[str, FilterFunction] = {}
 
 def _families() -> dict[str, FilterFunction]:
     if not _FAMILIES:
-        # ibsi2a: mean, LoG, Laws, Gabor
-        # ibsi2b: wavelet, Simoncelli, Riesz register below
-        pass
+        from radscore.features.ibsi2.gabor import gabor_filter
+        from radscore.features.ibsi2.laws import laws_filter
+        from radscore.features.ibsi2.log import log_filter
+        from radscore.features.ibsi2.mean import mean_filter
+
+        _FAMILIES.update({"mean": mean_filter, "log": log_filter, "laws": laws_filter, "gabor": gabor_filter})
+        # wavelet, Simoncelli and Riesz families register below
     return _FAMILIES
 
 
