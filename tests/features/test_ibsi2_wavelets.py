@@ -5,6 +5,8 @@
 - Rotation pooling is equivariant: pooling over the cube's rotations of a rotated image
   gives the rotated pooled response.
 - The Simoncelli band-pass removes a constant image and filters 2-D slices independently.
+- Riesz transforms: first order is the Hilbert transform (cos -> sin); the second-order
+  components along the three axes sum to minus the identity (Unser & Van De Ville 2010).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import pytest
 import pywt
 
 from radscore.errors import ConfigError
+from radscore.features.ibsi2.dispatch import apply_filter
+from radscore.features.ibsi2.riesz import riesz_transform
 from radscore.features.ibsi2.rotation import right_angle_rotations, rotate
 from radscore.features.ibsi2.simoncelli import simoncelli
 from radscore.features.ibsi2.wavelet import WAVELETS, separable_wavelet
@@ -89,3 +93,29 @@ def test_simoncelli_2d_filters_slices_independently() -> None:
 def test_wavelet_bad_parameters_are_config_errors(kwargs: dict) -> None:
     with pytest.raises(ConfigError):
         separable_wavelet(np.zeros((4, 4, 4)), (1.0, 1.0, 1.0), boundary="zero", dimensions="3D", **kwargs)
+
+
+def test_first_order_riesz_turns_a_cosine_into_a_sine() -> None:
+    # R_(1,0,0) multiplies by -j w_x / |w|: the Hilbert transform along x, cos -> sin.
+    x = np.arange(32)
+    image = np.broadcast_to(np.cos(2 * np.pi * 3 * x / 32), (4, 6, 32)).copy()
+    out = riesz_transform(image, (1, 0, 0), boundary="periodic", dimensions="3D")
+    np.testing.assert_allclose(out, np.broadcast_to(np.sin(2 * np.pi * 3 * x / 32), out.shape), atol=1e-12)
+
+
+def test_second_order_riesz_components_sum_to_minus_identity() -> None:
+    # sum_i (-j)^2 (w_i / |w|)^2 = -1 away from w = 0: minus the zero-mean image.
+    image = RNG.normal(size=(6, 8, 10))
+    total = sum(riesz_transform(image, order, boundary="periodic", dimensions="3D")
+                for order in [(2, 0, 0), (0, 2, 0), (0, 0, 2)])
+    np.testing.assert_allclose(total, -(image - image.mean()), atol=1e-12)
+
+
+def test_riesz_filter_is_the_transform_of_the_base_response() -> None:
+    image = RNG.normal(size=(8, 12, 12))
+    base = apply_filter("simoncelli", image, (1.0, 1.0, 1.0), boundary="mirror", dimensions="2D", params={"level": 1})
+    ours = apply_filter("riesz", image, (1.0, 1.0, 1.0), boundary="mirror", dimensions="2D",
+                        params={"filter": "simoncelli", "filter_params": {"level": 1}, "order": (1, 1)})
+    np.testing.assert_allclose(ours, riesz_transform(base, (1, 1), boundary="mirror", dimensions="2D"))
+    with pytest.raises(ConfigError):
+        riesz_transform(image, (1, 0, 0), boundary="mirror", dimensions="2D")

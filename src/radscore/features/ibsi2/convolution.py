@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import fft, ndimage
 
 from radscore.errors import ConfigError
 
@@ -173,11 +173,22 @@ def convolve_nd(image: np.ndarray, kernel: np.ndarray, boundary: str) -> np.ndar
     if k.ndim != img.ndim or any(n % 2 == 0 for n in k.shape):
         raise ConfigError(f"kernel of shape {k.shape} for an image of {img.ndim} dimensions",
                           fix="use a kernel with an odd size along every image axis")
-    if np.iscomplexobj(k):
-        return convolve_nd(img, k.real, boundary) + 1j * convolve_nd(img, k.imag, boundary)
-    k = k.astype(np.float64)
     if k.size <= _DIRECT_MAX_TAPS:
-        return ndimage.convolve(img, k, mode=ndimage_mode(boundary))
+        if np.iscomplexobj(k):
+            return convolve_nd(img, k.real, boundary) + 1j * convolve_nd(img, k.imag, boundary)
+        return ndimage.convolve(img, k.astype(np.float64), mode=ndimage_mode(boundary))
     half = [n // 2 for n in k.shape]
     padded = np.pad(img, [(h, h) for h in half], mode=pad_mode(boundary))
-    return signal.fftconvolve(padded, k, mode="valid")
+    # Circular convolution of the padded image with the kernel centred on index 0: the
+    # wrap-around only reaches the pad, so the inner (original) box is the exact sum.
+    # Transform only along the axes the kernel extends over (a 2-D kernel: per slice).
+    axes = tuple(a for a, n in enumerate(k.shape) if n > 1)
+    embedded = np.zeros(tuple(padded.shape[a] if a in axes else 1 for a in range(k.ndim)), dtype=k.dtype)
+    embedded[tuple(slice(0, n) for n in k.shape)] = k
+    embedded = np.roll(embedded, [-h for h in half], axis=tuple(range(k.ndim)))
+    if np.iscomplexobj(k):
+        full = fft.ifftn(fft.fftn(padded, axes=axes) * fft.fftn(embedded, axes=axes), axes=axes)
+    else:
+        shape = [padded.shape[a] for a in axes]
+        full = fft.irfftn(fft.rfftn(padded, axes=axes) * fft.rfftn(embedded, axes=axes), s=shape, axes=axes)
+    return full[tuple(slice(h, h + n) for h, n in zip(half, img.shape))]
