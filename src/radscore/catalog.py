@@ -83,6 +83,8 @@ class ImageType:
         Parameters in the seed's protocol (PROTOCOL A5).
     in_engine : bool
         Whether radscore's engine computes it (else only plain PyRadiomics does).
+    in_seed : bool
+        Whether the seed's protocol uses it (the IBSI 2 filters are opt-in).
     """
 
     name: str
@@ -90,6 +92,7 @@ class ImageType:
     cost: float = 1.0
     seed_params: dict[str, Any] = field(default_factory=dict)
     in_engine: bool = True
+    in_seed: bool = True
 
     def instances(self, params: dict[str, Any] | None) -> int:
         """How many filtered images these parameters give (LoG sigmas, wavelet levels), for the cost."""
@@ -98,6 +101,10 @@ class ImageType:
             return max(1, len(params.get("sigma", [1])))
         return max(1, int(params.get("level", 1)))
 
+
+#: IBSI 2 filter families (:mod:`radscore.features.ibsi2.dispatch`), image types ``ibsi2-<family>``
+#: with the family's parameters plus ``boundary`` (default mirror) and ``dimensions`` (2D / 3D, default 3D).
+IBSI2_FAMILIES: tuple[str, ...] = ("mean", "log", "laws", "gabor")
 
 #: Every image type, in PyRadiomics' (and the feature table's) order; the seed uses all
 #: but LBP2D: 22 filtered images (original, 8 wavelet, 5 LoG, 4 point-wise, gradient, 3 LBP-3D).
@@ -112,11 +119,13 @@ IMAGE_TYPES: dict[str, ImageType] = {t.name: t for t in (
     ImageType("Gradient", "gradient"),
     ImageType("LBP2D", "lbp-2D", in_engine=False),
     ImageType("LBP3D", "lbp-3D", 4.0),
+    # IBSI 2 filter mode (radscore.features.ibsi2): one filtered image per type, named by its prefix
+    *(ImageType(f"ibsi2-{family}", f"ibsi2-{family}", 3.0, in_seed=False) for family in IBSI2_FAMILIES),
 )}
 
 #: The seed's 22 filtered images (PROTOCOL A5) in PyRadiomics' ``imageType`` format.
 SEED_IMAGE_TYPES: dict[str, dict[str, Any]] = {
-    name: dict(t.seed_params) for name, t in IMAGE_TYPES.items() if t.in_engine}
+    name: dict(t.seed_params) for name, t in IMAGE_TYPES.items() if t.in_engine and t.in_seed}
 
 
 def image_type_of(feature_prefix: str) -> ImageType:
