@@ -195,3 +195,48 @@ def test_feature_parts_and_ibsi_codes():
     assert len(set(codes)) == len(codes) and all(len(c) == 4 and c.isalnum() for c in codes)
     assert set(IBSI_CODES) == set(IBSI_TAGS.values()) - {"stat_kurt"}
     assert ibsi_code("original_firstorder_Kurtosis") is None and ibsi_code("square_glcm_Idn") is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spacing", [None, (1.0, 1.0, 1.0)])
+def test_real_ct_with_rtstruct(reference_dir, tmp_path, spacing):
+    """The IBSI CT phantom (a patient CT, DICOM, with an RTSTRUCT): the SEG equals the prepared VOIs;
+    on the CT's own grid each frame also names the CT slice it lies on."""
+    from radscore.config import PreprocessSettings, ScanSettings
+    from radscore.imaging.preprocess import prepare_scan
+    from radscore.io.scan import ScanRef
+    from radscore.pipeline.dicom_export import export_dicom
+
+    base = reference_dir / "ibsi" / "ct_radiomics_phantom" / "dicom"
+    rs = next((base / "mask").iterdir())
+    ref = ScanRef("phantom", ct=str(base / "image"), mask=str(rs), mask_roi="GTV-1")
+    settings = ScanSettings(modalities=["ct"], preprocess=PreprocessSettings(spacing_mm=spacing))
+    index = export_dicom([ref], settings, {}, tmp_path)
+    assert list(index["status"]) == ["written"] and index.at[0, "sr"] == ""
+    prepared = prepare_scan(ref, settings)
+    grid = prepared.images["ct"]
+    seg_path = tmp_path / index.at[0, "seg"]
+    for name, mask in prepared.vois.items():
+        np.testing.assert_array_equal(sitk.GetArrayFromImage(read_seg(seg_path, name, grid)).astype(bool), mask)
+    ds = pydicom.dcmread(seg_path)
+    ct_uids = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in (base / "image").iterdir()}
+    derived = [item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
+               for item in ds.PerFrameFunctionalGroupsSequence if item.get("DerivationImageSequence")]
+    if spacing is None:  # frames on CT slices: each refers to its slice, as viewers overlay them
+        assert len(derived) == int(ds.NumberOfFrames) and set(derived) <= ct_uids
+    else:
+        assert derived == []
+
+
+def test_no_patient_name_reaches_warnings_or_logs(tmp_path, caplog, recwarn):
+    img = sitk.GetImageFromArray(np.zeros((4, 8, 8), np.float32))
+    ct_dir, _ = write_dicom_scan(img, img, tmp_path / "in", identifiers={"PatientName": "Qzxvontrel"}, uid_seed="n")
+    vois = {"tumor": np.zeros((4, 8, 8), bool)}
+    vois["tumor"][1:3, 2:5, 2:5] = True
+    caplog.set_level("DEBUG")
+    seg, sr = write_dicom_outputs(vois, read_series(ct_dir), source_series(str(ct_dir), None),
+                                  [ModelResult("ct", "CT-Radscore", "0", 0.25, {"ct_tumor_original_firstorder_Mean": 1.0})],
+                                  tmp_path / "out", voi_settings={"core_mm": 3.0, "ring_mm": 5.0},
+                                  modalities=("ct",))
+    assert pydicom.dcmread(seg).PatientName == "Qzxvontrel"  # the source's patient module, as DICOM requires
+    assert not any("Qzxvontrel" in str(w.message) for w in recwarn) and "Qzxvontrel" not in caplog.text

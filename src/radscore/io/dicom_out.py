@@ -23,6 +23,8 @@ Herz et al., highdicom, J Digit Imaging 2022;35:1719-1737, doi:10.1007/s10278-02
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,10 +196,18 @@ def build_seg(vois: dict[str, np.ndarray], grid: sitk.Image, source: SourceSerie
     if not names:
         raise ValueError("no VOI to write")
     size_zyx = tuple(grid.GetSize()[::-1])
-    stack = np.stack([np.asarray(vois[v], dtype=bool) for v in names], axis=-1)
-    if stack.shape[:3] != size_zyx:
-        raise ValueError(f"VOIs of shape {stack.shape[:3]} are not on the grid {size_zyx}")
+    shapes = {np.shape(vois[v]) for v in names}
+    if shapes != {size_zyx}:
+        raise ValueError(f"VOIs of shape(s) {sorted(shapes)} are not on the grid {size_zyx}")
     positions, orientation, pixel_spacing, dz = grid_geometry(grid)
+    # only the frames between the VOIs' first and last slice: a whole-body grid at 1 mm would
+    # otherwise be stacked in full (4 VOIs x ~10^8 voxels) before highdicom drops the empty frames
+    filled = np.flatnonzero(np.any([np.asarray(vois[v]).any(axis=(1, 2)) for v in names], axis=0))
+    if filled.size == 0:
+        raise ValueError("every VOI is empty")
+    z0, z1 = int(filled[0]), int(filled[-1]) + 1
+    stack = np.stack([np.asarray(vois[v][z0:z1], dtype=bool) for v in names], axis=-1)
+    positions = positions[z0:z1]
     return hd.seg.Segmentation(
         source_images=source.reference, further_source_images=source.further or None,
         pixel_array=stack.astype(np.uint8), segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
@@ -347,15 +357,26 @@ def write_dicom_outputs(vois: dict[str, np.ndarray], grid: sitk.Image, source: S
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    seg = build_seg(vois, grid, source, voi_settings=voi_settings, version=__version__)
+    with _names_unquoted():
+        seg = build_seg(vois, grid, source, voi_settings=voi_settings, version=__version__)
     seg_path = out_dir / "seg.dcm"
     atomic_write_bytes(seg_path, _encoded(seg))
     if not results:
         return seg_path, None
-    sr = build_sr(seg, source, results, version=__version__, modalities=modalities)
+    with _names_unquoted():
+        sr = build_sr(seg, source, results, version=__version__, modalities=modalities)
     sr_path = out_dir / "sr.dcm"
     atomic_write_bytes(sr_path, _encoded(sr))
     return seg_path, sr_path
+
+
+@contextmanager
+def _names_unquoted():
+    """Silence highdicom's warning about a one-part PatientName, which quotes the name: it would
+    put a patient's name from the source headers into the terminal or a log."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name.*")
+        yield
 
 
 def _encoded(ds: Dataset) -> bytes:
