@@ -45,6 +45,23 @@ def modalities_text(modalities, joiner: str = " and ") -> str:
     return joiner.join(m.upper() for m in modalities)
 
 
+def feature_parts(column: str) -> tuple[str, str, str] | None:
+    """``pet_tumor_ring_original_glcm_Contrast`` -> ``("pet", "tumor_ring", "original_glcm_Contrast")``.
+
+    A feature table column is ``{image}_{voi}_{PyRadiomics name}``; None for any other column
+    (identity columns, ``deep_*`` features, conventional PET measures).
+    """
+    for image in IMAGES:
+        if not column.startswith(f"{image}_"):
+            continue
+        rest = column[len(image) + 1:]
+        # the longest VOI first: "tumor_ring_..." is not "tumor" + "ring_..."
+        for voi in sorted(VOIS, key=len, reverse=True):
+            if rest.startswith(f"{voi}_"):
+                return image, voi, rest[len(voi) + 1:]
+    return None
+
+
 MODEL_TITLES = {"pet": "PET-Radscore", "ct": "CT-Radscore", "petct": "PET/CT-Radscore", "comb": "COMB-Radscore",
                 "tme": "TME Rad-Score"}
 

@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per patient on stdout")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default 1)")
     p.add_argument("--trusted-key", metavar="PUBLIC.pem", help=TRUSTED_KEY_HELP)
+    p.add_argument("--dicom-out", metavar="DIR", default=None,
+                   help="also write each scan's VOIs as a DICOM SEG and its Radscore with the model's features as a "
+                        "DICOM SR (TID 1500) into DIR/<patient>_<timepoint>_<lesion>/ (scans whose CT, or PET "
+                        "without CT, is a DICOM series; others are listed as skipped in DIR/index.csv)")
 
     p = sub.add_parser("serve", help="start the decision-support page for a model (local web server)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -438,10 +442,22 @@ def _predict_refs(args) -> list:
 
 
 def cmd_predict(args) -> int:
+    from radscore.modeling.artifact import load_model
     from radscore.pipeline.predict import predict_scans
 
     refs = _predict_refs(args)
-    out = predict_scans(args.model, refs, workers=args.workers or 1, trusted_key=args.trusted_key)
+    model = load_model(args.model, trusted_key=args.trusted_key)
+    out = predict_scans(model, refs, workers=args.workers or 1)
+    if args.dicom_out:
+        from radscore.pipeline.dicom_export import export_dicom, model_result
+
+        # score_extraction keeps the scans' order: row i is refs[i]
+        results = {ref.key: [model_result(model, row["radscore"], row["features"])]
+                   for ref, row in zip(refs, out.to_dict("records")) if not row["error"]}
+        index = export_dicom([ref for ref, err in zip(refs, out["error"]) if not err], model.scan, results,
+                             args.dicom_out)
+        for row in index[index["status"] != "written"].to_dict("records"):
+            print(f"{row['patient_id']}: no DICOM SEG/SR ({row['status']}): {row['reason']}", file=sys.stderr)
     failed = 0
     for row in out.to_dict("records"):
         if row["error"]:

@@ -216,6 +216,14 @@ class RuntimeSettings(_Settings):
     )
 
 
+class OutputSettings(_Settings):
+    """Optional outputs of ``radscore run`` beside the tables and the report."""
+
+    dicom: bool = Field(False, description="also write each DICOM-sourced scan's VOIs as a DICOM SEG and its "
+                                           "Radscores with the models' features as a DICOM SR (TID 1500) into "
+                                           "dicom_outputs/; scans from image files are listed as skipped")
+
+
 class DynamicSettings(_Settings):
     """Dynamic prediction from follow-up scans (PROTOCOL A12)."""
 
@@ -389,6 +397,7 @@ class StudyConfig(_Settings):
     model: ModelSettings = ModelSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     analyses: AnalysesSettings = AnalysesSettings()
+    outputs: OutputSettings = OutputSettings()
 
     @model_validator(mode="before")
     @classmethod

@@ -70,6 +70,78 @@ IBSI_TAGS: dict[str, str] = {
     "ngtdm_Complexity": "ngt_complexity", "ngtdm_Strength": "ngt_strength",
 }
 
+#: IBSI permanent identifiers (4-character codes) and names of the tags above, for coding
+#: features in DICOM SR (:mod:`radscore.io.dicom_out`). From the IBSI 1 reference manual
+#: (Zwanenburg et al., arXiv:1612.07003), each code checked against two public tables of it
+#: (PyRadiomics ``labs/pyradiomics-dcm/resources/featuresDict_IBSIv7.tsv`` by feature name, and
+#: an independent MIRP-tag table). ``stat_kurt`` is left out on purpose: PyRadiomics' Kurtosis is
+#: not IBSI's excess kurtosis (it is 3 higher), so coding it as IBSI IPH6 would misstate the value.
+IBSI_CODES: dict[str, tuple[str, str]] = {
+    "morph_volume": ("RNU0", "Volume"), "morph_vol_approx": ("YEKZ", "Approximate volume"),
+    "morph_area_mesh": ("C0JK", "Surface area"), "morph_av": ("2PR5", "Surface to volume ratio"),
+    "morph_sphericity": ("QCFX", "Sphericity"), "morph_diam": ("L0JK", "Maximum 3D diameter"),
+    "morph_pca_maj_axis": ("TDIC", "Major axis length"), "morph_pca_min_axis": ("P9VJ", "Minor axis length"),
+    "morph_pca_least_axis": ("7J51", "Least axis length"), "morph_pca_elongation": ("Q3CK", "Elongation"),
+    "morph_pca_flatness": ("N17B", "Flatness"),
+    "stat_mean": ("Q4LE", "Mean"), "stat_var": ("ECT3", "Variance"), "stat_skew": ("KE2A", "Skewness"),
+    "stat_median": ("Y12H", "Median"), "stat_min": ("1GSF", "Minimum grey level"),
+    "stat_p10": ("QG58", "10th percentile"), "stat_p90": ("8DWT", "90th percentile"),
+    "stat_max": ("84IY", "Maximum grey level"), "stat_iqr": ("SALO", "Interquartile range"),
+    "stat_range": ("2OJQ", "Range"), "stat_mad": ("4FUA", "Mean absolute deviation"),
+    "stat_rmad": ("1128", "Robust mean absolute deviation"), "stat_energy": ("N8CA", "Energy"),
+    "stat_rms": ("5ZWQ", "Root mean square"),
+    "ih_entropy": ("TLU2", "Intensity histogram entropy"), "ih_uniformity": ("BJ5W", "Intensity histogram uniformity"),
+    "cm_joint_max": ("GYBY", "Joint maximum"), "cm_joint_avg": ("60VM", "Joint average"),
+    "cm_joint_var": ("UR99", "Joint variance"), "cm_joint_entr": ("TU9B", "Joint entropy"),
+    "cm_diff_avg": ("TF7R", "Difference average"), "cm_diff_var": ("D3YU", "Difference variance"),
+    "cm_diff_entr": ("NTRS", "Difference entropy"), "cm_sum_avg": ("ZGXS", "Sum average"),
+    "cm_sum_entr": ("P6QZ", "Sum entropy"), "cm_energy": ("8ZQL", "Angular second moment"),
+    "cm_contrast": ("ACUI", "Contrast (GLCM)"), "cm_inv_diff": ("IB1Z", "Inverse difference"),
+    "cm_inv_diff_norm": ("NDRX", "Normalised inverse difference"),
+    "cm_inv_diff_mom": ("WF0Z", "Inverse difference moment"),
+    "cm_inv_diff_mom_norm": ("1QCO", "Normalised inverse difference moment"),
+    "cm_inv_var": ("E8JP", "Inverse variance"), "cm_corr": ("NI2N", "Correlation"),
+    "cm_auto_corr": ("QWB0", "Autocorrelation"), "cm_clust_tend": ("DG8W", "Cluster tendency"),
+    "cm_clust_shade": ("7NFM", "Cluster shade"), "cm_clust_prom": ("AE86", "Cluster prominence"),
+    "cm_info_corr1": ("R8DG", "First measure of information correlation"),
+    "cm_info_corr2": ("JN9H", "Second measure of information correlation"),
+    "rlm_sre": ("22OV", "Short runs emphasis"), "rlm_lre": ("W4KF", "Long runs emphasis"),
+    "rlm_lgre": ("V3SW", "Low grey level run emphasis"), "rlm_hgre": ("G3QZ", "High grey level run emphasis"),
+    "rlm_srlge": ("HTZT", "Short run low grey level emphasis"),
+    "rlm_srhge": ("GD3A", "Short run high grey level emphasis"),
+    "rlm_lrlge": ("IVPO", "Long run low grey level emphasis"),
+    "rlm_lrhge": ("3KUM", "Long run high grey level emphasis"),
+    "rlm_glnu": ("R5YN", "Grey level non-uniformity (GLRLM)"),
+    "rlm_glnu_norm": ("OVBL", "Normalised grey level non-uniformity (GLRLM)"),
+    "rlm_rlnu": ("W92Y", "Run length non-uniformity"), "rlm_rlnu_norm": ("IC23", "Normalised run length non-uniformity"),
+    "rlm_r_perc": ("9ZK5", "Run percentage"), "rlm_gl_var": ("8CE5", "Grey level variance (GLRLM)"),
+    "rlm_rl_var": ("SXLW", "Run length variance"), "rlm_rl_entr": ("HJ9O", "Run entropy"),
+    "szm_sze": ("5QRC", "Small zone emphasis"), "szm_lze": ("48P8", "Large zone emphasis"),
+    "szm_lgze": ("XMSY", "Low grey level zone emphasis"), "szm_hgze": ("5GN9", "High grey level zone emphasis"),
+    "szm_szlge": ("5RAI", "Small zone low grey level emphasis"),
+    "szm_szhge": ("HW1V", "Small zone high grey level emphasis"),
+    "szm_lzlge": ("YH51", "Large zone low grey level emphasis"),
+    "szm_lzhge": ("J17V", "Large zone high grey level emphasis"),
+    "szm_glnu": ("JNSA", "Grey level non-uniformity (GLSZM)"),
+    "szm_glnu_norm": ("Y1RO", "Normalised grey level non-uniformity (GLSZM)"),
+    "szm_zsnu": ("4JP3", "Zone size non-uniformity"), "szm_zsnu_norm": ("VB3A", "Normalised zone size non-uniformity"),
+    "szm_z_perc": ("P30P", "Zone percentage"), "szm_gl_var": ("BYLV", "Grey level variance (GLSZM)"),
+    "szm_zs_var": ("3NSA", "Zone size variance"), "szm_zs_entr": ("GU8N", "Zone size entropy"),
+    "ngl_lde": ("SODN", "Low dependence emphasis"), "ngl_hde": ("IMOQ", "High dependence emphasis"),
+    "ngl_lgce": ("TL9H", "Low grey level count emphasis"), "ngl_hgce": ("OAE7", "High grey level count emphasis"),
+    "ngl_ldlge": ("EQ3F", "Low dependence low grey level emphasis"),
+    "ngl_ldhge": ("JA6D", "Low dependence high grey level emphasis"),
+    "ngl_hdlge": ("NBZI", "High dependence low grey level emphasis"),
+    "ngl_hdhge": ("9QMG", "High dependence high grey level emphasis"),
+    "ngl_glnu": ("FP8K", "Grey level non-uniformity (NGLDM)"),
+    "ngl_dcnu": ("Z87G", "Dependence count non-uniformity"),
+    "ngl_dcnu_norm": ("OKJI", "Dependence count non-uniformity normalised"),
+    "ngl_gl_var": ("1PFV", "Grey level variance (NGLDM)"), "ngl_dc_var": ("DNX2", "Dependence count variance"),
+    "ngl_dc_entr": ("FCBV", "Dependence count entropy"),
+    "ngt_coarseness": ("QCDE", "Coarseness"), "ngt_contrast": ("65HE", "Contrast (NGTDM)"),
+    "ngt_busyness": ("NQ30", "Busyness"), "ngt_complexity": ("HDEZ", "Complexity"), "ngt_strength": ("1X9X", "Strength"),
+}
+
 #: Which IBSI tag suffix a family's features carry in 3-D extraction.
 SUFFIX_3D = {"cm": "_3D_avg", "rlm": "_3D_avg", "szm": "_3D", "ngl": "_3D", "ngt": "_3D"}
 
@@ -97,3 +169,15 @@ def ibsi_tag(pyradiomics_name: str, dims: str = "3D") -> str | None:
 def ibsi_family(tag: str) -> str:
     """IBSI family of a tag: morph, stat, ih, cm, rlm, szm, ngl, ngt."""
     return tag.split("_")[0]
+
+
+def ibsi_code(pyradiomics_name: str) -> tuple[str, str] | None:
+    """IBSI identifier and name of ``original_glcm_Contrast`` etc. (:data:`IBSI_CODES`), or None.
+
+    Only features of the original image are IBSI 1 features; a filtered image's (wavelet,
+    LoG, ...) have no IBSI 1 code.
+    """
+    if not pyradiomics_name.startswith("original_"):
+        return None
+    tag = IBSI_TAGS.get(pyradiomics_name[len("original_"):])
+    return IBSI_CODES.get(tag) if tag is not None else None

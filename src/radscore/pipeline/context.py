@@ -57,6 +57,11 @@ class Study:
         return self.root / "models"
 
     @property
+    def dicom_dir(self) -> Path:
+        """DICOM SEG and SR per scan (``outputs.dicom``), with ``index.csv``."""
+        return self.root / "dicom_outputs"
+
+    @property
     def work_dir(self) -> Path:
         """Internal state: cache and stage records (safe to delete; forces a full rerun)."""
         return self.root / ".radscore"

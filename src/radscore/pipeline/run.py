@@ -169,6 +169,11 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
     prov = prov.then(Step("model", settings={"selection": cfg.selection.model_dump(mode="json"),
                                              "model": cfg.model.model_dump(mode="json")},
                           result={"models": [m.to_dict() for m in record.models]}))
+    if cfg.outputs.dicom:
+        from radscore.io.scan import scan_refs
+        from radscore.pipeline.dicom_export import export_study
+
+        prov = prov.then(export_study(study, scan_refs(manifest), scores, features))
     metrics = compute_metrics(scores, manifest, cfg, record.cutoffs, features)
     for m in record.models:
         if m.nested_cv_folds:

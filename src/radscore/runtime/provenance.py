@@ -32,6 +32,8 @@ Study-level stages (:attr:`Provenance.stages`):
 ``robustness``     ``source`` (``mask_2``/``perturbation``/``off``), ``n_patients``, ``n_features``,
                    ``n_kept``, ``skipped`` (why it did not run, or None)
 ``model``          ``models``: each Radscore's :class:`~radscore.modeling.train.ModelRecord`
+``dicom_outputs``  (``outputs.dicom``) ``folder``, and how many scans were ``written``, ``skipped``
+                   (not DICOM-sourced) or ``failed``
 ``report``         ``sections``: section key -> ``done`` or why it was skipped
 =================  ==========================================================================
 
