@@ -314,6 +314,10 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     out = Path(args.out)
     if not (out / "study.yaml").exists():
+        if args.scheduler is None:
+            from radscore.runtime.jit import compile_in_background
+
+            compile_in_background()  # a fresh install's kernels compile while the cohort is simulated
         _write_simulated(args, out, DEMO_EXTERNAL, workers=args.workers)
     metrics = run_study(out, workers=args.workers, scheduler=args.scheduler)
     _print_headline(metrics)

@@ -262,9 +262,7 @@ class _Runner:
 
     def run(self) -> Extraction:
         if self.pool.parallel and self.local and self.submitted:
-            from radscore.features import engine
-
-            engine.warm_up()  # forked workers start with the numba kernels and the case table loaded
+            warm_up()  # forked workers start with the numba kernels and the case table loaded
         try:
             with self.pool:
                 for res in self.pool.results():
@@ -306,6 +304,21 @@ class _Runner:
             inputs={f"image_{n}": h for n, h in scan.meta["images"].items()},
             result={"n_features": len(row), "fingerprint": self.spec.fingerprint, "engine_version": ENGINE_VERSION}))
         return ScanFeatures(scan.ref, features=row, provenance=prov, crops=scan.meta.get("crops"))
+
+
+def warm_up() -> None:
+    """Load (or compile) every numba kernel a scan's preparation and extraction run, in this process.
+
+    Waits first for a compile :func:`radscore.runtime.jit.compile_in_background` started,
+    whose cache it then loads.
+    """
+    from radscore.features import engine
+    from radscore.imaging import separable
+    from radscore.runtime.jit import await_background_compile
+
+    await_background_compile()
+    engine.warm_up()
+    separable.warm_up()
 
 
 def _sweep(scratch: Path, older_than_s: float = 3600.0) -> None:

@@ -1072,3 +1072,6 @@ def warm_up() -> None:
     image = np.ones((3, 3, 3), dtype=int)
     image[1, 1, 1] = 2
     texture_features(FEATURE_NAMES, image, np.ones(image.shape, dtype=bool), {})
+    # >= 4 gray levels: the MCC's tridiagonal eigenvalue kernel
+    image = np.arange(27).reshape(3, 3, 3) % 5 + 1
+    texture_features(FEATURE_NAMES, image, np.ones(image.shape, dtype=bool), {})

@@ -55,6 +55,11 @@ def _mirror(idx: np.ndarray, n: int) -> np.ndarray:
     return np.where(k >= n, period - k, k)
 
 
+def warm_up() -> None:
+    """Load (or compile) the prefilter kernel in this process (before forking workers)."""
+    _prefilter_axis(np.zeros((2, 4, 2)), 1)
+
+
 def _prefilter_axis(a: np.ndarray, axis: int) -> None:
     """In place: cubic B-spline coefficients along ``axis`` (ITK's DataToCoefficients1D).
 
