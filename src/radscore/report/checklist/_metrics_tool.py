@@ -84,8 +84,8 @@ def _uniparametric(r: RunRecord) -> Finding:
     delong = tables(r, ("delong",), "paired DeLong test", figures=False)
     if not single:
         return Finding(NOT, "multi-parametric models without a single-modality model to compare with")
-    return combine(Finding(COVERED, f"single-modality models {', '.join(single)} fitted beside the combined ones"),
-                   delong)
+    return combine(Finding(COVERED, f"single-modality models {', '.join(single)} fitted beside the combined ones",
+                           r.in_methods("Selection and modelling")), delong)
 
 
 def _added_value(r: RunRecord) -> Finding:

@@ -256,7 +256,9 @@ def robustness(r: RunRecord) -> Finding:
         ev += f"; source used: {stage.result['source']}"
     if perturbed := records.steps(r.provenance, "perturb_mask"):
         ev += f"; {records.count(len(perturbed), 'perturbed mask')} recorded"
-    return Finding(f.status, ev, f.where + tables(r, ("icc",)).where)
+    f = Finding(f.status, ev, f.where + tables(r, ("icc",)).where)
+    # configured is not done: without the stage's record the filter may not have run
+    return f if stage is not None else at_most_partly(f, "the robustness stage is not recorded")
 
 
 def split(r: RunRecord) -> Finding:
