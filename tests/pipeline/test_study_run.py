@@ -85,8 +85,17 @@ def test_outputs_scripts_rely_on(study):
                   "discrimination_delong", "discrimination_nri_idi",
                   "discrimination_decision_curve", "survival_logrank", "survival_cox"):
         assert (folder / "tables" / f"{table}.csv").exists(), table
+    # the checklists read the pipeline's own tables: its long metrics table gives AUCs with CIs for the testing
+    # and the external cohort, so uncertainty and internal and external testing are covered
+    checklists = {name: pd.read_csv(folder / "tables" / f"checklist_{name}.csv", dtype={"item": str},
+                                    keep_default_na=False).set_index("item")
+                  for name in ("tripod_ai", "clear", "metrics", "ibsi")}
+    assert checklists["clear"].loc["40", "status"] == "covered" and checklists["clear"].loc["38", "status"] == "covered"
+    assert checklists["metrics"].loc["27", "status"] == "covered"
+    assert "external" in checklists["metrics"].loc["27", "evidence"]
     html = (folder / "report.html").read_text()
     assert "Methods and parameter record" in html and "data:image/png;base64," in html
+    assert 'id="discrimination_metrics"' in html and 'href="#discrimination_metrics"' in html
     assert 'src="http' not in html and "<script src" not in html  # self-contained
     assert (folder / "models" / "comb").is_dir()
     icc = pd.read_csv(folder / "tables" / "robustness_icc_by_image_and_voi.csv")

@@ -1,4 +1,4 @@
-"""Methods prose, per-scan table, parameter blocks and checklist: all read from the typed records."""
+"""Methods prose, per-scan table and parameter blocks: all read from the typed records."""
 
 from __future__ import annotations
 
@@ -6,13 +6,8 @@ import dataclasses
 
 import pytest
 
-from radscore.config import config_from_dict
-from radscore.report.checklist import CHECKLIST, reporting_checklist
 from radscore.report.methods import methods_paragraphs, parameter_blocks, scan_table
 from radscore.runtime.provenance import Provenance, ScanProvenance
-
-SUV_ITEM = "SUV conversion (PET intensity normalisation)"
-
 
 def _edit_step(prov: Provenance, scan: str, name: str, edit) -> Provenance:
     """The record with ``edit(result) -> result`` applied to one scan's step (records are frozen)."""
@@ -22,10 +17,6 @@ def _edit_step(prov: Provenance, scan: str, name: str, edit) -> Provenance:
         return dataclasses.replace(sp, steps=tuple(dataclasses.replace(s, result=edit(dict(s.result)))
                                                    if s.name == name else s for s in sp.steps))
     return dataclasses.replace(prov, scans=tuple(fix(sp) for sp in prov.scans))
-
-
-def _checklist(config, provenance, models, sections=()):
-    return reporting_checklist(config, provenance, models, list(sections)).set_index("item")
 
 
 def test_every_scan_has_a_row(provenance):
@@ -50,79 +41,24 @@ def test_scan_table_of_many_scans_and_of_none(provenance):
     assert scan_table(Provenance()).empty
 
 
-def test_suv_item_follows_every_pet_step(config, provenance, models):
-    assert _checklist(config, provenance, models).loc[SUV_ITEM, "covered"] == "covered"
-    # one DICOM PET without its SUV record: the item is no longer covered, and says which scan
+def test_scan_table_without_suv_record(provenance):
     lacking = _edit_step(provenance, "P1/baseline/1", "load_pet", lambda r: {k: v for k, v in r.items() if k != "suv"})
-    row = _checklist(config, lacking, models).loc[SUV_ITEM]
-    assert row["covered"] == "not covered" and "P1/baseline/1" in row["evidence"]
     assert scan_table(lacking).set_index("scan").loc["P1/baseline/1", "SUV"] == "not recorded"
-    # an SUV record without its factor does not count either
-    no_factor = _edit_step(provenance, "P1/baseline/1", "load_pet",
-                           lambda r: {**r, "suv": {"method": "bw", "units": "BQML"}})
-    assert _checklist(config, no_factor, models).loc[SUV_ITEM, "covered"] == "not covered"
 
 
-def test_checklist_follows_the_records(config, provenance, models, sections):
-    full = _checklist(config, provenance, models, sections)
-    assert len(full) == len(CHECKLIST) and list(full.columns) == ["guideline", "covered", "evidence"]
-    covered = set(full.index[full["covered"] == "covered"])
-    assert {"Random seed(s)", SUV_ITEM, "Interpolation: voxel size, grid alignment, image interpolator",
-            "ROI (mask) interpolation", "Segmentation / VOI definition", "Feature robustness (segmentation "
-            "repeatability, ICC)", "Final selected features", "Model and hyper-parameter tuning",
-            "Data partitioning (training / testing split)",
-            "Discrimination with uncertainty (AUC and 95 % CI)"} <= covered
-    # nothing records these today: honest "not covered"
-    for item in ("Image acquisition and reconstruction parameters", "Texture matrix aggregation (2D/3D, merging of "
-                 "directions)", "Class imbalance handling", "Ethics approval and data availability statement"):
-        assert full.loc[item, "covered"] == "not covered", item
-    assert "centre-aligned (IBSI)" in full.loc["Interpolation: voxel size, grid alignment, image interpolator",
-                                               "evidence"]
-    # a resample step without its interpolator, no model record, no sections, ICC off
-    no_interp = _edit_step(provenance, "P2/baseline/1", "resample", lambda r: {
-        k: v for k, v in r.items() if k not in ("image_interpolator", "mask_interpolation")})
-    no_interp = dataclasses.replace(no_interp, scans=tuple(
-        dataclasses.replace(sp, steps=tuple(dataclasses.replace(s, settings={}) if s.name == "resample" else s
-                                            for s in sp.steps)) for sp in no_interp.scans))
-    off = config_from_dict({"robustness": {"icc_source": "off"}})
-    less = _checklist(off, no_interp, None)
-    for item in ("Interpolation: voxel size, grid alignment, image interpolator", "ROI (mask) interpolation",
-                 "Final selected features", "Model and hyper-parameter tuning",
-                 "Feature robustness (segmentation repeatability, ICC)",
-                 "Discrimination with uncertainty (AUC and 95 % CI)"):
-        assert less.loc[item, "covered"] == "not covered", item
-    assert "mask_interpolation" in less.loc["ROI (mask) interpolation", "evidence"]
-    # the split stage alone records the cohorts; without it and the model record, partitioning is not covered
-    assert less.loc["Data partitioning (training / testing split)", "covered"] == "covered"
-    no_split = dataclasses.replace(no_interp, stages=())
-    assert _checklist(off, no_split, None).loc["Data partitioning (training / testing split)",
-                                               "covered"] == "not covered"
-
-
-def test_robustness_follows_its_stage(config, provenance, models):
-    item = "Feature robustness (segmentation repeatability, ICC)"
-    assert "source used: perturbation" in _checklist(config, provenance, models).loc[item, "evidence"]
+def test_robustness_text_follows_its_stage(config, provenance, models):
     skipped = dataclasses.replace(provenance, stages=tuple(
         dataclasses.replace(s, result={"source": "mask_2", "skipped": "no repeated segmentation"})
         if s.name == "robustness" else s for s in provenance.stages))
-    assert _checklist(config, skipped, models).loc[item, "covered"] == "not covered"
     text = dict(methods_paragraphs(config, skipped, models))["Feature robustness"]
     assert text == "No robustness filter was applied (no repeated segmentation)."
 
 
-def test_ct_only_scans_do_not_count_for_suv(config, provenance, models):
+def test_ct_only_scan_has_no_suv(provenance):
     ct_only = dataclasses.replace(provenance, scans=tuple(
         dataclasses.replace(sp, steps=tuple(s for s in sp.steps if s.name != "load_pet"))
         if sp.scan == "P2/baseline/1" else sp for sp in provenance.scans))
-    row = _checklist(config, ct_only, models).loc[SUV_ITEM]
-    assert row["covered"] == "covered" and "given in SUV" not in row["evidence"]
     assert scan_table(ct_only).set_index("scan").loc["P2/baseline/1", "SUV"] is None
-
-
-def test_checklist_of_an_empty_record(config):
-    out = _checklist(config, Provenance(), None)
-    assert (out["covered"] == "not covered").sum() >= 10
-    assert out.loc["Image processing software and version", "covered"] == "not covered"
 
 
 def test_methods_prose_comes_from_the_records(config, provenance, models):
@@ -182,5 +118,4 @@ def test_a_missing_step_does_not_break(config, provenance, models, step):
         dataclasses.replace(sp, steps=tuple(s for s in sp.steps if s.name != step)) for sp in provenance.scans))
     assert len(scan_table(cut)) == 2
     assert methods_paragraphs(config, cut, models)
-    assert (reporting_checklist(config, cut, models, [])["covered"] == "not covered").sum() >= 3
 

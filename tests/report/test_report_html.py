@@ -33,10 +33,25 @@ def test_write_report(tmp_path, config, provenance, models, sections, new_sectio
     assert (tmp_path / "figures" / "discrimination_roc.png").read_bytes()[:4] == b"\x89PNG"
     assert b"<svg" in (tmp_path / "figures" / "discrimination_roc.svg").read_bytes()[:400]
     assert pd.read_csv(tmp_path / "tables" / "discrimination_auc.csv")["AUC"].tolist() == [0.8]
-    checklist = pd.read_csv(tmp_path / "tables" / "reporting_checklist.csv")
-    n = int((checklist["covered"] == "covered").sum())
-    assert f"{n} of {len(checklist)} items are covered" in page
-    assert page.count("✔ covered") == n and page.count("✘ not covered") == len(checklist) - n
+    # the four checklists: a table each, as CSV too, with counts, the METRICS score and working anchors
+    tables = {name: pd.read_csv(tmp_path / "tables" / f"checklist_{name}.csv", dtype={"item": str},
+                                keep_default_na=False) for name in ("tripod_ai", "clear", "metrics", "ibsi")}
+    checklists = page[page.index('id="checklist"'):]
+    for name, t in tables.items():
+        block = checklists[checklists.index(f'id="checklist_{name}"'):]
+        n = {s: int((t["status"] == s).sum()) for s in ("covered", "partly covered", "not covered")}
+        assert f"{n['covered']} covered, {n['partly covered']} partly covered, {n['not covered']} not\ncovered" in block
+        for anchor in {w for cell in t["where"] for w in cell.split("; ") if w}:
+            assert f'id="{anchor[1:]}"' in page, (name, anchor)  # every "where" points to a part of this report
+    statuses = pd.concat(tables.values())["status"]
+    assert checklists.count("✔ covered") == (statuses == "covered").sum()
+    assert checklists.count("◐ partly covered") == (statuses == "partly covered").sum()
+    assert checklists.count("✘ not covered") == (statuses == "not covered").sum()
+    m = tables["metrics"]
+    applicable = m.loc[m["status"] != "not applicable", "weight"].sum()
+    score = 100 * m.loc[m["status"] == "covered", "weight"].sum() / applicable
+    assert f"METRICS score from the run's record: {score:.1f} %" in checklists
+    assert not (tmp_path / "tables" / "reporting_checklist.csv").exists()
     # methods: prose, the per-scan table (every scan, also as CSV) and the parameter blocks
     methods = page[page.index('id="methods"'):page.index('id="checklist"')]
     assert "<b>Images and SUV conversion.</b>" in methods and "factor range 0.00019–0.00021" in methods
@@ -58,5 +73,5 @@ def test_report_without_scans_or_models(tmp_path):
     page = write_report(_inputs(StudyConfig(), Provenance(), None, [], qc=pd.DataFrame()), tmp_path).read_text()
     assert "No scan was recorded." in page and "No scan was excluded" in page
     assert "record is absent" in page
-    checklist = pd.read_csv(tmp_path / "tables" / "reporting_checklist.csv")
-    assert (checklist["covered"] == "not covered").sum() >= 10
+    checklist = pd.read_csv(tmp_path / "tables" / "checklist_clear.csv")
+    assert (checklist["status"] == "not covered").sum() >= 40

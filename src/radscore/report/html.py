@@ -2,15 +2,16 @@
 
 The report only lays out what the stages computed and recorded (:class:`~radscore.report.sections.Section`
 objects, the QC table, the settings, the run's provenance and the model stage's record); it
-computes nothing itself. The methods section, per-scan table, parameter record and
-reporting checklist are built from the typed records by :mod:`radscore.report.methods` and
-:mod:`radscore.report.checklist`.
+computes nothing itself. The methods section, per-scan table, parameter record and the
+reporting checklists (TRIPOD+AI, CLEAR, METRICS, IBSI) are built from the typed records by
+:mod:`radscore.report.methods` and :mod:`radscore.report.checklist`. Every methods paragraph,
+section table and figure has an anchor (``methods_<heading>``, ``<section key>_<name>``) that
+the checklists' ``where`` column points to.
 """
 
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from radscore.config import StudyConfig
 from radscore.modeling.train import ModelStageRecord
-from radscore.report.sections import Section
+from radscore.report.sections import Section, anchor, methods_anchor
 from radscore.runtime.files import atomic_write_bytes, atomic_write_csv, atomic_write_text
 from radscore.runtime.provenance import Provenance
 
@@ -59,10 +60,6 @@ class ReportInputs:
     notes: list[str] = field(default_factory=list)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-
-
 def _table_html(df: pd.DataFrame) -> str:
     fmt = df.copy()
     for c in fmt.columns:
@@ -84,11 +81,12 @@ def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
 
     The HTML embeds its CSS and every figure (PNG data URIs), so it opens offline as one
     file. ``tables/methods_scans.csv`` holds the per-scan table and
-    ``tables/reporting_checklist.csv`` the IBSI/CLEAR checklist, both derived from the
-    typed records (see :mod:`radscore.report.methods` and :mod:`radscore.report.checklist`).
+    ``tables/checklist_<name>.csv`` each reporting checklist (``tripod_ai``, ``clear``,
+    ``metrics``, ``ibsi``), all derived from the typed records (see :mod:`radscore.report.methods`
+    and :mod:`radscore.report.checklist`).
     """
     from radscore.report.figures import figure_bytes
-    from radscore.report.checklist import reporting_checklist
+    from radscore.report.checklist import CHECKLISTS, metrics_score, reporting_checklists, status_counts
     from radscore.report.methods import methods_paragraphs, parameter_blocks, scan_table
 
     out_dir = Path(out_dir)
@@ -98,15 +96,15 @@ def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
         for name, df in sec.tables.items():
             if df is None:
                 continue
-            fname = f"{sec.key}_{_slug(name)}.csv"
-            atomic_write_csv(out_dir / "tables" / fname, df)
-            item["tables"].append({"name": name, "html": _table_html(df), "csv": f"tables/{fname}"})
+            stem = anchor(sec.key, name)
+            atomic_write_csv(out_dir / "tables" / f"{stem}.csv", df)
+            item["tables"].append({"name": name, "id": stem, "html": _table_html(df), "csv": f"tables/{stem}.csv"})
         for name, fig in sec.figures.items():
-            stem = f"{sec.key}_{_slug(name)}"
+            stem = anchor(sec.key, name)
             png = figure_bytes(fig, "png", dpi=150)
             atomic_write_bytes(out_dir / "figures" / f"{stem}.png", png)
             atomic_write_bytes(out_dir / "figures" / f"{stem}.svg", figure_bytes(fig, "svg"))
-            item["figures"].append({"name": name, "src": "data:image/png;base64," + base64.b64encode(png).decode(),
+            item["figures"].append({"name": name, "id": stem, "src": "data:image/png;base64," + base64.b64encode(png).decode(),
                                     "files": f"figures/{stem}.png, .svg"})
         rendered.append(item)
     qc_html = _table_html(inputs.qc) if not inputs.qc.empty else ""
@@ -114,18 +112,22 @@ def write_report(inputs: ReportInputs, out_dir: str | Path) -> Path:
         atomic_write_csv(out_dir / "tables" / "qc.csv", inputs.qc)
     scans = scan_table(inputs.provenance)
     atomic_write_csv(out_dir / "tables" / "methods_scans.csv", scans)
-    checklist = reporting_checklist(inputs.config, inputs.provenance, inputs.models, inputs.sections)
-    atomic_write_csv(out_dir / "tables" / "reporting_checklist.csv", checklist)
-    n_cov = int((checklist["covered"] == "covered").sum())
+    checklists = []
+    for name, table in reporting_checklists(inputs.config, inputs.provenance, inputs.models, inputs.sections,
+                                            inputs.qc).items():
+        atomic_write_csv(out_dir / "tables" / f"checklist_{name}.csv", table)
+        checklists.append({"name": name, "title": CHECKLISTS[name].title, "reference": CHECKLISTS[name].reference,
+                           "rows": table.to_dict("records"), "counts": status_counts(table),
+                           "score": metrics_score(table) if name == "metrics" else None})
     env = Environment(loader=PackageLoader("radscore.report", "templates"), autoescape=select_autoescape(["html"]))
     css = (Path(__file__).parent / "templates" / "report.css").read_text()
     page = env.get_template("report.html").render(
         title=inputs.title, summary=inputs.summary, sections=rendered, qc_html=qc_html, css=css,
         notes=inputs.notes, software=inputs.provenance.software,
-        methods=methods_paragraphs(inputs.config, inputs.provenance, inputs.models),
+        methods=[(methods_anchor(head), head, text)
+                 for head, text in methods_paragraphs(inputs.config, inputs.provenance, inputs.models)],
         scans_html=_table_html(scans) if not scans.empty else "", n_scans=len(scans),
         parameters=parameter_blocks(inputs.config, inputs.models, software=inputs.provenance.software),
-        checklist=checklist.to_dict("records"),
-        checklist_counts=(n_cov, len(checklist)), n_excluded=_n_excluded(inputs.qc),
+        checklists=checklists, n_excluded=_n_excluded(inputs.qc),
     )
     return atomic_write_text(out_dir / "report.html", page)

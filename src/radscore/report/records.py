@@ -1,7 +1,7 @@
 """Reading the run's typed records for the report's methods text and reporting checklist.
 
 The methods prose, per-scan table and parameter record (:mod:`radscore.report.methods`) and
-the IBSI/CLEAR checklist (:mod:`radscore.report.checklist`) state only what the run recorded:
+the reporting checklists (:mod:`radscore.report.checklist`) state only what the run recorded:
 the settings (:class:`~radscore.config.StudyConfig`), what was done to every scan
 (:class:`~radscore.runtime.provenance.Provenance`, whose module docstring lists the step names
 and result keys) and what the model stage fitted

@@ -7,10 +7,26 @@ with ``skipped`` set to the reason, so the report says why it is missing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+
+def slug(text: str) -> str:
+    """``Calibration, testing`` -> ``calibration_testing``: file names and HTML anchors."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def anchor(key: str, name: str) -> str:
+    """The report's anchor (and file stem) of a section's table or figure: ``<key>_<slug(name)>``."""
+    return f"{key}_{slug(name)}"
+
+
+def methods_anchor(heading: str) -> str:
+    """The report's anchor of a methods paragraph: ``methods_<slug(heading)>``."""
+    return f"methods_{slug(heading)}"
 
 
 @dataclass
