@@ -246,3 +246,32 @@ def test_a_failing_scan_is_reported_and_the_others_finish(study, tmp_path):
     assert list(qc.loc[qc.severity == "excluded", "patient_id"]) == [refs[1].patient_id]
     assert len(result.table()) == 2
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_the_background_compile_fills_the_kernel_cache_the_warm_up_then_loads(tmp_path):
+    """A fresh install (empty numba cache): the background process compiles every kernel a scan
+    needs, so a later process's warm-up and extraction compile nothing."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    code = """
+from numba.core.dispatcher import Dispatcher
+from radscore.runtime import jit
+jit.compile_in_background()
+jit.await_background_compile()
+seen = set()
+original = Dispatcher.compile
+def spy(self, sig):
+    seen.add(self)
+    return original(self, sig)
+Dispatcher.compile = spy
+from radscore.features.runner import warm_up
+warm_up()
+print("MISSES", sum(sum(d.stats.cache_misses.values()) for d in seen))
+print("HITS", sum(sum(d.stats.cache_hits.values()) for d in seen))
+"""
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    counts = dict(line.split() for line in out.stdout.splitlines() if line.startswith(("MISSES", "HITS")))
+    assert int(counts["MISSES"]) == 0, out.stdout
+    assert int(counts["HITS"]) > 10, out.stdout
+    assert any((tmp_path / "numba").rglob("*_mcc_tridiagonal*.nbi"))
