@@ -98,3 +98,17 @@ def test_bad_ibsi2_parameters_name_the_valid_ones() -> None:
         list(filtered_images(image, bounding_box(roi), {"ibsi2-mean": {"suport": 5}}, roi))
     with pytest.raises(ConfigError, match="boundary"):
         list(filtered_images(image, bounding_box(roi), {"ibsi2-mean": {"support": 5, "boundary": "wrap"}}, roi))
+
+
+@pytest.mark.parametrize("itype", ["ibsi2-wavelet", "ibsi2-simoncelli", "ibsi2-riesz"])
+def test_extract_with_params_reaches_the_wavelet_families(itype: str) -> None:
+    """Parameters (nested ``filter_params``, list ``order``) pass through extraction to the filter."""
+    image, roi = _case()
+    mask = sitk.GetImageFromArray(roi.astype(np.uint8))
+    mask.CopyInformation(image)
+    values = extract_with_params(image, mask, {"setting": {"binWidth": 25}, "imageType": {itype: CASES[itype]},
+                                               "featureClass": {"firstorder": ["Mean"]}})
+    params = {k: v for k, v in CASES[itype].items() if k not in ("boundary", "dimensions")}
+    whole = apply_filter(itype.split("-")[1], sitk.GetArrayFromImage(image).astype(float), SPACING_XYZ[::-1],
+                         boundary=CASES[itype]["boundary"], dimensions=CASES[itype]["dimensions"], params=params)
+    assert values[f"{itype}_firstorder_Mean"] == pytest.approx(whole[roi].mean(), rel=1e-9)
