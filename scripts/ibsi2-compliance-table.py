@@ -5,8 +5,10 @@ Runs the IBSI 2 reference tests (phase 1 response maps, phase 2 statistics) with
 (``tests/features/ibsi2_check.py``: ``record``), and replaces the text between the
 ``<!-- ibsi2-compliance:start -->`` and ``<!-- ibsi2-compliance:end -->`` markers of
 README.md with a table: one row per phase 1 test (our max |diff| as a fraction of the
-reference map's range; the criterion 1 %) and one per phase 2 configuration (the statistic
-farthest from its consensus value, relative to its tolerance; the count within tolerance).
+reference map's range; the criterion 1 %), the phase 1 tests without a reference map
+(:data:`NO_REFERENCE_MAP`) marked as such, and one row per phase 2 configuration (the
+statistic farthest from its consensus value, relative to its tolerance; the count within
+tolerance). Rows are in test-id order (1_a_1 ... 10_b_2, then 1.A ... 9.B).
 
 Usage (from the repository root, with ../shared/reference present)::
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,6 +30,18 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "features").glob("test_ibsi2_phase*.py"))
 START, END = "<!-- ibsi2-compliance:start -->", "<!-- ibsi2-compliance:end -->"
 
+#: IBSI 2 phase 1 tests without a consensus response map (the reference data's README), and ours
+NO_REFERENCE_MAP = {
+    "9_b_2": "not implemented (rotation-aligned Riesz)",
+    "10_a": "not implemented (rotation-aligned Riesz)",
+    "10_b_2": "not implemented (rotation-aligned Riesz)",
+}
+
+
+def _id_key(test_id: str) -> list[int | str]:
+    """Natural order of test ids: ``2_a`` before ``10_a``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"[_.]", test_id)]
+
 
 def run_tests(results: Path) -> int:
     env = {**os.environ, "RADSCORE_IBSI2_RESULTS": str(results), "RADSCORE_REQUIRE_REFERENCE": "1"}
@@ -36,16 +51,20 @@ def run_tests(results: Path) -> int:
 
 def table(rows: list[dict]) -> str:
     lines = ["| test id | ours | reference | pass |", "|---|---|---|---|"]
+    phase1: dict[str, str] = {}
     phase2: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         kind, rest = r["test"].split(" ", 1)
         if kind == "phase1":
-            lines.append(f"| {rest} | max \\|diff\\| = {r['ours']:.2e} of range | <= {r['tolerance']:.0%} of range "
-                         f"| {'yes' if r['pass'] else 'no'} |")
+            phase1[rest] = (f"| {rest} | max \\|diff\\| = {r['ours']:.2e} of range | <= {r['tolerance']:.0%} of range "
+                            f"| {'yes' if r['pass'] else 'no'} |")
         else:
             config, _tag = rest.split(" ")
             phase2[config].append(r)
-    for config in sorted(phase2):
+    for test_id, ours in NO_REFERENCE_MAP.items():
+        phase1.setdefault(test_id, f"| {test_id} | {ours} | no reference map | n/a |")
+    lines += [phase1[test_id] for test_id in sorted(phase1, key=_id_key)]
+    for config in sorted(phase2, key=_id_key):
         stats = phase2[config]
         worst = max(stats, key=lambda r: abs(r["ours"] - r["reference"]) / r["tolerance"])
         tag = worst["test"].split(" ")[-1]

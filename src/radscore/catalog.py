@@ -121,7 +121,7 @@ class ImageType:
 
 #: IBSI 2 filter families (:mod:`radscore.features.ibsi2.dispatch`), image types ``ibsi2-<family>``
 #: with the family's parameters plus ``boundary`` (default mirror) and ``dimensions`` (2D / 3D, default 3D).
-IBSI2_FAMILIES: tuple[str, ...] = ("mean", "log", "laws", "gabor")
+IBSI2_FAMILIES: tuple[str, ...] = ("mean", "log", "laws", "gabor", "wavelet", "simoncelli", "riesz")
 
 #: Every image type, in PyRadiomics' (and the feature table's) order; the seed uses all
 #: but LBP2D: 22 filtered images (original, 8 wavelet, 5 LoG, 4 point-wise, gradient, 3 LBP-3D).

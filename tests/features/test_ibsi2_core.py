@@ -99,3 +99,33 @@ def test_statistics_flat_region_and_bad_input() -> None:
         intensity_statistics(np.array([]))
     with pytest.raises(DataError):
         intensity_statistics(np.array([1.0, np.nan]))
+
+
+@pytest.mark.parametrize("kernel,pooling", [("E5L5S5", "max"), ("E3W5R5", "mean")])
+def test_rotation_invariant_laws_pools_the_rotated_dense_kernels(kernel: str, pooling: str) -> None:
+    """Laws' pooling over rotated images equals pooling over the 24 rotated 3-D kernels, built densely."""
+    from itertools import permutations, product
+
+    from radscore.features.ibsi2.convolution import convolve_nd
+    from radscore.features.ibsi2.laws import laws_filter, laws_kernels
+
+    rng = np.random.default_rng(5)
+    image = rng.normal(size=(9, 11, 10))
+    kx, ky, kz = laws_kernels(kernel)
+    dense = np.einsum("i,j,k->ijk", kz, ky, kx)  # (z, y, x)
+    responses = []
+    for perm in permutations(range(3)):
+        for flips in product((False, True), repeat=3):
+            rotated = np.transpose(dense, perm)
+            for axis in np.flatnonzero(flips):
+                rotated = np.flip(rotated, axis)
+            # a proper rotation: the signed permutation matrix has determinant +1
+            if np.linalg.det(np.eye(3)[list(perm)]) * (-1) ** sum(flips) > 0:
+                responses.append(convolve_nd(image, rotated, "mirror"))
+    assert len(responses) == 24
+    expected = np.max(responses, axis=0) if pooling == "max" else np.mean(responses, axis=0)
+    ours = laws_filter(image, (1.0, 1.0, 1.0), boundary="mirror", dimensions="3D", kernel=kernel,
+                       rotation_invariance=True, pooling=pooling)
+    np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-10)
+    plain = laws_filter(image, (1.0, 1.0, 1.0), boundary="mirror", dimensions="3D", kernel=kernel)
+    assert not np.allclose(plain, expected)

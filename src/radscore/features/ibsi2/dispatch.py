@@ -91,7 +91,15 @@ def filter_reach(family: str, params: Mapping[str, Any], spacing: Sequence[float
     elif family == "gabor":
         longer = float(p.get("truncate", 4.0)) * max(float(p["sigma_mm"]), float(p["sigma_mm"]) / float(p["gamma"]))
         reach = [int(np.floor(longer / s + 0.5)) for s in spacing]
-    else:
+    elif family == "wavelet":
+        # level j convolves with n taps dilated by 2**(j-1) (span (n-1) 2**(j-1) voxels) after the
+        # levels before it; the centre lies inside each span, so the spans' sum bounds either side,
+        # in every orientation of the rotation-invariant variant.
+        from radscore.features.ibsi2.wavelet import wavelet_filters
+
+        taps = len(wavelet_filters(str(p["wavelet"]))[0])
+        reach = [(taps - 1) * (2 ** int(p.get("level", 1)) - 1)] * 3
+    else:  # Fourier-domain filters (Simoncelli, Riesz): every voxel sees the whole image
         return None
     if dims == "2D":
         reach[0] = 0

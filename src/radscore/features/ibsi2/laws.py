@@ -6,10 +6,10 @@ A Laws filter is the outer product of 1-D kernels named in order of the image ax
 L2 norm (its table 2).
 
 Rotation invariance (IBSI 2 section 2.2.2): the filter is applied in all right-angle
-orientations of its kernel - the 24 rotations of the cube in 3-D, 4 in-plane rotations in
-2-D - and the responses pooled voxel-wise by ``max`` (or ``mean``). A right-angle rotation
-of a separable kernel moves each 1-D kernel to another axis and possibly reverses it, so
-every orientation is again separable: a signed permutation of the axes with determinant +1.
+orientations - the 24 rotations of the cube in 3-D, 4 in-plane rotations in 2-D - and the
+responses pooled voxel-wise by ``max`` (or ``mean``), by :func:`.rotation.pooled_over_rotations`
+(shared with the wavelets), which rotates the image rather than the kernel. For Laws' odd-length
+kernels and IBSI 2's boundary modes (all unchanged by reversing an axis) the two are the same sum.
 
 Energy (``energy_delta``): the local mean of the response's absolute value over a
 ``2 delta + 1`` voxel window along each filtered axis, with the same boundary mode; it is
@@ -18,13 +18,13 @@ taken from the (pooled) response.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
 from radscore.errors import ConfigError
 from radscore.features.ibsi2.convolution import convolve_separable, filter_axes
+from radscore.features.ibsi2.rotation import POOLING, pooled_over_rotations
 
 #: IBSI 2's 1-D Laws kernels before normalisation.
 _KERNELS: dict[str, tuple[float, ...]] = {
@@ -32,8 +32,6 @@ _KERNELS: dict[str, tuple[float, ...]] = {
     "L5": (1, 4, 6, 4, 1), "E5": (-1, -2, 0, 2, 1), "S5": (-1, 0, 2, 0, -1),
     "W5": (-1, 2, 0, -2, 1), "R5": (1, -4, 6, -4, 1),
 }
-
-_POOLING = {"max": np.maximum, "mean": np.add}
 
 
 def laws_kernels(name: str) -> list[np.ndarray]:
@@ -43,18 +41,6 @@ def laws_kernels(name: str) -> list[np.ndarray]:
         raise ConfigError(f"unknown Laws kernel {name!r}",
                           fix=f"name 2 or 3 of {', '.join(_KERNELS)} in x, y(, z) order, e.g. 'E5L5S5'")
     return [np.array(_KERNELS[p], dtype=np.float64) / np.linalg.norm(_KERNELS[p]) for p in parts]
-
-
-def _rotations(n: int) -> list[tuple[tuple[int, ...], tuple[bool, ...]]]:
-    """Right-angle rotations of ``n`` axes: (axis permutation, reversed per axis), det = +1."""
-    out = []
-    for perm in itertools.permutations(range(n)):
-        # parity of the permutation by counting inversions
-        parity = sum(perm[i] > perm[j] for i in range(n) for j in range(i + 1, n)) % 2
-        for flips in itertools.product((False, True), repeat=n):
-            if (parity + sum(flips)) % 2 == 0:
-                out.append((perm, flips))
-    return out
 
 
 def laws_filter(
@@ -85,7 +71,7 @@ def laws_filter(
     rotation_invariance : bool
         Pool over all right-angle orientations of the kernel.
     pooling : str
-        ``"max"`` or ``"mean"`` over orientations.
+        ``"max"``, ``"mean"`` or ``"min"`` over orientations.
     energy_delta : int, optional
         Return the energy map over a ``2 * energy_delta + 1`` window instead of the response.
 
@@ -99,20 +85,18 @@ def laws_filter(
     if len(kernels) != len(axes):
         raise ConfigError(f"Laws kernel {kernel!r} has {len(kernels)} axes but the filter is {dimensions}",
                           fix="use 2 kernels (e.g. 'L5S5') for 2D, 3 (e.g. 'E5L5S5') for 3D")
-    if pooling not in _POOLING:
-        raise ConfigError(f"unknown pooling {pooling!r}", fix="use 'max' or 'mean'")
+    if pooling not in POOLING:
+        raise ConfigError(f"unknown pooling {pooling!r}", fix=f"use one of {', '.join(POOLING)}")
     # kernel i acts along image axis x, y, z = array axis 2, 1, 0
     array_axes = [2, 1, 0][: len(kernels)]
-    orientations = _rotations(len(kernels)) if rotation_invariance else [(tuple(range(len(kernels))),
-                                                                           (False,) * len(kernels))]
-    pooled = None
-    for perm, flips in orientations:
-        ks = [kernels[p][::-1] if f else kernels[p] for p, f in zip(perm, flips)]
-        response = convolve_separable(image, ks, array_axes, boundary)
-        pooled = response if pooled is None else _POOLING[pooling](pooled, response)
-    assert pooled is not None
-    if pooling == "mean":
-        pooled = pooled / len(orientations)
+
+    def one_orientation(img: np.ndarray) -> np.ndarray:
+        return convolve_separable(img, kernels, array_axes, boundary)
+
+    if rotation_invariance:
+        pooled = pooled_over_rotations(one_orientation, image, dimensions, pooling)
+    else:
+        pooled = one_orientation(image)
     if energy_delta is None:
         return pooled
     if energy_delta < 0:

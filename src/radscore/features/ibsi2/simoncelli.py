@@ -17,7 +17,9 @@ exact DFT grid ``2 pi k / n`` is 1-8 % off), see tests/features/test_ibsi2_phase
 
 Boundary modes: ``periodic`` is the FFT itself. Any other mode first extends the image by
 half its size on each side of every filtered axis in that mode, filters the extended image
-and crops it back, so the circular wrap-around of the FFT only sees the extension.
+and crops it back, so the circular wrap-around of the FFT only sees the extension. IBSI 2's
+phase 2 consensus statistics (configurations 8 and 9) follow ``periodic`` on the whole image,
+not this extension (tests/features/test_ibsi2_phase2.py).
 """
 
 from __future__ import annotations
