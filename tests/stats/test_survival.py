@@ -246,3 +246,25 @@ def test_time_dependent_auc_bootstrap_interval_covers_the_truth():
     t, e, risk = cohort(np.random.default_rng(2), 100)
     a = time_dependent_auc(t, e, risk, [4], n_boot=50, random_state=5).table
     assert a.equals(time_dependent_auc(t, e, risk, [4], n_boot=50, random_state=5).table)
+
+
+def test_cox_univariate_names_the_covariates_whose_hazards_are_not_proportional_in_one_warning(caplog):
+    """Crossing hazards (group 1 dies early or survives long, group 0 in between) break the
+    proportional-hazards assumption for ``crossing`` only: one warning names it, not ``noise``."""
+    rng = np.random.default_rng(3)
+    n = 300
+    crossing = rng.integers(0, 2, n)
+    early = rng.random(n) < 0.5
+    time = np.where(crossing == 1, np.where(early, rng.exponential(1.0, n), rng.exponential(30.0, n)),
+                    rng.exponential(6.0, n))
+    d = pd.DataFrame({"time": time, "event": 1, "crossing": crossing, "noise": rng.normal(size=n)})
+    with caplog.at_level("WARNING", logger="radscore.stats.cox"):
+        table = cox_univariate(d, "time", "event", ["crossing", "noise"])
+    ph = dict(zip(table["covariate"], table["ph_p_value"]))
+    assert ph["crossing"] < 0.05 <= ph["noise"]
+    warned = [r.getMessage() for r in caplog.records if "proportional hazards" in r.getMessage()]
+    assert len(warned) == 1 and "crossing" in warned[0] and "noise" not in warned[0], warned
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="radscore.stats.cox"):
+        cox_univariate(d, "time", "event", ["crossing", "noise"], warn_ph=False)
+    assert not [r for r in caplog.records if "proportional hazards" in r.getMessage()]

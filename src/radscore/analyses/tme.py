@@ -260,13 +260,17 @@ def cell_type_cox(cells: pd.DataFrame, time: pd.Series, event: pd.Series) -> pd.
         else:
             frame = pd.DataFrame({"time": t[ok], "event": e[ok], "z": (x - x.mean()) / sd})
             try:
-                fit = cox_univariate(frame, "time", "event", ["z"]).iloc[0]
+                fit = cox_univariate(frame, "time", "event", ["z"], warn_ph=False).iloc[0]
             except DataError as exc:
                 row["note"] = exc.problem
             else:
                 row.update({k: fit[k] for k in ("hr", "ci_low", "ci_high", "p_value", "ph_p_value")})
         rows.append(row)
     out = pd.DataFrame(rows)
+    doubtful = out.loc[out["ph_p_value"] < 0.05, "cell_type"].tolist()
+    if doubtful:
+        logger.warning("cell-type Cox: proportional hazards doubtful (Schoenfeld p < 0.05, column ph_p_value) for %d of "
+                    "%d cell types: %s", len(doubtful), len(out), ", ".join(map(str, doubtful)))
     out.insert(out.columns.get_loc("p_value") + 1, "q_value", np.nan)
     has_p = out["p_value"].notna()
     if has_p.any():

@@ -88,8 +88,13 @@ class CoxResult(Result):
         return np.asarray(sf.iloc[0], float)
 
 
+def _ph_global(table: pd.DataFrame) -> float:
+    """The model's proportional-hazards p-value: the smallest term's, Bonferroni over the terms."""
+    return float(min(1.0, table["ph_p_value"].min() * len(table)))
+
+
 def _fit(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str], alpha: float,
-         ph_transform: str) -> CoxResult:
+         ph_transform: str, warn_ph: bool = True) -> CoxResult:
     from lifelines import CoxPHFitter
     from lifelines.statistics import proportional_hazard_test
 
@@ -137,8 +142,8 @@ def _fit(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str],
         logger.warning("Cox %s: the likelihood still rises along %s (separation, e.g. no events in one group): "
                        "coefficient may be infinite, HR and CI not estimable", list(covariates),
                        ", ".join(table.loc[table["separated"], "covariate"].astype(str).unique()))
-    ph_global = float(min(1.0, table["ph_p_value"].min() * len(table)))
-    if ph_global < 0.05:
+    ph_global = _ph_global(table)
+    if warn_ph and ph_global < 0.05:
         logger.warning("Cox %s: proportional hazards doubtful (Schoenfeld p=%.3g)", list(covariates), ph_global)
     return CoxResult(table=table, n=int(len(data)), events=int(e.sum()),
                      concordance=float(cph.concordance_index_), log_likelihood=float(cph.log_likelihood_),
@@ -191,8 +196,12 @@ def cox_multivariate(df: pd.DataFrame, duration: str, event: str, covariates: Se
 
 
 def cox_univariate(df: pd.DataFrame, duration: str, event: str, covariates: Sequence[str],
-                   alpha: float = 0.05, ph_transform: str = "km") -> pd.DataFrame:
+                   alpha: float = 0.05, ph_transform: str = "km", warn_ph: bool = True) -> pd.DataFrame:
     """One Cox model per covariate (each on its own complete cases).
+
+    ``warn_ph``: log one warning naming the covariates whose proportional-hazards test has
+    p < 0.05 (the table's ph_p_value holds every test); a caller that screens many
+    covariates and reports them itself turns it off.
 
     Returns
     -------
@@ -200,10 +209,14 @@ def cox_univariate(df: pd.DataFrame, duration: str, event: str, covariates: Sequ
         The :data:`HR_COLUMNS` plus ph_p_value, n and events, one row per term.
     """
     alpha = check_alpha(alpha)
-    parts = []
+    parts, doubtful = [], []
     for cov in covariates:
-        r = _fit(df, duration, event, [cov], alpha, ph_transform)
+        r = _fit(df, duration, event, [cov], alpha, ph_transform, warn_ph=False)
         parts.append(r.table.assign(n=r.n, events=r.events))
+        if _ph_global(r.table) < 0.05:
+            doubtful.append(f"{cov} (p={_ph_global(r.table):.3g})")
+    if warn_ph and doubtful:
+        logger.warning("Cox univariate: proportional hazards doubtful (Schoenfeld) for %s", ", ".join(doubtful))
     return pd.concat(parts, ignore_index=True)
 
 
