@@ -8,23 +8,11 @@ is absent (a user's fresh clone) and fails instead when RADSCORE_REQUIRE_REFEREN
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-REFERENCE = Path(os.environ.get("RADSCORE_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
-
-
-def require_reference(sub: str = "") -> Path:
-    path = REFERENCE / sub if sub else REFERENCE
-    if not path.exists():
-        reason = f"reference data not found at {path} (clone the shared/ folder beside the repo)"
-        if os.environ.get("RADSCORE_REQUIRE_REFERENCE") == "1":
-            pytest.fail(reason + "; RADSCORE_REQUIRE_REFERENCE=1 forbids skipping")
-        pytest.skip(reason)
-    return path
+from reference_data import require_reference
 
 
 @pytest.fixture(scope="session")

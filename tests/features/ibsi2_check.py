@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
-from conftest import require_reference
+from reference_data import require_reference
 
 #: a phase 1 map passes when max |ours - reference| <= this fraction of the reference's range
 MAP_TOLERANCE = 0.01

@@ -40,7 +40,7 @@ from functools import cache
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from conftest import require_reference
+from reference_data import require_reference
 from ibsi2_check import phase2_reference, record
 from ibsi_check import ibsi_interpolate
 
