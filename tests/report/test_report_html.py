@@ -75,3 +75,15 @@ def test_report_without_scans_or_models(tmp_path):
     assert "record is absent" in page
     checklist = pd.read_csv(tmp_path / "tables" / "checklist_clear.csv")
     assert (checklist["status"] == "not covered").sum() >= 40
+
+
+def test_figures_rendered_on_two_workers_equal_those_rendered_here(tmp_path, config, provenance, models, new_sections):
+    """The report's figures may be rendered by forked workers: same files, byte for byte, as in-process."""
+    here, forked = tmp_path / "here", tmp_path / "forked"
+    write_report(_inputs(config, provenance, models, new_sections()), here, workers=1)
+    write_report(_inputs(config, provenance, models, new_sections()), forked, workers=2)
+    files = sorted(p.relative_to(here) for p in (here / "figures").iterdir())
+    assert files and files == sorted(p.relative_to(forked) for p in (forked / "figures").iterdir())
+    for f in files:
+        assert (here / f).read_bytes() == (forked / f).read_bytes(), f
+    assert (here / "report.html").read_text() == (forked / "report.html").read_text()
