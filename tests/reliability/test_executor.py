@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from radscore.runtime.executor import TaskPool, WorkerError, run_tasks
+from radscore.runtime.executor import TaskPool, WorkerError, map_tasks, run_tasks
 
 
 def square(x):
@@ -192,3 +192,15 @@ def test_follow_up_items_submitted_while_results_arrive_run_first(workers):
         assert order[:3] == [("prepare", 0), ("part", 0), ("part", 1)]
     first_parts = order.index(("part", 0))
     assert order.index(("prepare", 3)) > first_parts  # a started scan's parts before the last prepare
+
+
+def slow_first(x):
+    time.sleep(0.3 if x == 0 else 0.0)  # item 0 finishes last on 2 workers
+    return x * 10
+
+
+def test_map_tasks_returns_results_in_item_order_and_raises_the_failure():
+    assert map_tasks(slow_first, [0, 1, 2, 3], workers=2) == [0, 10, 20, 30]
+    assert map_tasks(slow_first, [0, 1, 2, 3], workers=1) == [0, 10, 20, 30]
+    with pytest.raises(ValueError):
+        map_tasks(raise_on_two, [0, 1, 2, 3], workers=2)

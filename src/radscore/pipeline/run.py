@@ -211,7 +211,7 @@ def run_study(folder: str | Path, *, config_path: str | Path | None = None, work
         notes=["Simulated data: this report demonstrates the software and is not clinical evidence."]
         if "simulated" in cfg.name.lower() else [],
     )
-    write_report(inputs, study.root, workers=workers or default_workers())
+    write_report(inputs, study.root, workers=workers)
     log.info("study finished in %.1f s: %s", time.perf_counter() - t0, study.report_path)
     return metrics
 

@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from radscore.config import StudyConfig
 from radscore.modeling.train import ModelStageRecord
 from radscore.report.sections import Section, anchor, methods_anchor
+from radscore.runtime.executor import map_tasks
 from radscore.runtime.files import atomic_write_bytes, atomic_write_csv, atomic_write_text
 from radscore.runtime.provenance import Provenance
 
@@ -83,19 +84,6 @@ def _encode(fig) -> tuple[bytes, bytes]:
     return figure_bytes(fig, "png", dpi=150), figure_bytes(fig, "svg")
 
 
-def _encoded(figures: list, workers: int | None) -> list[tuple[bytes, bytes]]:
-    """Every figure's bytes, rendered on ``workers`` processes (forked workers inherit the
-    figures, nothing is pickled; a study's ~150 figures were ~30 s on one core)."""
-    from radscore.runtime.executor import run_tasks
-
-    out: list[tuple[bytes, bytes] | None] = [None] * len(figures)
-    for res in run_tasks(_encode, figures, workers=workers):
-        if res.error is not None:
-            raise res.error
-        out[res.index] = res.value
-    return out  # type: ignore[return-value]
-
-
 def write_report(inputs: ReportInputs, out_dir: str | Path, *, workers: int | None = 1) -> Path:
     """Write ``report.html`` plus ``tables/*.csv`` and ``figures/*.png|svg`` into ``out_dir``.
 
@@ -112,7 +100,9 @@ def write_report(inputs: ReportInputs, out_dir: str | Path, *, workers: int | No
     from radscore.report.methods import methods_paragraphs, parameter_blocks, scan_table
 
     out_dir = Path(out_dir)
-    encoded = iter(_encoded([fig for sec in inputs.sections for fig in sec.figures.values()], workers))
+    # forked workers inherit the figures (nothing pickled): a study's ~150 took ~30 s on one core
+    encoded = iter(map_tasks(_encode, [fig for sec in inputs.sections for fig in sec.figures.values()],
+                             workers=workers, desc="report figures", unit="figure"))
     rendered = []
     for sec in inputs.sections:
         item = {"key": sec.key, "title": sec.title, "text": sec.text, "skipped": sec.skipped, "tables": [], "figures": []}

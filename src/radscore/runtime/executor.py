@@ -85,6 +85,22 @@ def run_tasks(
         yield from pool.results()
 
 
+def map_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, workers: int | None = None,
+              desc: str = "", unit: str = "item") -> list[Any]:
+    """``[fn(item) for item in items]`` on :func:`run_tasks`' workers, in the order of ``items``,
+    with a progress bar; for work whose items must all succeed (the first failure is raised)."""
+    from radscore.runtime.progress import progress
+
+    out: list[Any] = [None] * len(items)
+    with progress(total=len(items), desc=desc, unit=unit) as bar:
+        for res in run_tasks(fn, items, workers=workers):
+            if res.error is not None:
+                raise res.error
+            out[res.index] = res.value
+            bar.update(1)
+    return out
+
+
 class TaskPool:
     """Run ``fn`` over items submitted at any time, also while results are coming in.
 

@@ -10,9 +10,8 @@ import pandas as pd
 import SimpleITK as sitk
 
 from radscore.config import (PROTOCOLS, StudyConfig, TablesSettings, dump_config)
-from radscore.runtime.executor import run_tasks
+from radscore.runtime.executor import map_tasks
 from radscore.runtime.files import atomic_write_csv, atomic_write_text
-from radscore.runtime.progress import progress
 from radscore.simulate.cohort import simulate_cohort
 from radscore.simulate.phantom import EXTERNAL_SITES, REFERENCE, Scanner, make_images
 
@@ -74,14 +73,7 @@ def _patient_scans(task: PatientScans) -> list[dict]:
 
 def write_scans(tasks: list[PatientScans], workers: int | None = None) -> pd.DataFrame:
     """Write every patient's images in parallel; the manifest rows in the order of ``tasks``."""
-    per_patient: list[list[dict]] = [[] for _ in tasks]
-    bar = progress(total=len(tasks), desc="simulating", unit="patient")
-    for res in run_tasks(_patient_scans, tasks, workers=workers):
-        if res.error is not None:
-            raise res.error
-        per_patient[res.index] = res.value
-        bar.update(1)
-    bar.close()
+    per_patient = map_tasks(_patient_scans, tasks, workers=workers, desc="simulating", unit="patient")
     return pd.DataFrame([row for patient_rows in per_patient for row in patient_rows])
 
 
